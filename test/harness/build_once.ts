@@ -1,0 +1,11 @@
+// Vitest global setup: compile the tree once so tests can start servers as workers.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export default function setup(): void {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  execFileSync(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-b'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+}
