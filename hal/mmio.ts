@@ -30,15 +30,27 @@ export function createRegisterBlock(base: number, size: number, doorbellOffset =
   return { buffer: new SharedArrayBuffer(HEADER_BYTES + size), base, size, doorbellOffset };
 }
 
+export interface RegisterWindowOptions {
+  /**
+   * Same-thread mode, for unit tests that run a driver and its device model in one thread.
+   * Called after each trapped write is published; it must apply the write before returning
+   * (for example with RegisterBank.serviceOnce). Without it write32 blocks until the
+   * model's own thread applies the write, which would deadlock a single thread.
+   */
+  readonly serviceInline?: () => void;
+}
+
 /** The driver's side: what a mapped register block looks like from a worker. */
 export class RegisterWindow {
   readonly descriptor: RegisterBlockDescriptor;
   private readonly header: Int32Array;
   private readonly registers: Uint32Array;
   private readonly registerBytes: Uint8Array;
+  private readonly serviceInline: (() => void) | undefined;
 
-  constructor(descriptor: RegisterBlockDescriptor) {
+  constructor(descriptor: RegisterBlockDescriptor, options: RegisterWindowOptions = {}) {
     this.descriptor = descriptor;
+    this.serviceInline = options.serviceInline;
     this.header = new Int32Array(descriptor.buffer, 0, HEADER_WORDS);
     this.registers = new Uint32Array(descriptor.buffer, HEADER_BYTES, descriptor.size / 4);
     this.registerBytes = new Uint8Array(descriptor.buffer, HEADER_BYTES, descriptor.size);
@@ -71,6 +83,13 @@ export class RegisterWindow {
       Atomics.store(this.header, VALUE, value | 0);
       const request = Atomics.add(this.header, REQUEST, 1) + 1;
       this.poke();
+      if (this.serviceInline !== undefined) {
+        this.serviceInline();
+        if (Atomics.load(this.header, DONE) !== request) {
+          throw new Error(`same-thread register bank did not apply the write at offset ${offset}`);
+        }
+        return;
+      }
       let done = Atomics.load(this.header, DONE);
       for (let spin = 0; done !== request && spin < 2000; spin++) done = Atomics.load(this.header, DONE);
       while (done !== request) {
