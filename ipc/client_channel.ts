@@ -1,0 +1,288 @@
+// The client end of a channel: sends CALL and SEND frames, settles calls from REPLY and
+// ERROR frames, hands NOTIFICATION frames to the Endpoint.
+//
+// Incoming frames are distrusted like any other: a reply must decode, have the REPLY or ERROR
+// shape, name a call this channel made, and match the operation's reply schema; otherwise it
+// is dropped (or, when it names a pending call, rejects it with MALFORMED_MESSAGE).
+// When the kernel closes the channel, replies already in the ring are still delivered, then
+// every call still pending rejects with PEER_RESTARTED (with the new generation),
+// PEER_STOPPED or PERMISSION_DENIED (revoked).
+
+import type { DoorbellPage } from '../hal/doorbells.js';
+import { ChannelState, type ChannelDescriptor, type ChannelStatus } from './channel.js';
+import {
+  compileInterface, explainMismatch,
+  type CallOptions, type ClientOf, type CompiledInterface, type CompiledOperation, type InterfaceDefinition, type ReplyOf,
+} from './define.js';
+import {
+  EndpointStoppedError, errorFromWire, InvalidArgumentError, IpcError, MalformedMessageError, MessageTooLargeError,
+  PeerRestartedError, PeerStoppedError, PermissionDeniedError, UnknownOperationError,
+} from './errors.js';
+import { Outbox } from './outbox.js';
+import type { PendingCalls } from './pending_calls.js';
+import { Ring } from './ring.js';
+import { decodeFrame, encodeCall, encodeSend, FRAME_ERROR, FRAME_REPLY, parseResponse } from './wire.js';
+
+/** Counters an Endpoint keeps (see Endpoint.stats). */
+export interface MutableStats {
+  received: number;
+  replied: number;
+  errors: number;
+  sent: number;
+}
+
+/** What a ClientChannel needs from its Endpoint. */
+export interface ClientHost {
+  readonly doorbells: DoorbellPage;
+  readonly calls: PendingCalls<ClientChannel>;
+  readonly stats: MutableStats;
+  readonly defaultTimeoutMs: number;
+  /** A call is outstanding: make sure the loop is looking for its reply. */
+  expectReply(): void;
+  /** A notification arrived on `channel`. */
+  deliverNotification(channel: ClientChannel, notificationId: number, args: unknown): void;
+  /** The channel is finished (closed or detached): forget it. */
+  forget(channel: ClientChannel): void;
+  /** Something went wrong that nobody is waiting to hear about. */
+  fault(error: unknown, where: string): void;
+}
+
+/** Frames read per channel per pass, so one busy channel cannot starve the others. */
+const READ_BATCH = 64;
+
+/**
+ * The client end of one channel, as Endpoint.attachClient returns it. Use `bind` for a typed
+ * proxy, or `call`/`send` by operation name.
+ *
+ * @example
+ * const vfs = endpoint.attachClient(descriptor).bind(vfsInterface);
+ * const handle = await vfs.open({ path: '/etc/motd' });
+ */
+export class ClientChannel {
+  readonly descriptor: ChannelDescriptor;
+  private readonly host: ClientHost;
+  private readonly state: ChannelState;
+  private readonly inbox: Ring;
+  private readonly outbox: Outbox;
+  private finished: IpcError | undefined;
+
+  constructor(descriptor: ChannelDescriptor, host: ClientHost) {
+    this.descriptor = descriptor;
+    this.host = host;
+    this.state = new ChannelState(descriptor.state);
+    this.inbox = new Ring(descriptor.replies);
+    this.outbox = new Outbox(new Ring(descriptor.requests), host.doorbells, descriptor.serverSlot);
+  }
+
+  get id(): number {
+    return this.descriptor.id;
+  }
+
+  /** True while the kernel has not closed the channel and it has not been detached. */
+  get open(): boolean {
+    return this.finished === undefined && this.state.open;
+  }
+
+  /** Open, or closed with a reason and the server's generation now. */
+  get status(): ChannelStatus {
+    return this.state.status();
+  }
+
+  /** A typed proxy for `definition` on this channel (no reconnection: see Endpoint.client). */
+  bind<const D extends InterfaceDefinition>(definition: D): ClientOf<D> {
+    const compiled = this.compiledFor(definition);
+    return buildProxy<D>(compiled, (operation, args, options) => this.callOperation(operation, args, options), (operation, args) => this.sendOperation(operation, args));
+  }
+
+  /** Calls operation `name` of `definition`; resolves with the reply or rejects with an IpcError. */
+  call<const D extends InterfaceDefinition, K extends keyof D['ops'] & string>(
+    definition: D, name: K, args: unknown, options?: CallOptions,
+  ): Promise<ReplyOf<D['ops'][K]>> {
+    try {
+      return this.callOperation(this.operation(definition, name, 'call'), args, options) as Promise<ReplyOf<D['ops'][K]>>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Sends one-way operation `name`. Throws InvalidArgumentError / MessageTooLargeError / closed-channel errors. */
+  send<const D extends InterfaceDefinition, K extends keyof D['ops'] & string>(definition: D, name: K, args: unknown): void {
+    this.sendOperation(this.operation(definition, name, 'send'), args);
+  }
+
+  /** Stops using the channel: pending calls reject with ENDPOINT_STOPPED. */
+  detach(): void {
+    this.finish(new EndpointStoppedError(`channel ${this.id} (${this.descriptor.interfaceName}) detached`));
+  }
+
+  /** Sends a CALL frame; the promise settles with the reply. Never throws. */
+  callOperation(operation: CompiledOperation, args: unknown, options?: CallOptions): Promise<unknown> {
+    const refusal = this.refusal(operation, args);
+    if (refusal) return Promise.reject(refusal);
+    const timeoutMs = options?.timeoutMs ?? this.host.defaultTimeoutMs;
+    if (!(timeoutMs > 0)) return Promise.reject(new InvalidArgumentError(`timeoutMs must be positive, got ${timeoutMs}`));
+    const { id, promise } = this.host.calls.add(this, `${this.descriptor.interfaceName}.${operation.name}`, operation, timeoutMs);
+    let frame: Uint8Array;
+    try {
+      frame = encodeCall(id, operation.id, args);
+    } catch (error) {
+      this.host.calls.take(id);
+      return Promise.reject(new InvalidArgumentError(`arguments of ${operation.name} cannot be encoded: ${String(error)}`));
+    }
+    if (frame.length > this.outbox.maxFrameBytes) {
+      this.host.calls.take(id);
+      return Promise.reject(this.tooLarge(operation, frame.length));
+    }
+    this.outbox.write(frame);
+    this.host.stats.sent++;
+    this.host.expectReply();
+    return promise;
+  }
+
+  /** Sends a SEND frame. Throws on invalid arguments, oversize, or a closed channel. */
+  sendOperation(operation: CompiledOperation, args: unknown): void {
+    const refusal = this.refusal(operation, args);
+    if (refusal) throw refusal;
+    let frame: Uint8Array;
+    try {
+      frame = encodeSend(operation.id, args);
+    } catch (error) {
+      throw new InvalidArgumentError(`arguments of ${operation.name} cannot be encoded: ${String(error)}`);
+    }
+    if (frame.length > this.outbox.maxFrameBytes) throw this.tooLarge(operation, frame.length);
+    this.outbox.write(frame);
+    this.host.stats.sent++;
+  }
+
+  /**
+   * Endpoint's pass: reads replies (a batch), answers a full-ring request, flushes queued
+   * frames, and finishes the channel if the kernel closed it. Returns the work done.
+   */
+  pump(): number {
+    if (this.finished) return 0;
+    const closed = !this.state.open;
+    let work = 0;
+    for (let i = 0; closed || i < READ_BATCH; i++) {
+      let length: number;
+      try {
+        length = this.inbox.tryReadIntoScratch();
+      } catch (error) {
+        this.host.stats.errors++;
+        this.host.fault(error, `channel ${this.id} replies ring`);
+        break;
+      }
+      if (length < 0) break;
+      this.receive(this.inbox.scratch, length);
+      work++;
+    }
+    if (closed) {
+      this.finish(this.closedError());
+      return work + 1;
+    }
+    if (work > 0 && this.inbox.takeSpaceRequest()) this.host.doorbells.ring(this.descriptor.serverSlot);
+    if (this.outbox.queued > 0) work += this.outbox.flush();
+    return work;
+  }
+
+  /** The error calls on this channel fail with once it is closed. */
+  closedError(): IpcError {
+    if (this.finished) return this.finished;
+    const status = this.state.status();
+    const where = `channel ${this.id} to ${this.descriptor.interfaceName}`;
+    switch (status.reason) {
+      case 'peer-restarted':
+        return new PeerRestartedError(`${where}: server restarted (generation ${status.generation})`, { generation: status.generation });
+      case 'revoked':
+        return new PermissionDeniedError(`${where}: capability revoked`);
+      default:
+        return new PeerStoppedError(`${where}: server stopped`, { generation: status.generation });
+    }
+  }
+
+  private receive(bytes: Uint8Array, length: number): void {
+    const host = this.host;
+    host.stats.received++;
+    const decoded = decodeFrame(bytes, length);
+    if ('error' in decoded) {
+      host.stats.errors++;
+      return;
+    }
+    const response = parseResponse(decoded.value);
+    if (response.kind === FRAME_REPLY || response.kind === FRAME_ERROR || response.kind === 'malformed') {
+      const call = response.callId === undefined ? undefined : host.calls.get(response.callId);
+      if (!call || call.owner !== this) {
+        host.stats.errors++;
+        return;
+      }
+      host.calls.take(call.id);
+      if (response.kind === 'malformed') {
+        host.stats.errors++;
+        call.reject(new MalformedMessageError(`malformed reply to ${call.label}: ${response.reason}`));
+      } else if (response.kind === FRAME_ERROR) {
+        call.reject(errorFromWire(response.error));
+      } else {
+        const check = call.operation.reply;
+        const mismatch = check ? explainMismatch(check, response.value) : undefined;
+        if (mismatch === undefined) {
+          call.resolve(check ? response.value : undefined);
+        } else {
+          host.stats.errors++;
+          call.reject(new MalformedMessageError(`reply to ${call.label} does not match its schema: ${mismatch}`));
+        }
+      }
+      return;
+    }
+    host.deliverNotification(this, response.notificationId, response.args);
+  }
+
+  private compiledFor(definition: InterfaceDefinition): CompiledInterface {
+    const compiled = compileInterface(definition);
+    if (compiled.name !== this.descriptor.interfaceName) {
+      throw new InvalidArgumentError(`channel ${this.id} speaks ${this.descriptor.interfaceName}, not ${compiled.name}`);
+    }
+    return compiled;
+  }
+
+  private operation(definition: InterfaceDefinition, name: string, kind: 'call' | 'send'): CompiledOperation {
+    const operation = this.compiledFor(definition).operationsByName.get(name);
+    if (!operation || operation.kind !== kind) throw new UnknownOperationError(`${definition.name} has no ${kind} operation ${name}`);
+    return operation;
+  }
+
+  private refusal(operation: CompiledOperation, args: unknown): IpcError | undefined {
+    if (!this.open) return this.closedError();
+    const mismatch = explainMismatch(operation.args, args);
+    if (mismatch !== undefined) return new InvalidArgumentError(`invalid arguments for ${this.descriptor.interfaceName}.${operation.name}: ${mismatch}`);
+    return undefined;
+  }
+
+  private tooLarge(operation: CompiledOperation, bytes: number): MessageTooLargeError {
+    return new MessageTooLargeError(
+      `${this.descriptor.interfaceName}.${operation.name} message of ${bytes} bytes exceeds the ring's ${this.outbox.maxFrameBytes}; move bulk data by page grant`,
+      { bytes, maxBytes: this.outbox.maxFrameBytes },
+    );
+  }
+
+  private finish(error: IpcError): void {
+    if (this.finished) return;
+    this.finished = error;
+    this.outbox.clear();
+    this.host.calls.rejectOwner(this, () => error);
+    this.host.forget(this);
+  }
+}
+
+/** Builds a proxy object with one function per operation of `compiled`. */
+export function buildProxy<D extends InterfaceDefinition>(
+  compiled: CompiledInterface,
+  call: (operation: CompiledOperation, args: unknown, options?: CallOptions) => Promise<unknown>,
+  send: (operation: CompiledOperation, args: unknown) => void,
+): ClientOf<D> {
+  const proxy: Record<string, unknown> = {};
+  for (const operation of compiled.operationsByName.values()) {
+    proxy[operation.name] = operation.kind === 'call'
+      ? (args: unknown, options?: CallOptions) => call(operation, args, options)
+      : (args: unknown) => send(operation, args);
+  }
+  return Object.freeze(proxy) as ClientOf<D>;
+}

@@ -1,0 +1,203 @@
+// Typed IPC errors: a stable string code plus optional data, registered by code so that an
+// error thrown in one thread is re-created as the same class in another after msgpack.
+//
+//   server handler throws new PermissionDeniedError('no')
+//     → errorToWire  → { code: 'PERMISSION_DENIED', message: 'no' }   (msgpack, ring)
+//     → errorFromWire → PermissionDeniedError in the client, `instanceof` works
+//
+// Anything that is not an IpcError crosses the wire as SERVER_FAULT: a handler bug is the
+// server's fault, never the caller's. Unregistered codes re-hydrate as a plain IpcError that
+// keeps its code, so clients can still switch on `error.code`.
+
+/** The shape of an error on the wire (the tail of an ERROR frame). */
+export interface WireError {
+  readonly code: string;
+  readonly message: string;
+  readonly data?: unknown;
+}
+
+/**
+ * Base class of every error that crosses IPC. `code` is stable and machine-readable,
+ * `data` is msgpack-serialisable detail.
+ *
+ * @example
+ * try { await vfs.open({ path }) } catch (e) { if (e instanceof IpcError && e.code === 'ENOENT') ... }
+ */
+export class IpcError extends Error {
+  readonly code: string;
+  readonly data?: unknown;
+
+  constructor(code: string, message: string, data?: unknown) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    if (data !== undefined) this.data = data;
+  }
+}
+
+/** The server of a channel restarted; `data.generation` is the generation now running. */
+export class PeerRestartedError extends IpcError {
+  static readonly code = 'PEER_RESTARTED';
+  constructor(message: string, data?: { generation: number }) {
+    super(PeerRestartedError.code, message, data);
+  }
+  /** The new generation of the peer, when known. */
+  get generation(): number | undefined {
+    const data = this.data as { generation?: unknown } | undefined;
+    return typeof data?.generation === 'number' ? data.generation : undefined;
+  }
+}
+
+/** The peer stopped (or failed) and is not coming back on this channel. */
+export class PeerStoppedError extends IpcError {
+  static readonly code = 'PEER_STOPPED';
+  constructor(message: string, data?: unknown) {
+    super(PeerStoppedError.code, message, data);
+  }
+}
+
+/** The caller may not do this (capability missing or revoked). */
+export class PermissionDeniedError extends IpcError {
+  static readonly code = 'PERMISSION_DENIED';
+  constructor(message: string, data?: unknown) {
+    super(PermissionDeniedError.code, message, data);
+  }
+}
+
+/** A frame could not be decoded or does not have the shape of any message. */
+export class MalformedMessageError extends IpcError {
+  static readonly code = 'MALFORMED_MESSAGE';
+  constructor(message: string, data?: unknown) {
+    super(MalformedMessageError.code, message, data);
+  }
+}
+
+/** A message is larger than the ring can carry (`data.bytes`, `data.maxBytes`). */
+export class MessageTooLargeError extends IpcError {
+  static readonly code = 'MESSAGE_TOO_LARGE';
+  constructor(message: string, data?: { bytes: number; maxBytes: number }) {
+    super(MessageTooLargeError.code, message, data);
+  }
+}
+
+/** The operation id is not part of the interface (or is used with the wrong kind). */
+export class UnknownOperationError extends IpcError {
+  static readonly code = 'UNKNOWN_OPERATION';
+  constructor(message: string, data?: unknown) {
+    super(UnknownOperationError.code, message, data);
+  }
+}
+
+/** The operation exists but this server has no handler for it. */
+export class NotSupportedError extends IpcError {
+  static readonly code = 'NOT_SUPPORTED';
+  constructor(message: string, data?: unknown) {
+    super(NotSupportedError.code, message, data);
+  }
+}
+
+/** No reply arrived within the call's timeout (`data.timeoutMs`). */
+export class CallTimeoutError extends IpcError {
+  static readonly code = 'TIMEOUT';
+  constructor(message: string, data?: { timeoutMs: number }) {
+    super(CallTimeoutError.code, message, data);
+  }
+}
+
+/** Arguments do not match the operation's schema, or a caller passed a bad value. */
+export class InvalidArgumentError extends IpcError {
+  static readonly code = 'INVALID_ARGUMENT';
+  constructor(message: string, data?: unknown) {
+    super(InvalidArgumentError.code, message, data);
+  }
+}
+
+/** The handler threw something that is not an IpcError (a bug in the server). */
+export class ServerFaultError extends IpcError {
+  static readonly code = 'SERVER_FAULT';
+  constructor(message: string, data?: unknown) {
+    super(ServerFaultError.code, message, data);
+  }
+}
+
+/** The local Endpoint was stopped while the call was pending. */
+export class EndpointStoppedError extends IpcError {
+  static readonly code = 'ENDPOINT_STOPPED';
+  constructor(message: string, data?: unknown) {
+    super(EndpointStoppedError.code, message, data);
+  }
+}
+
+type ErrorFactory = (message: string, data?: unknown) => IpcError;
+
+const registry = new Map<string, ErrorFactory>();
+
+/**
+ * Registers how to re-create errors with `code` when they arrive from the wire.
+ * Re-registering a code replaces the factory.
+ *
+ * @example
+ * class NotFoundError extends IpcError { constructor(m: string, d?: unknown) { super('ENOENT', m, d) } }
+ * registerError('ENOENT', (m, d) => new NotFoundError(m, d));
+ */
+export function registerError(code: string, create: ErrorFactory): void {
+  if (typeof code !== 'string' || code.length === 0) throw new InvalidArgumentError('error code must be a non-empty string');
+  if (typeof create !== 'function') throw new InvalidArgumentError(`factory for ${code} must be a function`);
+  registry.set(code, create);
+}
+
+registerError(PeerRestartedError.code, (message, data) => new PeerRestartedError(message, data as { generation: number }));
+registerError(PeerStoppedError.code, (message, data) => new PeerStoppedError(message, data));
+registerError(PermissionDeniedError.code, (message, data) => new PermissionDeniedError(message, data));
+registerError(MalformedMessageError.code, (message, data) => new MalformedMessageError(message, data));
+registerError(MessageTooLargeError.code, (message, data) => new MessageTooLargeError(message, data as { bytes: number; maxBytes: number }));
+registerError(UnknownOperationError.code, (message, data) => new UnknownOperationError(message, data));
+registerError(NotSupportedError.code, (message, data) => new NotSupportedError(message, data));
+registerError(CallTimeoutError.code, (message, data) => new CallTimeoutError(message, data as { timeoutMs: number }));
+registerError(InvalidArgumentError.code, (message, data) => new InvalidArgumentError(message, data));
+registerError(ServerFaultError.code, (message, data) => new ServerFaultError(message, data));
+registerError(EndpointStoppedError.code, (message, data) => new EndpointStoppedError(message, data));
+
+/**
+ * Turns anything thrown into its wire form. IpcErrors keep code, message and data;
+ * anything else becomes SERVER_FAULT with the thrown value's message.
+ */
+export function errorToWire(error: unknown): WireError {
+  if (error instanceof IpcError) {
+    return error.data === undefined
+      ? { code: error.code, message: error.message }
+      : { code: error.code, message: error.message, data: error.data };
+  }
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : `non-error thrown: ${describe(error)}`;
+  return { code: ServerFaultError.code, message };
+}
+
+/**
+ * Re-creates an error from its wire form: the registered class for its code, else a plain
+ * IpcError with that code. A value that is not a wire error at all becomes MALFORMED_MESSAGE.
+ */
+export function errorFromWire(wire: unknown): IpcError {
+  if (typeof wire !== 'object' || wire === null) return new MalformedMessageError(`error reply is not an object: ${describe(wire)}`);
+  const { code, message, data } = wire as Record<string, unknown>;
+  if (typeof code !== 'string' || code.length === 0 || typeof message !== 'string') {
+    return new MalformedMessageError('error reply lacks a string code and message');
+  }
+  const create = registry.get(code);
+  if (create) {
+    try {
+      return create(message, data);
+    } catch {
+      // A faulty factory must not turn a delivered error into a crash; fall through.
+    }
+  }
+  return new IpcError(code, message, data);
+}
+
+function describe(value: unknown): string {
+  try {
+    const text = typeof value === 'string' ? value : String(value);
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  } catch {
+    return typeof value;
+  }
+}

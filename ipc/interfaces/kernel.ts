@@ -1,0 +1,39 @@
+// The kernel's own service: what the console and the control CLI ask of the system.
+//
+// Served by the kernel thread. Reaching it needs "kernel" in a server's talksTo.
+
+import { Type } from '@sinclair/typebox';
+import { defineInterface } from '../define.js';
+
+const Name = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) });
+const Done = Type.Object({ message: Type.String() });
+
+export const ProcessRow = Type.Object({
+  name: Type.String(),
+  kind: Type.Union([Type.Literal('server'), Type.Literal('driver')]),
+  generation: Type.Integer(),
+  state: Type.String(),
+  restarts: Type.Integer(),
+  uptimeMs: Type.Number(),
+  messages: Type.Integer(),
+  device: Type.Optional(Type.String()),
+});
+
+export const kernelInterface = defineInterface({
+  name: 'kernel',
+  ops: {
+    list: { id: 1, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({ rows: Type.Array(ProcessRow) }),
+      doc: 'One row per server and driver instance, in boot order.' },
+    restart: { id: 2, kind: 'call', args: Name, reply: Done, errors: ['NOT_FOUND'], doc: 'Stops NAME and starts its next generation.' },
+    stop: { id: 3, kind: 'call', args: Name, reply: Done, errors: ['NOT_FOUND'], doc: 'Stops NAME; it stays stopped until started.' },
+    start: { id: 4, kind: 'call', args: Name, reply: Done, errors: ['NOT_FOUND'], doc: 'Starts a stopped or failed NAME.' },
+    kill: { id: 5, kind: 'call', args: Name, reply: Done, errors: ['NOT_FOUND'], doc: 'Makes NAME crash, for the supervisor to handle.' },
+    shutdown: { id: 6, kind: 'call', args: Type.Object({ status: Type.Integer({ minimum: 0, maximum: 255 }) }), reply: Done,
+      doc: 'Stops every server, then powers the board off with the exit status.' },
+    reboot: { id: 7, kind: 'call', args: Type.Object({}), reply: Done, doc: 'Stops every server and resets the board.' },
+    memoryMap: { id: 8, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({ text: Type.String() }) },
+    deviceTree: { id: 9, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({ text: Type.String() }) },
+    waitForBoot: { id: 10, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({ bootMs: Type.Number() }),
+      doc: 'Resolves once every boot server has signalled ready (or failed).' },
+  },
+});
