@@ -1,0 +1,73 @@
+// The driver library: what every driver is written against.
+//
+// A driver is a folder with a manifest.json (what it binds to, what it serves and may
+// call) and a main.ts whose default export is `defineDriver({...})`. The library owns
+// the rest, as MINIX's libchardriver and seL4 Microkit's handler loop do: the message
+// loop, interrupt delivery (claim, call `interrupt`, complete), registration with the
+// name service, heartbeats, and restart (the kernel's supervisor starts the next
+// generation; `init` learns which start it is).
+//
+//   export default defineDriver({
+//     init(driver) { ...set up the device through driver.registers... },
+//     interrupt(driver) { ...service the device... },
+//   });
+
+import type { RegisterWindow } from '../../hal/mmio.js';
+import type { Ram } from '../../hal/ram.js';
+import type { Logger } from 'pino';
+import { defineServer, type ServerContext, type ServerDefinition, type BoundDevice } from '../../microkernel/userlib/server.js';
+import type { StartKind } from '../../microkernel/protocol.js';
+
+/** What a driver's handlers are given. */
+export interface DriverContext {
+  readonly name: string;
+  readonly generation: number;
+  readonly start: StartKind;
+  readonly log: Logger;
+  readonly ram: Ram;
+  readonly device: BoundDevice;
+  /** The device's register block. */
+  readonly registers: RegisterWindow;
+  /** Zeroed, physically contiguous RAM for DMA; returns its physical address. */
+  allocateDma(bytes: number, alignment?: number): Promise<number>;
+  /** The underlying server context, for serving interfaces and calling services. */
+  readonly server: ServerContext;
+}
+
+export interface DriverDefinition {
+  /** Brings the device up. The driver is registered (and served) once this resolves. */
+  init(driver: DriverContext): void | Promise<void>;
+  /** The device raised its interrupt. */
+  interrupt?(driver: DriverContext): void;
+  /** A clean stop: quiesce the device. */
+  stop?(driver: DriverContext): void | Promise<void>;
+}
+
+/** Makes a server definition out of a driver's handlers. */
+export function defineDriver(definition: DriverDefinition): ServerDefinition {
+  let driver: DriverContext | undefined;
+  return defineServer({
+    async init(server) {
+      const device = server.device;
+      if (!device) throw new Error(`${server.name} was started without a device to drive`);
+      driver = {
+        name: server.name,
+        generation: server.generation,
+        start: server.start,
+        log: server.log,
+        ram: server.ram,
+        device,
+        registers: device.window,
+        allocateDma: (bytes, alignment) => server.allocateDma(bytes, alignment),
+        server,
+      };
+      const bound = driver;
+      if (definition.interrupt) server.onInterrupt(() => definition.interrupt!(bound));
+      await definition.init(bound);
+      server.log.info({ device: device.path, start: server.start }, `${server.name} bound to ${device.path}`);
+    },
+    async stop() {
+      if (driver) await definition.stop?.(driver);
+    },
+  });
+}

@@ -1,0 +1,203 @@
+// The board: RAM, the interrupt controller, the clock, the firmware and the virtio
+// devices, wired together in the main thread; and its power states.
+//
+// powerOn() builds the device tree, places it and the initrd in RAM and enters the
+// kernel image on a thread of its own. The board then only runs device models. Power
+// off resolves the board's exit status; reset starts over with fresh RAM; kexec stops
+// the kernel and every thread it started, keeps RAM as it is, and enters a kernel image
+// with the device tree address the old kernel chose.
+
+import { PAGE_SIZE, hex } from './address.js';
+import { Clock, TIMEBASE_FREQUENCY } from './clock.js';
+import { HardwareThread } from './cpu.js';
+import { buildBoardTree, type BoardDeviceDescription } from './devicetree.js';
+import { DoorbellPage } from './doorbells.js';
+import { encodeFdt } from './fdt/encode.js';
+import { fdtValue } from './fdt/values.js';
+import { FIRMWARE_BASE, FIRMWARE_SIZE, FirmwareDevice, type KexecRequest } from './firmware.js';
+import { InterruptController, INTERRUPT_SOURCES } from './irq.js';
+import type { KernelEntry } from './kernel_entry.js';
+import { INTERRUPT_CONTROLLER_BASE, INTERRUPT_CONTROLLER_SIZE, TIMER_BASE, TIMER_INTERRUPT, TIMER_SIZE, virtioSlotBase, virtioSlotInterrupt } from './board_layout.js';
+import { Ram } from './ram.js';
+import type { VirtioBackend } from './virtio/backend.js';
+import { VirtioMmioTransport } from './virtio/transport.js';
+import { VIRTIO_MMIO_COMPATIBLE, VIRTIO_MMIO_SIZE } from './virtio/registers.js';
+
+export interface BoardOptions {
+  readonly ramSize: number;
+  readonly bootargs: string;
+  /** Host path of the kernel image (its compiled microkernel/main.js). */
+  readonly kernelImage: string;
+  /** The initrd: the resolved boot manifest. */
+  readonly initrd: Uint8Array;
+  /** The virtio device models, in slot order; created once and kept across resets. */
+  readonly devices: readonly VirtioBackend[];
+  /** Where the firmware's debug console (the kernel's boot log) goes. */
+  earlyOutput(text: string): void;
+  /** A kernel image could not even report its own failure. */
+  onKernelFailure?(message: string): void;
+}
+
+/** Where the board puts the device tree and initrd: the top of RAM, as QEMU does. */
+const TREE_RESERVE = 64 * 1024;
+
+export class Board {
+  readonly options: BoardOptions;
+  readonly clock = new Clock();
+  readonly doorbells = new DoorbellPage();
+  readonly interrupts = new InterruptController(this.doorbells);
+  ram: Ram;
+  private firmware: FirmwareDevice;
+  private transports: VirtioMmioTransport[] = [];
+  private kernel: HardwareThread | undefined;
+  private finished: ((status: number) => void) | undefined;
+  readonly exited: Promise<number>;
+  /** The blob of the last boot, for --dumpdtb and inspection. */
+  deviceTree: Uint8Array = new Uint8Array();
+  private transitioning = false;
+  kexecCount = 0;
+
+  constructor(options: BoardOptions) {
+    this.options = options;
+    this.ram = Ram.allocate(options.ramSize);
+    this.firmware = this.createFirmware();
+    this.exited = new Promise((resolve) => (this.finished = resolve));
+  }
+
+  /** The device tree blob this board describes itself with (for the first boot). */
+  buildDeviceTree(chosen: Record<string, Uint8Array> = {}): Uint8Array {
+    const initrdStart = this.initrdAddress();
+    const devices: BoardDeviceDescription[] = this.options.devices.map((_, slot) => ({
+      name: 'virtio_mmio',
+      base: virtioSlotBase(slot),
+      size: VIRTIO_MMIO_SIZE,
+      interrupt: virtioSlotInterrupt(slot),
+      compatible: [VIRTIO_MMIO_COMPATIBLE],
+    }));
+    const tree = buildBoardTree({
+      model: 'baton emulated RISC-V board',
+      ram: { base: this.ram.base, size: this.ram.size },
+      cpus: 1,
+      timebaseFrequency: TIMEBASE_FREQUENCY,
+      bootargs: this.options.bootargs,
+      ...(devices.length > 0 ? { stdoutPath: `/soc/virtio_mmio@${virtioSlotBase(0).toString(16)}` } : {}),
+      interruptController: { base: INTERRUPT_CONTROLLER_BASE, size: INTERRUPT_CONTROLLER_SIZE, sources: INTERRUPT_SOURCES - 1 },
+      timer: { base: TIMER_BASE, size: TIMER_SIZE, interrupt: TIMER_INTERRUPT },
+      power: { base: FIRMWARE_BASE, size: FIRMWARE_SIZE },
+      devices,
+      chosen: {
+        'linux,initrd-start': fdtValue.u64(initrdStart),
+        'linux,initrd-end': fdtValue.u64(initrdStart + this.options.initrd.length),
+        ...chosen,
+      },
+    });
+    return encodeFdt(tree);
+  }
+
+  /** Builds the machine and enters the kernel. Resolves once the kernel thread runs. */
+  powerOn(): void {
+    this.transports = this.options.devices.map((backend, slot) => new VirtioMmioTransport({
+      ram: this.ram,
+      irq: this.interrupts,
+      interrupt: virtioSlotInterrupt(slot),
+      base: virtioSlotBase(slot),
+      backend,
+    }));
+    this.firmware.start();
+    this.coldBoot();
+  }
+
+  /** Stops everything the board runs and resolves `exited` with `status`. */
+  async powerOff(status: number): Promise<void> {
+    await this.stopKernel();
+    this.firmware.stop();
+    for (const transport of this.transports) transport.close();
+    for (const backend of this.options.devices) backend.close?.();
+    this.finished?.(status);
+  }
+
+  private coldBoot(): void {
+    this.ram.write(this.initrdAddress(), this.options.initrd);
+    this.deviceTree = this.buildDeviceTree();
+    const address = this.treeAddress();
+    this.ram.write(address, this.deviceTree);
+    this.enter(this.options.kernelImage, address);
+  }
+
+  private enter(image: string, deviceTree: number): void {
+    const entry: KernelEntry = {
+      ram: this.ram.descriptor,
+      doorbells: this.doorbells.buffer,
+      interrupts: this.interrupts.buffer,
+      clock: this.clock.buffer,
+      bus: [this.firmware.descriptor, ...this.transports.map((transport) => transport.descriptor)],
+      deviceTree,
+      image,
+    };
+    const kernel = new HardwareThread(new URL(`file://${image}`), { name: 'kernel', data: entry });
+    this.kernel = kernel;
+    kernel.on('error', (error) => this.kernelFailed(kernel, `kernel panic: ${error.stack ?? error.message}`));
+    kernel.on('message', (message) => {
+      const panic = message as { type?: string; message?: string };
+      if (panic?.type === 'panic') this.kernelFailed(kernel, `kernel panic: ${panic.message}`);
+    });
+    kernel.on('exit', (code) => {
+      if (this.kernel === kernel && !this.transitioning) this.kernelFailed(kernel, `kernel exited with code ${code}`);
+    });
+  }
+
+  private kernelFailed(kernel: HardwareThread, message: string): void {
+    if (this.kernel !== kernel || this.transitioning) return;
+    this.options.onKernelFailure?.(message);
+    this.options.earlyOutput(message + '\n');
+    void this.powerOff(1);
+  }
+
+  private async stopKernel(): Promise<void> {
+    const kernel = this.kernel;
+    this.kernel = undefined;
+    this.transitioning = true;
+    try {
+      // Terminating the kernel's thread ends every thread it started, as a CPU reset would.
+      if (kernel) await kernel.terminate();
+    } finally {
+      this.transitioning = false;
+    }
+  }
+
+  private createFirmware(): FirmwareDevice {
+    return new FirmwareDevice(this.ram, {
+      powerOff: (status) => void this.powerOff(status),
+      reset: () => void this.reset(),
+      kexec: (request) => void this.kexec(request),
+      consoleWrite: (bytes) => this.options.earlyOutput(new TextDecoder().decode(bytes)),
+    });
+  }
+
+  /** Cold reset: fresh RAM, the same devices (reset by the next driver), the first kernel image. */
+  private async reset(): Promise<void> {
+    await this.stopKernel();
+    this.firmware.stop();
+    for (const transport of this.transports) transport.close();
+    this.ram = Ram.allocate(this.options.ramSize);
+    this.firmware = this.createFirmware();
+    this.powerOn();
+  }
+
+  /** kexec: RAM stays, the kernel and its threads go, the image is entered with the new tree. */
+  private async kexec(request: KexecRequest): Promise<void> {
+    await this.stopKernel();
+    this.kexecCount++;
+    this.options.earlyOutput(`kexec: entering ${request.image} with device tree at ${hex(request.deviceTree)}\n`);
+    this.enter(request.image, request.deviceTree);
+  }
+
+  private treeAddress(): number {
+    return this.ram.end - TREE_RESERVE;
+  }
+
+  private initrdAddress(): number {
+    const size = Math.ceil(this.options.initrd.length / PAGE_SIZE) * PAGE_SIZE;
+    return this.treeAddress() - size;
+  }
+}

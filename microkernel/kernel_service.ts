@@ -1,0 +1,76 @@
+// Handlers of the kernel interface (ipc/interfaces/kernel.ts): what `ps`, `restart`,
+// `stop`, `start`, `kill`, `shutdown`, `reboot`, `mem` and `dt` ask of the kernel.
+
+import type { HandlersOf } from '../ipc/define.js';
+import type { kernelInterface } from '../ipc/interfaces/kernel.js';
+import { NotFoundError } from './name_service.js';
+import type { Process } from './process.js';
+import { messagesHandled, type Supervisor } from './supervisor.js';
+
+export interface KernelServiceHost {
+  readonly supervisor: Supervisor;
+  readonly heartbeats: Int32Array;
+  nowMs(): number;
+  bootFinished(): Promise<number>;
+  memoryMapText(): string;
+  deviceTreeText(): string;
+  /** Stops everything and powers off (or resets) after the reply has gone out. */
+  powerDown(action: { kind: 'poweroff'; status: number } | { kind: 'reset' }): void;
+}
+
+export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kernelInterface> {
+  const { supervisor } = host;
+  const named = (name: string): Process => {
+    const process = supervisor.find(name);
+    if (!process) throw new NotFoundError(`no server or driver named "${name}" (see ps)`);
+    return process;
+  };
+  return {
+    list: () => ({
+      rows: supervisor.processes.map((process) => ({
+        name: process.name,
+        kind: process.kind,
+        generation: process.generation,
+        state: process.state,
+        restarts: process.restarts,
+        uptimeMs: process.state === 'running' ? host.nowMs() - process.startedAtMs : 0,
+        messages: messagesHandled(host.heartbeats, process),
+        ...(process.device ? { device: process.device.path } : {}),
+      })),
+    }),
+    restart: async ({ name }) => {
+      const process = named(name);
+      const ready = await supervisor.restart(process);
+      return { message: ready ? `${name}: generation ${process.generation} running` : `${name}: restart failed (${process.state})` };
+    },
+    stop: async ({ name }) => {
+      const process = named(name);
+      await supervisor.stop(process);
+      return { message: `${name}: stopped` };
+    },
+    start: async ({ name }) => {
+      const process = named(name);
+      if (process.state === 'running' || process.state === 'starting') return { message: `${name}: already ${process.state}` };
+      process.quickFailures = 0;
+      const ready = await supervisor.start(process, process.generation === 0 ? 'fresh' : 'restart');
+      return { message: ready ? `${name}: generation ${process.generation} running` : `${name}: start failed (${process.state})` };
+    },
+    kill: ({ name }) => {
+      const process = named(name);
+      if (!process.thread) return { message: `${name}: not running (${process.state})` };
+      supervisor.kill(process);
+      return { message: `${name}: killed (generation ${process.generation})` };
+    },
+    shutdown: ({ status }) => {
+      host.powerDown({ kind: 'poweroff', status });
+      return { message: 'shutting down' };
+    },
+    reboot: () => {
+      host.powerDown({ kind: 'reset' });
+      return { message: 'rebooting' };
+    },
+    memoryMap: () => ({ text: host.memoryMapText() }),
+    deviceTree: () => ({ text: host.deviceTreeText() }),
+    waitForBoot: async () => ({ bootMs: await host.bootFinished() }),
+  };
+}

@@ -1,0 +1,48 @@
+// The `mem` command's text: the physical memory map, each region with its purpose.
+
+import { hex } from '../hal/address.js';
+import type { BoardTreeSummary } from '../hal/devicetree.js';
+import type { Ram } from '../hal/ram.js';
+import type { DmaPool } from './dma_pool.js';
+
+export interface MemoryRegion {
+  readonly base: number;
+  readonly size: number;
+  readonly purpose: string;
+}
+
+export function renderMemoryMap(ram: Ram, regions: readonly MemoryRegion[], board: BoardTreeSummary, dma: DmaPool): string {
+  const lines: string[] = [];
+  lines.push(`RAM ${hex(ram.base)}-${hex(ram.end - 1)} (${formatSize(ram.size)})`);
+  const sorted = [...regions].sort((a, b) => a.base - b.base);
+  let cursor = ram.base;
+  const rows: [string, string, string][] = [];
+  for (const region of sorted) {
+    if (region.base > cursor) rows.push([range(cursor, region.base - cursor), formatSize(region.base - cursor), 'free']);
+    rows.push([range(region.base, region.size), formatSize(region.size), region.purpose]);
+    cursor = Math.max(cursor, region.base + region.size);
+  }
+  if (cursor < ram.end) rows.push([range(cursor, ram.end - cursor), formatSize(ram.end - cursor), 'free']);
+  for (const [where, size, purpose] of rows) lines.push(`  ${where}  ${size.padStart(9)}  ${purpose}`);
+  for (const reservation of board.memoryReservations) {
+    lines.push(`  /memreserve/ ${range(reservation.address, reservation.size)}`);
+  }
+  for (const region of board.reservedMemory) {
+    lines.push(`  reserved-memory ${region.name}: ${range(region.base, region.size)}${region.noMap ? ' no-map' : ''}`);
+  }
+  const usage = [...dma.usage()].map(([owner, pages]) => `${owner} ${pages} pages`);
+  lines.push(`DMA pool: ${dma.pages} pages${usage.length ? '; in use: ' + usage.join(', ') : ', none in use'}`);
+  lines.push('MMIO:');
+  for (const device of board.devices) lines.push(`  ${range(device.base, device.size)}  ${device.path}`);
+  return lines.join('\n');
+}
+
+function range(base: number, size: number): string {
+  return `${hex(base)}-${hex(base + size - 1)}`;
+}
+
+export function formatSize(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} B`;
+}

@@ -1,0 +1,107 @@
+// The name service: the only way a thread obtains a channel (a capability) to another.
+//
+// A lookup succeeds only if the caller's manifest entry lists the target (by instance
+// name or driver name) in talksTo, and the target serves the interface asked for.
+// Everyone may reach "log". Every refusal is logged. The kernel tracks each channel it
+// made, so it can revoke them when either end dies: the client of a dead server sees
+// PEER_RESTARTED (with the new generation) or PEER_STOPPED.
+
+import type { DoorbellPage } from '../hal/doorbells.js';
+import { closeChannel, createChannel, type ChannelDescriptor } from '../ipc/channel.js';
+import { IpcError, PermissionDeniedError, PeerStoppedError } from '../ipc/errors.js';
+import type { Process } from './process.js';
+
+/** Services any program may reach without listing them. */
+const UNIVERSAL_SERVICES = new Set(['log']);
+export const KERNEL_NAME = 'kernel';
+
+export class NotFoundError extends IpcError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
+interface ChannelRecord {
+  readonly descriptor: ChannelDescriptor;
+  readonly client: string;
+  readonly server: string;
+}
+
+export interface NameServiceHost {
+  readonly doorbells: DoorbellPage;
+  readonly kernelSlot: number;
+  find(name: string): Process | undefined;
+  /** Hands the server end of a channel to `server`'s thread (or to the kernel's endpoint). */
+  attach(server: Process | 'kernel', channel: ChannelDescriptor, clientName: string): void;
+  warn(message: string, fields: Record<string, unknown>): void;
+}
+
+export class NameService {
+  private readonly host: NameServiceHost;
+  private readonly channels = new Map<number, ChannelRecord>();
+  private nextChannelId = 1;
+  denied = 0;
+
+  constructor(host: NameServiceHost) {
+    this.host = host;
+  }
+
+  /** A channel from `caller` (a process, or the kernel itself) to `name`. Rejects with a typed IpcError. */
+  async lookup(caller: Process | 'kernel', name: string, interfaceName: string): Promise<ChannelDescriptor> {
+    const callerName = caller === 'kernel' ? KERNEL_NAME : caller.name;
+    const callerSlot = caller === 'kernel' ? this.host.kernelSlot : caller.slot;
+    if (name === KERNEL_NAME) {
+      this.authorize(caller, name, undefined);
+      if (interfaceName !== KERNEL_NAME) throw new NotFoundError(`the kernel does not serve "${interfaceName}"`);
+      return this.connect(callerName, callerSlot, 'kernel', interfaceName);
+    }
+    const target = this.host.find(name);
+    if (!target) throw new NotFoundError(`no server or driver named "${name}"`);
+    this.authorize(caller, name, target);
+    if (!target.spec.serves.includes(interfaceName)) {
+      throw new NotFoundError(`${name} does not serve the "${interfaceName}" interface`);
+    }
+    if (!(await target.whenReady())) throw new PeerStoppedError(`${name} is ${target.state}`, target.generation);
+    return this.connect(callerName, callerSlot, target, interfaceName);
+  }
+
+  /** Revokes every channel `process` is an end of; clients of it learn the new generation. */
+  revoke(process: Process, reason: 'peer-restarted' | 'peer-stopped', newGeneration: number): number {
+    let revoked = 0;
+    for (const [id, record] of this.channels) {
+      if (record.server !== process.name && record.client !== process.name) continue;
+      const why = record.server === process.name ? reason : 'peer-stopped';
+      closeChannel(record.descriptor, why, newGeneration, this.host.doorbells);
+      this.channels.delete(id);
+      revoked++;
+    }
+    return revoked;
+  }
+
+  get openChannels(): number {
+    return this.channels.size;
+  }
+
+  private authorize(caller: Process | 'kernel', name: string, target: Process | undefined): void {
+    if (caller === 'kernel' || UNIVERSAL_SERVICES.has(name)) return;
+    const allowed = caller.spec.talksTo;
+    if (allowed.includes(name) || (target && allowed.includes(target.spec.name))) return;
+    this.denied++;
+    this.host.warn(`permission denied: ${caller.name} may not talk to ${name}`, { caller: caller.name, target: name });
+    throw new PermissionDeniedError(`${caller.name} may not talk to ${name} (not in its manifest's talksTo)`);
+  }
+
+  private connect(clientName: string, clientSlot: number, server: Process | 'kernel', interfaceName: string): ChannelDescriptor {
+    const serverName = server === 'kernel' ? KERNEL_NAME : server.name;
+    const descriptor = createChannel({
+      id: this.nextChannelId++,
+      interfaceName,
+      clientSlot,
+      serverSlot: server === 'kernel' ? this.host.kernelSlot : server.slot,
+      serverGeneration: server === 'kernel' ? 0 : server.generation,
+    });
+    this.channels.set(descriptor.id, { descriptor, client: clientName, server: serverName });
+    this.host.attach(server, descriptor, clientName);
+    return descriptor;
+  }
+}

@@ -1,0 +1,55 @@
+// One supervised program instance: a server, or a driver bound to one device.
+
+import type { HardwareThread } from '../hal/cpu.js';
+import type { ProgramSpec } from './manifest.js';
+import type { DeviceBinding } from './protocol.js';
+
+export type ProcessState = 'starting' | 'running' | 'stopping' | 'stopped' | 'restarting' | 'failed';
+
+export class Process {
+  readonly name: string;
+  spec: ProgramSpec;
+  readonly device: DeviceBinding | undefined;
+  /** Doorbell slot, kept across generations. */
+  readonly slot: number;
+  state: ProcessState = 'stopped';
+  generation = 0;
+  restarts = 0;
+  quickFailures = 0;
+  startedAtMs = 0;
+  thread: HardwareThread | undefined;
+  /** Why the last generation ended, for ps and the log. */
+  lastExit = '';
+  /** Heartbeat bookkeeping: last counter seen and how many checks it stood still. */
+  lastBeats = -1;
+  stalledChecks = 0;
+  restartTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Resolved when the current generation reports ready (or fails to). */
+  private readyWaiters: Array<(ready: boolean) => void> = [];
+  /** Set while a stop or restart was asked for, so the exit is not treated as a crash. */
+  intent: 'none' | 'stop' | 'restart' = 'none';
+
+  constructor(name: string, spec: ProgramSpec, slot: number, device?: DeviceBinding) {
+    this.name = name;
+    this.spec = spec;
+    this.slot = slot;
+    this.device = device;
+  }
+
+  get kind(): 'server' | 'driver' {
+    return this.spec.kind;
+  }
+
+  /** Resolves true once running, false if it stopped or failed first. */
+  whenReady(): Promise<boolean> {
+    if (this.state === 'running') return Promise.resolve(true);
+    if (this.state === 'stopped' || this.state === 'failed') return Promise.resolve(false);
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  settle(ready: boolean): void {
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const waiter of waiters) waiter(ready);
+  }
+}

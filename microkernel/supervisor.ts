@@ -1,0 +1,248 @@
+// The supervisor, after MINIX 3's reincarnation server.
+//
+// Starts each program on a thread shell, tells it which start this is (fresh or
+// restart), and watches it: an uncaught error or an exit is a crash, a heartbeat counter
+// that stands still for three periods is a hang. Crashed and hung programs are restarted
+// by their policy (restart_policy.ts) as a new generation; their channels are revoked
+// first so clients see PEER_RESTARTED. Nothing a program does can reach the board: every
+// thread error is caught here.
+
+import type { HardwareThread } from '../hal/cpu.js';
+import { errorToWire } from '../ipc/errors.js';
+import type { Logger } from 'pino';
+import { HEARTBEAT_BEATS, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, parseThreadMessage, type BootInfo, type KernelToThread, type StartKind } from './protocol.js';
+import type { Process } from './process.js';
+import { decideRestart } from './restart_policy.js';
+import type { ThreadPool } from './thread_pool.js';
+import type { NameService } from './name_service.js';
+import type { DmaPool } from './dma_pool.js';
+
+/** Missed heartbeat periods before a program counts as hung. */
+const HANG_PERIODS = 3;
+/** How long a program gets to stop cleanly before it is terminated. */
+const STOP_GRACE_MS = 1000;
+
+export interface SupervisorHost {
+  readonly log: Logger;
+  readonly pool: ThreadPool;
+  readonly names: NameService;
+  readonly dma: DmaPool;
+  readonly heartbeats: Int32Array;
+  nowMs(): number;
+  /** The boot information shared by every thread; per-program fields are filled in here. */
+  bootInfo(process: Process, start: StartKind): BootInfo;
+}
+
+export class Supervisor {
+  private readonly host: SupervisorHost;
+  readonly processes: Process[] = [];
+  private watchdog: ReturnType<typeof setInterval> | undefined;
+  private shuttingDown = false;
+
+  constructor(host: SupervisorHost) {
+    this.host = host;
+  }
+
+  add(process: Process): void {
+    this.processes.push(process);
+  }
+
+  find(name: string): Process | undefined {
+    return this.processes.find((process) => process.name === name);
+  }
+
+  /** Starts the watchdog that checks heartbeats every 100 ms. */
+  watch(): void {
+    this.watchdog = setInterval(() => this.checkHeartbeats(), 100);
+  }
+
+  /** Starts a generation of `process`; resolves once it is ready or has failed to start. */
+  async start(process: Process, start: StartKind): Promise<boolean> {
+    if (this.shuttingDown) return false;
+    process.generation++;
+    process.state = 'starting';
+    process.intent = 'none';
+    process.lastBeats = -1;
+    process.stalledChecks = 0;
+    Atomics.store(this.host.heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_MESSAGES, 0);
+    let thread: HardwareThread;
+    try {
+      thread = await this.host.pool.take();
+    } catch (error) {
+      this.host.log.error({ error: errorToWire(error) }, `${process.name}: no thread could be started`);
+      process.state = 'failed';
+      process.settle(false);
+      return false;
+    }
+    const generation = process.generation;
+    process.thread = thread;
+    process.startedAtMs = this.host.nowMs();
+    thread.on('message', (message) => this.receive(process, generation, message));
+    thread.on('error', (error) => this.onCrash(process, generation, `crashed: ${error.message}`));
+    thread.on('exit', (code) => this.onExit(process, generation, code));
+    this.post(process, { type: 'start', boot: this.host.bootInfo(process, start) });
+    return process.whenReady();
+  }
+
+  /** Stops `process` cleanly (or terminates it after a grace period); it stays stopped. */
+  async stop(process: Process): Promise<void> {
+    if (process.restartTimer) clearTimeout(process.restartTimer);
+    process.restartTimer = undefined;
+    if (!process.thread) {
+      process.state = process.state === 'failed' ? 'failed' : 'stopped';
+      process.settle(false);
+      return;
+    }
+    process.intent = 'stop';
+    process.state = 'stopping';
+    await this.endThread(process);
+  }
+
+  /** Restart on request: a clean stop, then the next generation with start kind "restart". */
+  async restart(process: Process): Promise<boolean> {
+    if (process.restartTimer) clearTimeout(process.restartTimer);
+    process.restartTimer = undefined;
+    if (process.thread) {
+      process.intent = 'restart';
+      process.state = 'restarting';
+      await this.endThread(process);
+    }
+    process.restarts++;
+    process.quickFailures = 0;
+    return this.start(process, 'restart');
+  }
+
+  /** Makes `process` crash (for `kill`), so the supervisor's crash path runs. */
+  kill(process: Process): void {
+    const thread = process.thread;
+    if (!thread) return;
+    this.post(process, { type: 'crash', reason: 'killed on request' });
+    // A hung program cannot run its crash handler: terminate it if it has not died soon.
+    const generation = process.generation;
+    setTimeout(() => {
+      if (process.generation === generation && process.thread === thread) void thread.terminate();
+    }, STOP_GRACE_MS).unref();
+  }
+
+  /** Stops every program, newest first; used by shutdown, reboot and kexec. */
+  async stopAll(): Promise<void> {
+    this.shuttingDown = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    for (const process of [...this.processes].reverse()) await this.stop(process);
+  }
+
+  private post(process: Process, message: KernelToThread): void {
+    process.thread?.post(message);
+  }
+
+  private receive(process: Process, generation: number, raw: unknown): void {
+    if (process.generation !== generation) return;
+    const message = parseThreadMessage(raw);
+    if (!message) {
+      this.host.log.warn({ server: process.name }, `${process.name}: malformed control message ignored`);
+      return;
+    }
+    switch (message.type) {
+      case 'ready':
+        process.state = 'running';
+        this.host.log.info(`${process.name}: generation ${generation} running`);
+        process.settle(true);
+        return;
+      case 'stopped':
+        void process.thread?.terminate();
+        return;
+      case 'init-failed':
+        this.host.log.error(`${process.name}: init failed: ${message.error.message}`);
+        return;
+      case 'lookup':
+        this.host.names.lookup(process, message.name, message.interfaceName).then(
+          (channel) => this.post(process, { type: 'lookup-reply', id: message.id, channel }),
+          (error) => this.post(process, { type: 'lookup-reply', id: message.id, error: errorToWire(error) }),
+        );
+        return;
+      case 'allocate':
+        try {
+          const address = this.host.dma.allocate(process.name, message.bytes, message.alignment);
+          this.post(process, { type: 'allocate-reply', id: message.id, address });
+        } catch (error) {
+          this.post(process, { type: 'allocate-reply', id: message.id, error: { code: 'OUT_OF_MEMORY', message: String((error as Error).message) } });
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onCrash(process: Process, generation: number, reason: string): void {
+    if (process.generation !== generation) return;
+    process.lastExit = reason;
+  }
+
+  private onExit(process: Process, generation: number, code: number): void {
+    if (process.generation !== generation || process.thread === undefined) return;
+    const ranForMs = this.host.nowMs() - process.startedAtMs;
+    process.thread = undefined;
+    this.host.dma.releaseAll(process.name);
+    if (process.intent === 'stop' || process.intent === 'restart' || this.shuttingDown) {
+      const stoppedFor = process.intent === 'restart' ? 'peer-restarted' : 'peer-stopped';
+      this.host.names.revoke(process, stoppedFor, process.generation + (stoppedFor === 'peer-restarted' ? 1 : 0));
+      if (process.intent !== 'restart') {
+        process.state = 'stopped';
+        process.settle(false);
+      }
+      return;
+    }
+    const reason = process.lastExit || `exited with code ${code}`;
+    process.lastExit = '';
+    const decision = decideRestart(process.spec.restart, process.quickFailures, ranForMs);
+    process.quickFailures = decision.quickFailures;
+    if (decision.action === 'give-up') {
+      this.host.names.revoke(process, 'peer-stopped', process.generation);
+      process.state = 'failed';
+      this.host.log.error(`${process.name}: ${reason}; marked failed (${decision.reason})`);
+      process.settle(false);
+      return;
+    }
+    this.host.names.revoke(process, 'peer-restarted', process.generation + 1);
+    process.state = 'restarting';
+    process.restarts++;
+    this.host.log.warn(`${process.name}: generation ${process.generation} ${reason}; restarting in ${decision.delayMs} ms`);
+    process.restartTimer = setTimeout(() => {
+      process.restartTimer = undefined;
+      void this.start(process, 'restart');
+    }, decision.delayMs);
+  }
+
+  private checkHeartbeats(): void {
+    const now = this.host.nowMs();
+    for (const process of this.processes) {
+      if (process.state !== 'running' || !process.thread) continue;
+      const beats = Atomics.load(this.host.heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_BEATS);
+      if (beats !== process.lastBeats) {
+        process.lastBeats = beats;
+        process.stalledChecks = 0;
+        continue;
+      }
+      process.stalledChecks++;
+      const stalledMs = process.stalledChecks * 100;
+      if (stalledMs >= HANG_PERIODS * process.spec.heartbeatMs && now - process.startedAtMs > HANG_PERIODS * process.spec.heartbeatMs) {
+        process.lastExit = `hung: no heartbeat for ${Math.round(stalledMs)} ms`;
+        void process.thread.terminate();
+      }
+    }
+  }
+
+  private async endThread(process: Process): Promise<void> {
+    const thread = process.thread;
+    if (!thread) return;
+    const exited = new Promise<void>((resolve) => thread.on('exit', () => resolve()));
+    this.post(process, { type: 'stop' });
+    const timer = setTimeout(() => void thread.terminate(), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+export function messagesHandled(heartbeats: Int32Array, process: Process): number {
+  return Atomics.load(heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_MESSAGES);
+}

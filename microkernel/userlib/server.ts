@@ -1,0 +1,64 @@
+// What a server or driver module exports, and what it is given when it starts.
+//
+// A module's default export is `defineServer({...})`. The runtime (thread_main.ts) owns
+// the thread: it receives the kernel's start message, builds the context, runs `init`,
+// serves requests, beats the heartbeat and reports ready. A server only writes handlers.
+//
+//   export default defineServer({
+//     init(context) {
+//       context.serve(echoInterface, { echo: ({ text }) => ({ text }) });
+//     },
+//   });
+
+import type { Logger } from 'pino';
+import type { ClientOf, HandlersOf, InterfaceDefinition } from '../../ipc/define.js';
+import type { RegisterWindow } from '../../hal/mmio.js';
+import type { Ram } from '../../hal/ram.js';
+import type { Clock } from '../../hal/clock.js';
+import type { DeviceBinding, StartKind } from '../protocol.js';
+import type { CallContext } from '../../ipc/define.js';
+
+export interface BoundDevice extends DeviceBinding {
+  /** The device's register block, mapped into this thread. */
+  readonly window: RegisterWindow;
+}
+
+export interface ServerContext {
+  readonly name: string;
+  readonly generation: number;
+  /** fresh: first start; restart: after a crash or on request; handover: state preserved through KHO. */
+  readonly start: StartKind;
+  readonly log: Logger;
+  readonly ram: Ram;
+  readonly clock: Clock;
+  readonly config: Readonly<Record<string, unknown>>;
+  /** The device this driver instance is bound to (drivers only). */
+  readonly device: BoundDevice | undefined;
+
+  /** Serves `definition` to every client the kernel attaches. Call during init. */
+  serve<D extends InterfaceDefinition>(definition: D, handlers: HandlersOf<D>): void;
+  /** A client of the service named `name` (default: the interface's name), reached through the kernel's name service. */
+  connect<D extends InterfaceDefinition>(definition: D, name?: string): ClientOf<D>;
+  /** Handles notifications the service `definition` sends to this thread. */
+  onNotification<D extends InterfaceDefinition>(definition: D, notification: string, handler: (args: never) => void): void;
+  /** Sends a notification to the client on channel `channelId` (from a CallContext). */
+  notify<D extends InterfaceDefinition>(call: CallContext | number, definition: D, notification: string, args: unknown): void;
+  /** Physically contiguous, zeroed RAM for device DMA; returns its physical address. */
+  allocateDma(bytes: number, alignment?: number): Promise<number>;
+  /** Calls `handler` for each interrupt of the bound device; the runtime claims and completes it. */
+  onInterrupt(handler: (source: number) => void): void;
+}
+
+export interface ServerDefinition {
+  /** Sets the server up. The server is "ready" (and its clients served) once this resolves. */
+  init(context: ServerContext): void | Promise<void>;
+  /** A clean stop was asked: release what must be released. The thread ends afterwards. */
+  stop?(): void | Promise<void>;
+  /** Only for the log server itself: where this thread's own records go instead of the log service. */
+  localLogSink?(records: import('./logger.js').LogRecordData[]): void;
+}
+
+/** Identity function that gives a server module its type. */
+export function defineServer(definition: ServerDefinition): ServerDefinition {
+  return definition;
+}

@@ -1,0 +1,154 @@
+// The entry of every server and driver thread.
+//
+// A thread starts as an empty "shell" with the runtime loaded (msgpackr, pino, ipc), so
+// the kernel can keep one spare and a restart costs only the server's own module. On the
+// kernel's `start` message it maps RAM and devices, imports the server module, runs its
+// init and serves until told to stop — or until it crashes, which the supervisor sees.
+
+import { currentThread } from '../../hal/cpu.js';
+import { Ram } from '../../hal/ram.js';
+import { Clock } from '../../hal/clock.js';
+import { DoorbellPage } from '../../hal/doorbells.js';
+import { InterruptController } from '../../hal/irq.js';
+import { RegisterWindow } from '../../hal/mmio.js';
+import { Endpoint } from '../../ipc/endpoint.js';
+import { errorToWire } from '../../ipc/errors.js';
+import type { ClientOf, InterfaceDefinition } from '../../ipc/define.js';
+import { logInterface } from '../../ipc/interfaces/log.js';
+import { HEARTBEAT_BEATS, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, type BootInfo, type KernelToThread } from '../protocol.js';
+import { KernelLink } from './kernel_link.js';
+import { createLogger } from './logger.js';
+import type { ServerContext, ServerDefinition } from './server.js';
+
+const thread = currentThread();
+const kernel = new KernelLink(thread);
+let running: { definition: ServerDefinition; endpoint: Endpoint; heartbeat: ReturnType<typeof setInterval> } | undefined;
+const earlyAttachments: KernelToThread[] = [];
+
+thread.onMessage((message) => void receive(message as KernelToThread));
+thread.post({ type: 'shell-ready' });
+
+async function receive(message: KernelToThread): Promise<void> {
+  if (kernel.handleReply(message)) return;
+  switch (message.type) {
+    case 'start':
+      await start(message.boot);
+      return;
+    case 'attach':
+      if (running) running.endpoint.attachServer(message.channel, message.clientName);
+      else earlyAttachments.push(message);
+      return;
+    case 'crash':
+      setImmediate(() => {
+        throw new Error(message.reason);
+      });
+      return;
+    case 'stop':
+      await stop();
+      return;
+    default:
+      return;
+  }
+}
+
+async function start(boot: BootInfo): Promise<void> {
+  const ram = Ram.attach(boot.ram);
+  const clock = new Clock(boot.clock);
+  const doorbells = new DoorbellPage(boot.doorbells);
+  const interrupts = new InterruptController(doorbells, boot.interrupts);
+  const endpoint = new Endpoint({ doorbells, slot: boot.slot, name: boot.name });
+  const verbose = boot.config.logLevel === 'debug' || boot.config.logLevel === 'trace';
+  const { logger, setSink } = createLogger(boot.name, boot.generation, clock, verbose ? String(boot.config.logLevel) : 'info');
+
+  const clients = new Map<string, unknown>();
+  const connect = <D extends InterfaceDefinition>(definition: D, name: string = definition.name): ClientOf<D> => {
+    const key = `${name}/${definition.name}`;
+    let client = clients.get(key) as ClientOf<D> | undefined;
+    if (!client) {
+      client = endpoint.client(definition, {
+        connect: () => kernel.lookup(name, definition.name),
+        reconnect: () => kernel.lookup(name, definition.name),
+      });
+      clients.set(key, client);
+    }
+    return client!;
+  };
+
+  const interruptHandlers: Array<(source: number) => void> = [];
+  const context: ServerContext = {
+    name: boot.name,
+    generation: boot.generation,
+    start: boot.start,
+    log: logger,
+    ram,
+    clock,
+    config: boot.config,
+    device: boot.device ? { ...boot.device, window: new RegisterWindow(boot.device.registers) } : undefined,
+    serve: (definition, handlers) => endpoint.serve(definition, handlers),
+    connect,
+    onNotification: (definition, notification, handler) =>
+      endpoint.onNotification(definition, notification as never, handler as never),
+    notify: (call, definition, notification, args) =>
+      endpoint.notify(typeof call === 'number' ? call : call.channelId, definition, notification as never, args as never),
+    allocateDma: (bytes, alignment = 4096) => kernel.allocate(bytes, alignment),
+    onInterrupt(handler) {
+      if (!boot.device) throw new Error(`${boot.name} has no device, so no interrupt`);
+      interruptHandlers.push(handler);
+      if (interruptHandlers.length === 1) interrupts.enable(boot.device.interrupt, boot.slot);
+    },
+  };
+
+  endpoint.onWake(() => {
+    if (interruptHandlers.length === 0) return;
+    for (let source = interrupts.claim(boot.slot); source !== 0; source = interrupts.claim(boot.slot)) {
+      for (const handler of interruptHandlers) handler(source);
+      interrupts.complete(source);
+    }
+  });
+
+  const beats = new Int32Array(boot.heartbeat.buffer);
+  const row = boot.heartbeat.index * HEARTBEAT_WORDS;
+  const heartbeat = setInterval(() => {
+    Atomics.add(beats, row + HEARTBEAT_BEATS, 1);
+    Atomics.store(beats, row + HEARTBEAT_MESSAGES, endpoint.stats.received);
+  }, boot.heartbeat.periodMs);
+
+  try {
+    const module = (await import(boot.module)) as { default?: ServerDefinition };
+    const definition = module.default;
+    if (!definition || typeof definition.init !== 'function') {
+      throw new Error(`${boot.module} has no default export made with defineServer()`);
+    }
+    running = { definition, endpoint, heartbeat };
+    if (definition.localLogSink) setSink(definition.localLogSink);
+    else {
+      const log = connect(logInterface);
+      setSink((records) => log.write({ records }));
+    }
+    endpoint.start();
+    await definition.init(context);
+    for (const message of earlyAttachments.splice(0)) void receive(message);
+    kernel.post({ type: 'ready' });
+  } catch (error) {
+    kernel.post({ type: 'init-failed', error: errorToWire(error) });
+    throw error;
+  }
+}
+
+async function stop(): Promise<void> {
+  if (!running) {
+    kernel.post({ type: 'stopped' });
+    thread.close();
+    return;
+  }
+  const { definition, endpoint, heartbeat } = running;
+  running = undefined;
+  try {
+    await definition.stop?.();
+  } finally {
+    clearInterval(heartbeat);
+    await endpoint.stop();
+    kernel.post({ type: 'stopped' });
+    thread.close();
+  }
+}

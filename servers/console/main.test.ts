@@ -1,0 +1,134 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { chardevInterface } from '../../ipc/interfaces/chardev.js';
+import { kernelInterface } from '../../ipc/interfaces/kernel.js';
+import { logInterface } from '../../ipc/interfaces/log.js';
+import { NotFoundError } from '../../microkernel/name_service.js';
+import { fakePeer, ServerHarness } from '../../test/harness/server_harness.js';
+
+let harness: ServerHarness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+/** A fake terminal: collects what the console writes, and lets the test type. */
+class FakeTerminal {
+  output = '';
+  reader: number | undefined;
+  private waiters: Array<() => void> = [];
+  listening: Promise<void>;
+  private listened!: () => void;
+  constructor(readonly device: string) {
+    this.listening = new Promise((resolve) => (this.listened = resolve));
+  }
+  peer() {
+    return fakePeer(this.device, chardevInterface, {
+      write: ({ data }) => {
+        this.output += new TextDecoder().decode(data);
+        for (const waiter of this.waiters.splice(0)) waiter();
+        return { written: data.length };
+      },
+      listen: (_, call) => {
+        this.reader = call.channelId;
+        this.listened();
+        return {};
+      },
+    });
+  }
+  until(text: string, from = 0): Promise<string> {
+    return new Promise((resolve) => {
+      const check = () => (this.output.indexOf(text, from) >= 0 ? resolve(this.output.slice(from)) : this.waiters.push(check));
+      check();
+    });
+  }
+}
+
+const kernelCalls: string[] = [];
+const fakeKernel = fakePeer('kernel', kernelInterface, {
+  list: () => ({ rows: [{ name: 'log', kind: 'server' as const, generation: 2, state: 'running', restarts: 1, uptimeMs: 61_000, messages: 42 }] }),
+  restart: ({ name }) => {
+    kernelCalls.push(`restart ${name}`);
+    if (name !== 'log') throw new NotFoundError(`no server or driver named "${name}" (see ps)`);
+    return { message: `${name}: generation 3 running` };
+  },
+  shutdown: ({ status }) => {
+    kernelCalls.push(`shutdown ${status}`);
+    return { message: 'shutting down' };
+  },
+  waitForBoot: () => ({ bootMs: 1 }),
+});
+const fakeLog = fakePeer('log', logInterface, {
+  read: ({ count }) => ({ lines: ['one', 'two', 'three'].slice(-(count ?? 3)) }),
+  follow: () => ({}),
+});
+
+async function startConsole() {
+  const main = new FakeTerminal('tty0');
+  const control = new FakeTerminal('tty1');
+  harness = await ServerHarness.start({
+    module: 'servers/console/main',
+    name: 'console',
+    config: { terminals: [
+      { device: 'tty0', echo: true, endOfInputShutsDown: true },
+      { device: 'tty1', echo: false, endOfInputShutsDown: false },
+    ] },
+    peers: [fakeKernel, fakeLog, main.peer(), control.peer()],
+  });
+  await main.listening;
+  await main.until('baton> ');
+  const type = (terminal: FakeTerminal, text: string) =>
+    harness!.endpoint.notify(terminal.reader!, chardevInterface, 'input', { device: terminal.device, data: new TextEncoder().encode(text) });
+  return { main, control, type, harness };
+}
+
+describe('console server', () => {
+  it('console prints the process table for ps', async () => {
+    const { main, type } = await startConsole();
+    const from = main.output.length;
+    type(main, 'ps\r');
+    const text = await main.until('baton> ', from);
+    expect(text).toContain('ps\r\n');
+    expect(text).toMatch(/NAME\s+KIND\s+GEN\s+STATE\s+RESTARTS\s+UPTIME\s+MSGS/);
+    expect(text).toMatch(/log\s+server\s+2\s+running\s+1\s+1m01s\s+42/);
+  });
+
+  it('console reports an unknown command in one line and returns to the prompt', async () => {
+    const { main, type } = await startConsole();
+    const from = main.output.length;
+    type(main, 'frobnicate\n');
+    const text = await main.until('baton> ', from);
+    expect(text).toBe('frobnicate\r\nerror: unknown command "frobnicate" (try help)\r\nbaton> ');
+  });
+
+  it('console reports a service error for an unknown name', async () => {
+    const { main, type } = await startConsole();
+    const from = main.output.length;
+    type(main, 'restart nosuch\n');
+    expect(await main.until('baton> ', from)).toContain('error: no server or driver named "nosuch" (see ps)');
+  });
+
+  it('console runs lines typed together in order', async () => {
+    const { main, type } = await startConsole();
+    const from = main.output.length;
+    type(main, 'restart log\ndmesg -n 2\n');
+    const text = await main.until('three', from);
+    expect(text.indexOf('log: generation 3 running')).toBeLessThan(text.indexOf('two\r\nthree'));
+  });
+
+  it('console answers on the control terminal without echo', async () => {
+    const { control, type } = await startConsole();
+    await control.until('baton> ');
+    const from = control.output.length;
+    type(control, 'dmesg -n 1\n');
+    expect(await control.until('baton> ', from)).toBe('three\r\nbaton> ');
+    expect(control.output.slice(from)).not.toContain('dmesg -n 1');
+  });
+
+  it('console shuts the system down at end of input on the main terminal', async () => {
+    const { main, harness } = await startConsole();
+    kernelCalls.length = 0;
+    harness.endpoint.notify(main.reader!, chardevInterface, 'hangup', { device: 'tty0' });
+    await main.until('shutting down');
+    expect(kernelCalls).toEqual(['shutdown 0']);
+  });
+});

@@ -1,0 +1,44 @@
+// The console server: the system's monitor, on the board's console and on the control
+// socket's console (what `npm run ctl` talks to).
+//
+// Each terminal (terminal.ts) runs commands.ts through a line discipline. Warnings and
+// worse from the log service are printed above the main console's prompt while the
+// system runs (everything with the `verbose` boot argument).
+
+import { chardevInterface } from '../../ipc/interfaces/chardev.js';
+import { kernelInterface } from '../../ipc/interfaces/kernel.js';
+import { logInterface } from '../../ipc/interfaces/log.js';
+import { defineServer } from '../../microkernel/userlib/server.js';
+import { Terminal, type TerminalOptions } from './terminal.js';
+
+const LEVEL_WARN = 40;
+
+export default defineServer({
+  async init(context) {
+    const kernel = context.connect(kernelInterface);
+    const log = context.connect(logInterface);
+    const terminals = new Map<string, Terminal>();
+    const configured = (context.config.terminals ?? []) as TerminalOptions[];
+    for (const options of configured) {
+      const terminal = new Terminal(options, context.connect(chardevInterface, options.device), { kernel, log });
+      terminals.set(options.device, terminal);
+    }
+    const main = configured[0] ? terminals.get(configured[0].device) : undefined;
+
+    context.onNotification(chardevInterface, 'input', (args: { device: string; data: Uint8Array }) => terminals.get(args.device)?.input(args.data));
+    context.onNotification(chardevInterface, 'hangup', (args: { device: string }) => terminals.get(args.device)?.hangup());
+    context.onNotification(logInterface, 'record', (args: { line: string }) => void main?.printAbove(args.line));
+
+    for (const terminal of terminals.values()) {
+      terminal.onFinal = () => context.log.info('the system is going down');
+      await terminal.open();
+    }
+    const verbose = context.config.verbose === true;
+    await log.follow({ minimumLevel: verbose ? 0 : LEVEL_WARN });
+
+    // The prompt appears once the whole system is up: each boot, and after a restart.
+    void kernel.waitForBoot({}).then(async () => {
+      for (const terminal of terminals.values()) await terminal.prompt();
+    });
+  },
+});

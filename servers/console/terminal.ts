@@ -1,0 +1,111 @@
+// One terminal of the console: a character device, its line discipline, and the queue of
+// command lines typed on it, run one at a time in the order typed.
+
+import type { ClientOf } from '../../ipc/define.js';
+import type { chardevInterface } from '../../ipc/interfaces/chardev.js';
+import { runCommand, type CommandServices } from './commands.js';
+import { LineDiscipline } from './line_discipline.js';
+
+export const PROMPT = 'baton> ';
+
+export interface TerminalOptions {
+  readonly device: string;
+  readonly echo: boolean;
+  /** End of input on this terminal shuts the system down (the main console). */
+  readonly endOfInputShutsDown: boolean;
+}
+
+export class Terminal {
+  readonly options: TerminalOptions;
+  private readonly device: ClientOf<typeof chardevInterface>;
+  private readonly services: CommandServices;
+  private discipline: LineDiscipline;
+  private readonly queue: Array<{ kind: 'line'; text: string } | { kind: 'end-of-input' }> = [];
+  /** Commands wait until the system has booted and the first prompt is shown. */
+  private busy = true;
+  private closed = false;
+  private readonly encoder = new TextEncoder();
+  /** Called when a command took the system down (shutdown, reboot). */
+  onFinal: () => void = () => undefined;
+
+  constructor(options: TerminalOptions, device: ClientOf<typeof chardevInterface>, services: CommandServices) {
+    this.options = options;
+    this.device = device;
+    this.services = services;
+    this.discipline = new LineDiscipline({ echo: options.echo });
+  }
+
+  async open(): Promise<void> {
+    await this.device.listen({});
+  }
+
+  /** Shows the first prompt and starts running the commands typed so far. */
+  async prompt(): Promise<void> {
+    await this.write(PROMPT);
+    this.busy = false;
+    void this.drain();
+  }
+
+  /** Input bytes from the device. */
+  input(data: Uint8Array): void {
+    if (this.closed) return;
+    const { echo, events } = this.discipline.feed(data);
+    if (echo) void this.write(echo);
+    for (const event of events) {
+      if (event.kind === 'interrupt') {
+        if (!this.busy && this.queue.length === 0) void this.write(PROMPT);
+        continue;
+      }
+      this.queue.push(event);
+    }
+    void this.drain();
+  }
+
+  /** The device hung up: end of input for the main console, a finished session for a socket. */
+  hangup(): void {
+    if (this.options.endOfInputShutsDown) {
+      this.queue.push({ kind: 'end-of-input' });
+      void this.drain();
+    } else {
+      this.discipline = new LineDiscipline({ echo: this.options.echo });
+    }
+  }
+
+  /** Prints a log line above the prompt, then redraws the prompt and what was typed. */
+  async printAbove(line: string): Promise<void> {
+    if (this.closed) return;
+    const redraw = this.busy ? '' : PROMPT + this.discipline.partialLine;
+    await this.write(`\r\x1b[K${line}\r\n${redraw}`);
+  }
+
+  write(text: string): Promise<void> {
+    const bytes = this.encoder.encode(text);
+    const writes: Promise<unknown>[] = [];
+    for (let offset = 0; offset < bytes.length; offset += 16384) {
+      writes.push(this.device.write({ data: bytes.subarray(offset, offset + 16384) }));
+    }
+    return Promise.all(writes).then(() => undefined);
+  }
+
+  private async drain(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        const next = this.queue.shift()!;
+        const line = next.kind === 'line' ? next.text : 'shutdown';
+        const result = await runCommand(line, this.services);
+        const output = result.output ? result.output.replace(/\r?\n/g, '\r\n') + '\r\n' : '';
+        await this.write(output);
+        if (result.final && !result.output.startsWith('error:')) {
+          this.closed = true;
+          this.onFinal();
+          return;
+        }
+        await this.write(PROMPT);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+}

@@ -1,0 +1,117 @@
+// Whole-system test harness: boots baton as a user does (node tools/bin/baton.mjs start)
+// in a private run directory, types commands on its console, runs the control CLI
+// against it, and always stops what it started.
+
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROMPT = 'baton> ';
+const launcher = fileURLToPath(new URL('../../tools/bin/baton.mjs', import.meta.url));
+
+export interface CommandResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the `baton` command to completion (for ctl, --dumpdtb, usage errors). */
+export function runBaton(args: string[], input?: string): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [launcher, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    if (input !== undefined) child.stdin.end(input);
+    else child.stdin.end();
+  });
+}
+
+export class RunningSystem {
+  readonly runDirectory: string;
+  private readonly child: ChildProcessWithoutNullStreams;
+  private output = '';
+  private waiters: Array<() => void> = [];
+  readonly exited: Promise<number | null>;
+
+  private constructor(runDirectory: string, args: string[]) {
+    this.runDirectory = runDirectory;
+    this.child = spawn(process.execPath, [launcher, 'start', '--run-dir', runDirectory, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const collect = (chunk: Buffer) => {
+      this.output += chunk.toString();
+      for (const waiter of this.waiters.splice(0)) waiter();
+    };
+    this.child.stdout.on('data', collect);
+    this.child.stderr.on('data', collect);
+    this.exited = new Promise((resolve) => this.child.on('close', (status) => {
+      for (const waiter of this.waiters.splice(0)) waiter();
+      resolve(status);
+    }));
+  }
+
+  /** Boots a system and waits for its first prompt. */
+  static async boot(args: string[] = []): Promise<RunningSystem> {
+    const system = new RunningSystem(mkdtempSync(join(tmpdir(), 'baton-run-')), args);
+    await system.waitFor((text) => text.includes(PROMPT), 'the first prompt');
+    return system;
+  }
+
+  /** Everything the system printed so far. */
+  get transcript(): string {
+    return this.output;
+  }
+
+  /** Types `line` and returns what it printed before the next prompt. */
+  async command(line: string): Promise<string> {
+    const start = this.output.length;
+    this.child.stdin.write(line + '\n');
+    const text = await this.waitFor((all) => {
+      const after = all.slice(start);
+      return after.includes('\r\n') && after.endsWith(PROMPT);
+    }, `the prompt after "${line}"`, start);
+    const afterEcho = text.slice(text.indexOf('\r\n') + 2);
+    return afterEcho.slice(0, afterEcho.length - PROMPT.length).replace(/\r\n/g, '\n').replace(/\n$/, '');
+  }
+
+  /** Types raw bytes (no newline added). */
+  type(text: string): void {
+    this.child.stdin.write(text);
+  }
+
+  /** Runs the control CLI against this system. */
+  ctl(args: string[]): Promise<CommandResult> {
+    return runBaton(['ctl', '--run-dir', this.runDirectory, ...args]);
+  }
+
+  /** Resolves with the output from `from` once `predicate` holds for the whole output. */
+  waitFor(predicate: (output: string) => boolean, what: string, from = 0): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (predicate(this.output)) resolve(this.output.slice(from));
+        else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          reject(new Error(`baton exited before ${what}; output:\n${this.output}`));
+        } else this.waiters.push(check);
+      };
+      check();
+    });
+  }
+
+  /** Types `shutdown` and waits for the exit status. */
+  async shutdown(): Promise<number | null> {
+    this.child.stdin.write('shutdown\n');
+    return this.exited;
+  }
+
+  /** Always safe to call: kills the system if it still runs, removes its run directory. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+    rmSync(this.runDirectory, { recursive: true, force: true });
+  }
+}

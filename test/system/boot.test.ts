@@ -1,0 +1,140 @@
+// Whole-system tests: boot baton as a user does and drive its console and control CLI.
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeFdt } from '../../hal/fdt/decode.js';
+import { readBoardTree } from '../../hal/devicetree.js';
+import { RunningSystem, runBaton } from '../harness/system.js';
+
+const hasDtc = spawnSync('dtc', ['--version']).status === 0;
+let system: RunningSystem | undefined;
+afterEach(async () => {
+  await system?.stop();
+  system = undefined;
+});
+
+/** Repeats `ps` until `name` shows `pattern` (each ps is an event we wait on, not a sleep). */
+async function psUntil(running: RunningSystem, name: string, pattern: RegExp): Promise<string> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const table = await running.command('ps');
+    const row = table.split('\n').find((line) => line.startsWith(name + ' '));
+    if (row && pattern.test(row)) return row;
+  }
+  throw new Error(`${name} never matched ${pattern}`);
+}
+
+describe('baton start', () => {
+  it('runs piped console commands in order and exits 0 after shutdown', async () => {
+    const runDirectory = mkdtempSync(join(tmpdir(), 'baton-pipe-'));
+    try {
+      const result = await runBaton(['start', '--run-dir', runDirectory], 'ps\nrestart log\nps\nshutdown\n');
+      expect(result.status).toBe(0);
+      const out = result.stdout;
+      const first = out.indexOf('NAME');
+      const restarted = out.indexOf('log: generation 2 running');
+      const second = out.indexOf('NAME', restarted);
+      expect(first).toBeGreaterThan(0);
+      expect(restarted).toBeGreaterThan(first);
+      expect(second).toBeGreaterThan(restarted);
+      expect(out.slice(second)).toMatch(/log\s+server\s+2\s+running\s+1/);
+      expect(out).toContain('shutting down');
+      expect(readFileSync(join(runDirectory, 'baton.log'), 'utf8')).toContain('"server":"log"');
+    } finally {
+      rmSync(runDirectory, { recursive: true, force: true });
+    }
+  });
+
+  it('ends at end of input like a shutdown, with exit status 0', async () => {
+    const runDirectory = mkdtempSync(join(tmpdir(), 'baton-eof-'));
+    try {
+      const result = await runBaton(['start', '--run-dir', runDirectory], 'help\n');
+      expect(result.status).toBe(0);
+      expect(result.stdout).toContain('restart NAME');
+    } finally {
+      rmSync(runDirectory, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses unknown options with a usage message', async () => {
+    const result = await runBaton(['start', '--frobnicate']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('usage: npm start');
+  });
+
+  it('--dumpdtb writes a device tree blob that dtc and our reader decode', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'baton-dtb-'));
+    try {
+      const file = join(directory, 'board.dtb');
+      const result = await runBaton(['start', '--dumpdtb', file, '--ram', '2G']);
+      expect(result.status).toBe(0);
+      const board = readBoardTree(decodeFdt(new Uint8Array(readFileSync(file))));
+      expect(board.ram).toEqual([{ base: 0x8000_0000, size: 2 * 1024 ** 3 }]);
+      expect(board.devices.filter((device) => device.compatible.includes('virtio,mmio')).length).toBeGreaterThanOrEqual(3);
+      if (hasDtc) {
+        const dtc = spawnSync('dtc', ['-I', 'dtb', '-O', 'dts', file], { encoding: 'utf8' });
+        expect(dtc.status).toBe(0);
+        expect(dtc.stderr).toBe('');
+        expect(dtc.stdout).toContain('virtio,mmio');
+      }
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('running system', () => {
+  it('restarts a killed server as a new generation and keeps running', async () => {
+    system = await RunningSystem.boot();
+    expect(await system.command('kill console')).toContain('console: killed (generation 1)');
+    const row = await psUntil(system, 'console', /\s2\s+running\s+1\s/);
+    expect(row).toMatch(/^console\s+server\s+2\s+running\s+1/);
+  });
+
+  it('stops and starts a server on request', async () => {
+    system = await RunningSystem.boot();
+    expect(await system.command('stop log')).toBe('log: stopped');
+    expect(await system.command('ps')).toMatch(/log\s+server\s+1\s+stopped/);
+    expect(await system.command('start log')).toBe('log: generation 2 running');
+    expect(await system.command('frobnicate')).toBe('error: unknown command "frobnicate" (try help)');
+    expect(await system.command('restart nosuch')).toBe('error: no server or driver named "nosuch" (see ps)');
+  });
+
+  it('shows the memory map, the device tree and the log', async () => {
+    system = await RunningSystem.boot();
+    expect(await system.command('mem')).toMatch(/kernel image/);
+    expect(await system.command('dt')).toMatch(/compatible = "virtio,mmio"/);
+    const dmesg = await system.command('dmesg -n 5');
+    expect(dmesg.split('\n').length).toBeLessThanOrEqual(5);
+    expect(await system.command('dmesg -n x')).toMatch(/^error: usage: dmesg/);
+  });
+
+  it('answers the control CLI from another process over a 0600 socket', async () => {
+    system = await RunningSystem.boot();
+    expect(statSync(join(system.runDirectory, 'baton.sock')).mode & 0o777).toBe(0o600);
+    const ps = await system.ctl(['ps']);
+    expect(ps.status).toBe(0);
+    expect(ps.stdout).toMatch(/^NAME\s+KIND\s+GEN/);
+    const restart = await system.ctl(['restart', 'log']);
+    expect(restart.stdout.trim()).toBe('log: generation 2 running');
+    const bad = await system.ctl(['frobnicate']);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toContain('error: unknown command');
+    const shutdown = await system.ctl(['shutdown']);
+    expect(shutdown.status).toBe(0);
+    expect(await system.exited).toBe(0);
+  });
+
+  it('the control CLI says clearly when no system is running', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'baton-none-'));
+    try {
+      const result = await runBaton(['ctl', '--run-dir', directory, 'ps']);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain('no system is running');
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});

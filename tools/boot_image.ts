@@ -1,0 +1,77 @@
+// Builds the initrd: the boot manifest with every program resolved, as the kernel reads it.
+//
+// Sources: sysroot/boot/NAME.json lists servers (inline) and driver folders; each driver
+// folder has its own manifest.json. Entries become file URLs of compiled modules, missing
+// fields take the schema's defaults, and the whole is validated before the board starts,
+// so a bad manifest is a clear error at the prompt of `npm start`, not a kernel panic.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Value } from '@sinclair/typebox/value';
+import { ManifestError, ProgramSpec, validateManifest, validateProgram, type BootManifest } from '../microkernel/manifest.js';
+import { buildRoot, projectRoot } from './paths.js';
+
+interface SourceManifest {
+  system?: unknown;
+  servers?: unknown[];
+  drivers?: unknown[];
+}
+
+/** Reads sysroot/boot/`name`.json and resolves it into the initrd's manifest. */
+export function resolveBootManifest(name: string): BootManifest {
+  const path = join(projectRoot, 'sysroot', 'boot', `${name}.json`);
+  if (!existsSync(path)) throw new ManifestError(`no boot manifest ${relative(projectRoot, path)}`);
+  const source = parseJson(path) as SourceManifest;
+  const programs: unknown[] = [];
+  for (const server of source.servers ?? []) {
+    const spec = { kind: 'server', ...(server as object) } as Record<string, unknown>;
+    if (typeof spec.entry === 'string') spec.entry = compiledModule(spec.entry);
+    programs.push(withDefaults(spec));
+  }
+  for (const folder of source.drivers ?? []) {
+    if (typeof folder !== 'string') throw new ManifestError(`drivers: each entry is a driver folder path, got ${JSON.stringify(folder)}`);
+    programs.push(readDriverManifest(join(projectRoot, folder)));
+  }
+  return validateManifest({ system: source.system, programs });
+}
+
+/** Reads and validates DRIVER_FOLDER/manifest.json; its entry resolves inside the build. */
+export function readDriverManifest(folder: string): ProgramSpec {
+  const path = join(folder, 'manifest.json');
+  if (!existsSync(path)) throw new ManifestError(`${folder}: no manifest.json`);
+  const spec = { kind: 'driver', ...(parseJson(path) as object) } as Record<string, unknown>;
+  if (typeof spec.entry === 'string') {
+    const inTree = relative(projectRoot, folder);
+    spec.entry = inTree.startsWith('..') || isAbsolute(inTree)
+      ? pathToFileURL(join(folder, `${spec.entry}.js`)).href
+      : compiledModule(join(inTree, spec.entry));
+  }
+  try {
+    return validateProgram(withDefaults(spec));
+  } catch (error) {
+    if (error instanceof ManifestError) throw new ManifestError(`${path}: ${error.message}`);
+    throw error;
+  }
+}
+
+export function encodeInitrd(manifest: BootManifest): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(manifest));
+}
+
+function withDefaults(spec: Record<string, unknown>): unknown {
+  const restart = { ...(spec.restart as object | undefined) };
+  return Value.Default(ProgramSpec, { ...spec, restart });
+}
+
+function compiledModule(entry: string): string {
+  return pathToFileURL(join(buildRoot, `${entry}.js`)).href;
+}
+
+function parseJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ManifestError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+}
