@@ -11,12 +11,12 @@
 // Only the measured call is timed; trees, allocators and handovers are built outside it.
 
 import { Ram } from '../../hal/ram.js';
-import { PageFrameAllocator } from '../../servers/kho/page_allocator.js';
-import { KhoOutgoing } from '../../servers/kho/outgoing.js';
-import { reviveHandover, type HandoverPointers } from '../../servers/kho/incoming.js';
-import { KhoPreserver } from '../../servers/kho/preserve.js';
-import { KhoRadixTree } from '../../servers/kho/radix_tree.js';
-import { poisonUnpreserved } from '../../servers/kho/poison.js';
+import { PageFrameAllocator } from '../../microkernel/kho/page_allocator.js';
+import { KhoOutgoing } from '../../microkernel/kho/outgoing.js';
+import { reviveHandover, type HandoverPointers } from '../../microkernel/kho/incoming.js';
+import { KhoPreserver } from '../../microkernel/kho/preserve.js';
+import { KhoRadixTree } from '../../microkernel/kho/radix_tree.js';
+import { poisonUnpreserved } from '../../microkernel/kho/poison.js';
 import { figure, summarize, type Benchmark, type Figure, type Samples } from './measure.js';
 
 const MiB = 2 ** 20;
