@@ -13,8 +13,10 @@ import { HardwareThread } from './cpu.js';
 import { buildBoardTree, type BoardDeviceDescription } from './devicetree.js';
 import { DoorbellPage } from './doorbells.js';
 import { encodeFdt } from './fdt/encode.js';
-import { fdtValue } from './fdt/values.js';
-import { FIRMWARE_BASE, FIRMWARE_SIZE, FirmwareDevice, type KexecRequest } from './firmware.js';
+import { fdtRead, fdtValue } from './fdt/values.js';
+import { decodeFdt } from './fdt/decode.js';
+import { findNode, getProperty } from './fdt/tree.js';
+import { FIRMWARE_BASE, FIRMWARE_SIZE, FirmwareDevice, type HostRequestHandler, type KexecRequest } from './firmware.js';
 import { InterruptController, INTERRUPT_SOURCES } from './irq.js';
 import type { KernelEntry } from './kernel_entry.js';
 import { INTERRUPT_CONTROLLER_BASE, INTERRUPT_CONTROLLER_SIZE, TIMER_BASE, TIMER_INTERRUPT, TIMER_SIZE, virtioSlotBase, virtioSlotInterrupt } from './board_layout.js';
@@ -36,6 +38,14 @@ export interface BoardOptions {
   earlyOutput(text: string): void;
   /** A kernel image could not even report its own failure. */
   onKernelFailure?(message: string): void;
+  /** Serves the firmware's host requests (kexec image loading, file writes). */
+  hostRequest?: HostRequestHandler;
+  /** RAM contents to boot with (a saved image); its length is the RAM size. */
+  readonly ramImage?: Uint8Array;
+  /** Boot with this incoming KHO handover (a saved RAM image's /chosen pointers). */
+  readonly incomingHandover?: { readonly fdt: number; readonly scratch: number; readonly scratchLength: number };
+  /** Save RAM to this host file at power-off and at each kexec. */
+  saveRam?(ram: Ram, why: 'poweroff' | 'kexec', chosen: { fdt?: number; scratch?: number; scratchLength?: number }): void;
 }
 
 /** Where the board puts the device tree and initrd: the top of RAM, as QEMU does. */
@@ -56,17 +66,27 @@ export class Board {
   deviceTree: Uint8Array = new Uint8Array();
   private transitioning = false;
   kexecCount = 0;
+  /** After a reset, RAM is fresh: an incoming handover given at power-on no longer applies. */
+  private resetDone = false;
 
   constructor(options: BoardOptions) {
     this.options = options;
-    this.ram = Ram.allocate(options.ramSize);
+    this.ram = Ram.allocate(options.ramImage?.length ?? options.ramSize);
+    if (options.ramImage) this.ram.write(this.ram.base, options.ramImage);
     this.firmware = this.createFirmware();
     this.exited = new Promise((resolve) => (this.finished = resolve));
   }
 
   /** The device tree blob this board describes itself with (for the first boot). */
-  buildDeviceTree(chosen: Record<string, Uint8Array> = {}): Uint8Array {
+  buildDeviceTree(): Uint8Array {
     const initrdStart = this.initrdAddress();
+    const handover = this.resetDone ? undefined : this.options.incomingHandover;
+    const chosen: Record<string, Uint8Array> = handover
+      ? {
+        'linux,kho-fdt': fdtValue.u64(handover.fdt, PAGE_SIZE),
+        'linux,kho-scratch': fdtValue.u64(handover.scratch, handover.scratchLength),
+      }
+      : {};
     const devices: BoardDeviceDescription[] = this.options.devices.map((_, slot) => ({
       name: 'virtio_mmio',
       base: virtioSlotBase(slot),
@@ -110,6 +130,7 @@ export class Board {
   /** Stops everything the board runs and resolves `exited` with `status`. */
   async powerOff(status: number): Promise<void> {
     await this.stopKernel();
+    this.options.saveRam?.(this.ram, 'poweroff', {});
     this.firmware.stop();
     for (const transport of this.transports) transport.close();
     for (const backend of this.options.devices) backend.close?.();
@@ -170,6 +191,7 @@ export class Board {
       powerOff: (status) => void this.powerOff(status),
       reset: () => void this.reset(),
       kexec: (request) => void this.kexec(request),
+      ...(this.options.hostRequest ? { hostRequest: this.options.hostRequest } : {}),
       consoleWrite: (bytes) => this.options.earlyOutput(new TextDecoder().decode(bytes)),
     });
   }
@@ -179,7 +201,8 @@ export class Board {
     await this.stopKernel();
     this.firmware.stop();
     for (const transport of this.transports) transport.close();
-    this.ram = Ram.allocate(this.options.ramSize);
+    this.ram = Ram.allocate(this.ram.size);
+    this.resetDone = true;
     this.firmware = this.createFirmware();
     this.powerOn();
   }
@@ -188,16 +211,47 @@ export class Board {
   private async kexec(request: KexecRequest): Promise<void> {
     await this.stopKernel();
     this.kexecCount++;
-    this.options.earlyOutput(`kexec: entering ${request.image} with device tree at ${hex(request.deviceTree)}\n`);
+    if (this.options.saveRam) this.options.saveRam(this.ram, 'kexec', this.chosenPointers(request.deviceTree));
     this.enter(request.image, request.deviceTree);
   }
 
+  /**
+   * Where the first boot's device tree goes: the top of RAM, as QEMU does — or, when
+   * booting a saved handover, the top of its largest KHO scratch area, since every other
+   * page may be preserved.
+   */
   private treeAddress(): number {
-    return this.ram.end - TREE_RESERVE;
+    const handover = this.resetDone ? undefined : this.options.incomingHandover;
+    if (!handover) return this.ram.end - TREE_RESERVE;
+    let best = { addr: 0, size: 0 };
+    for (let offset = 0; offset + 16 <= handover.scratchLength; offset += 16) {
+      if (!this.ram.contains(handover.scratch + offset, 16)) break;
+      const area = { addr: this.ram.readU64Number(handover.scratch + offset), size: this.ram.readU64Number(handover.scratch + offset + 8) };
+      if (area.size > best.size && this.ram.contains(area.addr, area.size)) best = area;
+    }
+    if (best.size < TREE_RESERVE * 2) return this.ram.end - TREE_RESERVE;
+    return best.addr + best.size - TREE_RESERVE;
   }
 
   private initrdAddress(): number {
     const size = Math.ceil(this.options.initrd.length / PAGE_SIZE) * PAGE_SIZE;
     return this.treeAddress() - size;
+  }
+
+  /** The KHO pointers in the device tree at `address`, for the saved-RAM hint. */
+  private chosenPointers(address: number): { fdt?: number; scratch?: number; scratchLength?: number } {
+    try {
+      const size = new DataView(this.ram.buffer, this.ram.offset(address, 8)).getUint32(4, false);
+      const tree = decodeFdt(this.ram.read(address, size));
+      const chosen = findNode(tree.root, '/chosen');
+      const fdt = chosen && getProperty(chosen, 'linux,kho-fdt');
+      const scratch = chosen && getProperty(chosen, 'linux,kho-scratch');
+      if (!fdt || !scratch) return {};
+      const [fdtCell] = fdtRead.cells(fdt, 2, 2);
+      const [scratchCell] = fdtRead.cells(scratch, 2, 2);
+      return { fdt: Number(fdtCell!.address), scratch: Number(scratchCell!.address), scratchLength: Number(scratchCell!.size) };
+    } catch {
+      return {};
+    }
   }
 }

@@ -9,6 +9,12 @@
 //   0x20/0x24 kexec image address, 0x28 image length (a UTF-8 path to a kernel image in RAM),
 //   0x2c/0x30 kexec device tree address, 0x34 kexec go (0x4b455845, "KEXE").
 //   0x40 version (read).
+//   0x50/0x54 request address, 0x58 request length, 0x5c request go (a host request: a
+//       UTF-8 JSON object in RAM, as kexec_file_load and a 9p share would carry them);
+//       0x60 result length (read): the board writes its JSON answer back over the request
+//       buffer, up to 0x64 capacity (written by the kernel) bytes. Requests:
+//         {"op":"load-image","image":PATH,"initrd":ADDRESS,"capacity":BYTES} → {"image":PATH,"initrdLength":N} | {"error":TEXT}
+//         {"op":"write-file","path":PATH,"address":A,"length":N} → {"written":N} | {"error":TEXT}
 
 import { RegisterBank, RegisterWindow, createRegisterBlock, type RegisterBlockDescriptor } from './mmio.js';
 import type { Ram } from './ram.js';
@@ -32,6 +38,12 @@ const Register = {
   KEXEC_TREE_HIGH: 0x30,
   KEXEC_GO: 0x34,
   VERSION: 0x40,
+  REQUEST_LOW: 0x50,
+  REQUEST_HIGH: 0x54,
+  REQUEST_LENGTH: 0x58,
+  REQUEST_GO: 0x5c,
+  RESULT_LENGTH: 0x60,
+  REQUEST_CAPACITY: 0x64,
 } as const;
 
 export interface KexecRequest {
@@ -41,8 +53,12 @@ export interface KexecRequest {
   readonly deviceTree: number;
 }
 
+/** A host request from the kernel; returns the JSON answer (it must not throw). */
+export type HostRequestHandler = (request: Record<string, unknown>, ram: Ram) => Record<string, unknown>;
+
 export interface FirmwareEvents {
   powerOff(status: number): void;
+  hostRequest?: HostRequestHandler;
   reset(): void;
   kexec(request: KexecRequest): void;
   consoleWrite(bytes: Uint8Array): void;
@@ -97,6 +113,23 @@ export class FirmwareDevice {
         setImmediate(() => this.events.kexec({ image, deviceTree }));
         return;
       }
+      case Register.REQUEST_GO: {
+        const address = this.address(Register.REQUEST_LOW, Register.REQUEST_HIGH);
+        const length = this.latched.get(Register.REQUEST_LENGTH) ?? 0;
+        const capacity = this.latched.get(Register.REQUEST_CAPACITY) ?? 0;
+        let answer: Record<string, unknown>;
+        try {
+          const request = JSON.parse(new TextDecoder().decode(this.ram.read(address, length))) as Record<string, unknown>;
+          answer = this.events.hostRequest ? this.events.hostRequest(request, this.ram) : { error: 'the board serves no host requests' };
+        } catch (error) {
+          answer = { error: `bad host request: ${(error as Error).message}` };
+        }
+        let bytes = new TextEncoder().encode(JSON.stringify(answer));
+        if (bytes.length > capacity) bytes = new TextEncoder().encode(JSON.stringify({ error: 'answer larger than the request buffer' }));
+        if (this.ram.contains(address, bytes.length)) this.ram.write(address, bytes);
+        this.bank.set32(Register.RESULT_LENGTH, bytes.length);
+        return;
+      }
       default:
         return;
     }
@@ -143,6 +176,22 @@ export class FirmwareCalls {
     this.window.write32(Register.KEXEC_IMAGE_LENGTH, imageLength);
     this.writeAddress(Register.KEXEC_TREE_LOW, Register.KEXEC_TREE_HIGH, deviceTree);
     this.window.write32(Register.KEXEC_GO, KEXEC_MAGIC);
+  }
+
+  /**
+   * Sends a JSON host request through the RAM buffer [buffer, buffer+capacity) and returns
+   * the board's JSON answer. The buffer must be RAM the kernel owns.
+   */
+  hostRequest(buffer: number, capacity: number, request: Record<string, unknown>): Record<string, unknown> {
+    const bytes = new TextEncoder().encode(JSON.stringify(request));
+    if (bytes.length > capacity) throw new RangeError('host request larger than its buffer');
+    this.ram.write(buffer, bytes);
+    this.writeAddress(Register.REQUEST_LOW, Register.REQUEST_HIGH, buffer);
+    this.window.write32(Register.REQUEST_LENGTH, bytes.length);
+    this.window.write32(Register.REQUEST_CAPACITY, capacity);
+    this.window.write32(Register.REQUEST_GO, 1);
+    const length = this.window.read32(Register.RESULT_LENGTH);
+    return JSON.parse(new TextDecoder().decode(this.ram.read(buffer, length))) as Record<string, unknown>;
   }
 
   private writeAddress(low: number, high: number, address: number): void {

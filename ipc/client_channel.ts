@@ -121,7 +121,7 @@ export class ClientChannel {
     if (refusal) return Promise.reject(refusal);
     const timeoutMs = options?.timeoutMs ?? this.host.defaultTimeoutMs;
     if (!(timeoutMs > 0)) return Promise.reject(new InvalidArgumentError(`timeoutMs must be positive, got ${timeoutMs}`));
-    const { id, promise } = this.host.calls.add(this, `${this.descriptor.interfaceName}.${operation.name}`, operation, timeoutMs);
+    const { id, promise } = this.host.calls.add(this, operation, timeoutMs);
     let frame: Uint8Array;
     try {
       frame = encodeCall(id, operation.id, args);
@@ -217,7 +217,7 @@ export class ClientChannel {
       host.calls.take(call.id);
       if (response.kind === 'malformed') {
         host.stats.errors++;
-        call.reject(new MalformedMessageError(`malformed reply to ${call.label}: ${response.reason}`));
+        call.reject(new MalformedMessageError(`malformed reply to ${call.operation.label}: ${response.reason}`));
       } else if (response.kind === FRAME_ERROR) {
         call.reject(errorFromWire(response.error));
       } else {
@@ -227,7 +227,7 @@ export class ClientChannel {
           call.resolve(check ? response.value : undefined);
         } else {
           host.stats.errors++;
-          call.reject(new MalformedMessageError(`reply to ${call.label} does not match its schema: ${mismatch}`));
+          call.reject(new MalformedMessageError(`reply to ${call.operation.label} does not match its schema: ${mismatch}`));
         }
       }
       return;

@@ -91,6 +91,8 @@ export type NotificationArgs<D extends InterfaceDefinition, N extends Notificati
 /** Compiled form of one operation, as Endpoint uses it. */
 export interface CompiledOperation {
   readonly name: string;
+  /** "interface.operation", for messages. */
+  readonly label: string;
   readonly id: number;
   readonly kind: 'call' | 'send';
   readonly idempotent: boolean;
@@ -161,6 +163,7 @@ export function compileInterface(definition: InterfaceDefinition): CompiledInter
     }
     const compiledOp: CompiledOperation = {
       name: opName,
+      label: `${name}.${opName}`,
       id: op.id,
       kind: op.kind,
       idempotent: op.idempotent === true,

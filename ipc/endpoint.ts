@@ -152,6 +152,9 @@ export class Endpoint {
   /** Attaches the server end of a new client's channel. Throws NotSupportedError if its interface is not served. */
   attachServer(descriptor: ChannelDescriptor, clientName?: string): void {
     checkDescriptor(descriptor);
+    if (descriptor.serverSlot !== this.slot) {
+      throw new InvalidArgumentError(`channel ${descriptor.id} is for server slot ${descriptor.serverSlot}, not ${this.name}'s slot ${this.slot}`);
+    }
     const service = this.services.get(descriptor.interfaceName);
     if (!service) throw new NotSupportedError(`${this.name} does not serve ${descriptor.interfaceName}; call serve() before attaching`);
     if (this.serverChannels.has(descriptor.id)) throw new InvalidArgumentError(`channel ${descriptor.id} is already attached`);
@@ -162,6 +165,9 @@ export class Endpoint {
   /** Attaches the client end of a channel; returns it for calls by name or a typed `bind`. */
   attachClient(descriptor: ChannelDescriptor): ClientChannel {
     checkDescriptor(descriptor);
+    if (descriptor.clientSlot !== this.slot) {
+      throw new InvalidArgumentError(`channel ${descriptor.id} is for client slot ${descriptor.clientSlot}, not ${this.name}'s slot ${this.slot}`);
+    }
     if (this.clientChannels.has(descriptor.id)) throw new InvalidArgumentError(`channel ${descriptor.id} is already attached`);
     const channel = new ClientChannel(descriptor, this.clientHost);
     this.clientChannels.set(descriptor.id, channel);
@@ -182,8 +188,9 @@ export class Endpoint {
 
   /**
    * Sends notification `notificationName` to the client of server channel `descriptorId`.
-   * Silently dropped if that channel has closed; throws InvalidArgumentError for an unknown
-   * channel or notification or invalid arguments.
+   * Dropped silently if this thread serves no open channel with that id (it closed, or was
+   * detached). Throws InvalidArgumentError for an unknown notification, invalid arguments,
+   * or a channel of another interface; MessageTooLargeError if it cannot fit the ring.
    */
   notify<const D extends InterfaceDefinition, N extends NotificationName<D>>(
     descriptorId: number, definition: D, notificationName: N, args: NotificationArgs<D, N>,
@@ -291,7 +298,7 @@ export class Endpoint {
         const seen = this.waiter.sequence();
         if (this.pass()) {
           spinStartedAt = -1;
-          if (await this.breathe(busySince)) busySince = performance.now();
+          busySince = await this.breathe(busySince);
           continue;
         }
         const policy = this.calls.size > 0 ? this.replySpin : this.servedSinceParked ? this.requestSpin : undefined;
@@ -303,8 +310,8 @@ export class Endpoint {
             if (this.waiter.spin(seen, Math.min(end, now + SPIN_SLICE_MS))) {
               policy.spinSucceeded((performance.now() - spinStartedAt) * 1000);
               spinStartedAt = -1;
-            } else if (await this.breathe(busySince)) {
-              busySince = performance.now();
+            } else {
+              busySince = await this.breathe(busySince);
             }
             continue;
           }
@@ -323,16 +330,17 @@ export class Endpoint {
   }
 
   /**
-   * Lets other work of this thread run: microtasks always, the whole event loop if the
-   * loop has been busy for MAX_BUSY_MS. Returns true in the second case.
+   * Lets other work of this thread run: microtasks always, and the whole event loop when the
+   * loop has been busy for MAX_BUSY_MS. Returns when the busy stretch began (now, if it
+   * yielded to the event loop).
    */
-  private async breathe(busySince: number): Promise<boolean> {
+  private async breathe(busySince: number): Promise<number> {
     if (performance.now() - busySince < MAX_BUSY_MS) {
       await undefined;
-      return false;
+      return busySince;
     }
     await yieldToEventLoop();
-    return true;
+    return performance.now();
   }
 
   private deliverNotification(channel: ClientChannel, notificationId: number, args: unknown): void {

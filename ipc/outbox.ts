@@ -9,6 +9,7 @@
 import type { DoorbellPage } from '../hal/doorbells.js';
 import type { Ring } from './ring.js';
 
+/** Ordered, lossless sending into one ring (see the file header). Producer thread only. */
 export class Outbox {
   readonly maxFrameBytes: number;
   private readonly ring: Ring;

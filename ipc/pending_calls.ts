@@ -12,8 +12,6 @@ import { MAX_CALL_ID } from './wire.js';
 export interface PendingCall<Owner> {
   readonly id: number;
   readonly owner: Owner;
-  /** "interface.operation", for messages. */
-  readonly label: string;
   readonly operation: CompiledOperation;
   readonly deadline: number;
   readonly timeoutMs: number;
@@ -21,6 +19,7 @@ export interface PendingCall<Owner> {
   readonly reject: (error: unknown) => void;
 }
 
+/** The calls of one Endpoint that await replies, keyed by call id. */
 export class PendingCalls<Owner> {
   private readonly calls = new Map<number, PendingCall<Owner>>();
   private nextId = 1;
@@ -32,7 +31,7 @@ export class PendingCalls<Owner> {
   }
 
   /** Registers a call; returns its id and the promise its reply settles. */
-  add(owner: Owner, label: string, operation: CompiledOperation, timeoutMs: number): { id: number; promise: Promise<unknown> } {
+  add(owner: Owner, operation: CompiledOperation, timeoutMs: number): { id: number; promise: Promise<unknown> } {
     let id = this.nextId;
     while (this.calls.has(id)) id = id >= MAX_CALL_ID ? 1 : id + 1;
     this.nextId = id >= MAX_CALL_ID ? 1 : id + 1;
@@ -43,7 +42,7 @@ export class PendingCalls<Owner> {
       resolve = onResolve;
       reject = onReject;
     });
-    this.calls.set(id, { id, owner, label, operation, deadline, timeoutMs, resolve, reject });
+    this.calls.set(id, { id, owner, operation, deadline, timeoutMs, resolve, reject });
     if (deadline < this.timerDeadline) this.aim(deadline);
     return { id, promise };
   }
@@ -81,7 +80,9 @@ export class PendingCalls<Owner> {
   private aim(deadline: number): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerDeadline = deadline;
+    // Unref'd: a running Endpoint keeps its thread alive; a timer alone need not.
     this.timer = setTimeout(() => this.expire(), Math.max(0, deadline - performance.now()) + 1);
+    (this.timer as { unref?: () => void }).unref?.();
   }
 
   private disarm(): void {
@@ -102,7 +103,7 @@ export class PendingCalls<Owner> {
     }
     for (const call of expired) {
       this.calls.delete(call.id);
-      call.reject(new CallTimeoutError(`${call.label} got no reply within ${call.timeoutMs} ms`, { timeoutMs: call.timeoutMs }));
+      call.reject(new CallTimeoutError(`${call.operation.label} got no reply within ${call.timeoutMs} ms`, { timeoutMs: call.timeoutMs }));
     }
     if (earliest !== Infinity) this.aim(earliest);
   }

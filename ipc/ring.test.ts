@@ -119,27 +119,45 @@ describe('Ring', () => {
     expect(ring.isEmpty()).toBe(true);
   });
 
-  it('Ring behaves as a FIFO queue for any sequence of writes and reads (property)', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.oneof(fc.integer({ min: 0, max: 248 }).map((size) => ({ write: size })), fc.constant({ read: true as const })), { maxLength: 300 }),
-        (steps) => {
-          const ring = Ring.create(256);
-          const model: Uint8Array[] = [];
-          let seed = 0;
-          for (const step of steps) {
-            if ('write' in step) {
-              const frame = bytes(step.write, seed++);
-              if (ring.tryWrite(frame)) model.push(frame);
-              else expect(ring.usedBytes() + 8 + ((step.write + 7) & ~7)).toBeGreaterThan(256);
-            } else {
-              expect(ring.tryRead()).toEqual(model.shift());
+  it('Ring behaves as a FIFO queue for any sequence of writes and reads, small and large frames (property)', () => {
+    for (const capacity of [256, 8192]) {
+      fc.assert(
+        fc.property(
+          fc.array(fc.oneof(fc.integer({ min: 0, max: capacity - 8 }).map((size) => ({ write: size })), fc.constant({ read: true as const })), { maxLength: 200 }),
+          (steps) => {
+            const ring = Ring.create(capacity);
+            const model: Uint8Array[] = [];
+            let seed = 0;
+            for (const step of steps) {
+              if ('write' in step) {
+                const frame = bytes(step.write, seed++);
+                if (ring.tryWrite(frame)) model.push(frame);
+                else expect(ring.usedBytes() + 8 + ((step.write + 7) & ~7)).toBeGreaterThan(capacity);
+              } else if (seed % 2 === 0) {
+                expect(ring.tryRead()).toEqual(model.shift());
+              } else {
+                const expected = model.shift();
+                const length = ring.tryReadIntoScratch();
+                expect(length).toBe(expected ? expected.length : -1);
+                if (expected) expect(ring.scratch.subarray(0, length)).toEqual(expected);
+              }
             }
-          }
-          while (model.length > 0) expect(ring.tryRead()).toEqual(model.shift());
-          expect(ring.isEmpty()).toBe(true);
-        },
-      ),
-    );
+            while (model.length > 0) expect(ring.tryRead()).toEqual(model.shift());
+            expect(ring.isEmpty()).toBe(true);
+          },
+        ),
+        { numRuns: 60 },
+      );
+    }
+  });
+
+  it('tryWrite copies large frames that are views at unaligned offsets, across the wrap', () => {
+    const ring = Ring.create(1024);
+    const backing = bytes(2000, 3);
+    for (let round = 0; round < 20; round++) {
+      const frame = backing.subarray(round + 1, round + 1 + 500 + round * 13);
+      expect(ring.tryWrite(frame)).toBe(true);
+      expect(ring.tryRead()).toEqual(frame);
+    }
   });
 });

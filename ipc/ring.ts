@@ -30,6 +30,9 @@ const SPACE_WANTED_WORD = 32;
 /** Bytes of header before the data area (three words, each on its own 64-byte line). */
 export const RING_HEADER_BYTES = 192;
 const RECORD_HEADER_BYTES = 8;
+/** Frames up to this size are copied byte-wise (one call, no extra views); larger ones by 8-byte words. */
+const SMALL_FRAME_BYTES = 256;
+const NO_WORDS = new Float64Array(0);
 /** Smallest and largest data capacity a ring may have. */
 export const RING_MIN_CAPACITY = 64;
 export const RING_MAX_CAPACITY = 1 << 30;
@@ -98,11 +101,20 @@ export class Ring {
     const offset = head & this.mask;
     this.lengths[offset >> 2] = length;
     this.lengths[(offset >> 2) + 1] = 0;
-    const source = this.aligned(frame);
     const start = (offset + RECORD_HEADER_BYTES) & this.mask;
     const firstPart = Math.min(length, this.capacity - start);
-    this.copyIn(source, 0, start, firstPart);
-    if (firstPart < length) this.copyIn(source, firstPart, 0, length - firstPart);
+    if (length <= SMALL_FRAME_BYTES) {
+      if (firstPart === length) {
+        this.bytes.set(frame, start);
+      } else {
+        this.bytes.set(frame.subarray(0, firstPart), start);
+        this.bytes.set(frame.subarray(firstPart), 0);
+      }
+    } else {
+      const source = this.aligned(frame);
+      this.copyIn(source, 0, start, firstPart);
+      if (firstPart < length) this.copyIn(source, firstPart, 0, length - firstPart);
+    }
     Atomics.store(this.header, HEAD_WORD, (head + needed) >>> 0);
     return true;
   }
@@ -113,9 +125,18 @@ export class Ring {
    * MalformedMessageError is thrown. Consumer thread only.
    */
   tryRead(): Uint8Array | undefined {
-    let copy: Float64Array | undefined;
-    const length = this.readNext((frameLength) => (copy = new Float64Array((frameLength + 7) >> 3)));
-    return copy === undefined ? undefined : new Uint8Array(copy.buffer, 0, length);
+    const tail = Atomics.load(this.header, TAIL_WORD);
+    const length = this.frameLength(tail);
+    if (length < 0) return undefined;
+    if (length <= SMALL_FRAME_BYTES) {
+      const frame = new Uint8Array(length);
+      this.copyFrameOut(tail, length, frame, NO_WORDS);
+      return frame;
+    }
+    const words = new Float64Array((length + 7) >> 3);
+    const frame = new Uint8Array(words.buffer, 0, length);
+    this.copyFrameOut(tail, length, frame, words);
+    return frame;
   }
 
   /**
@@ -124,13 +145,15 @@ export class Ring {
    * until the next read. Saves an allocation per frame for consumers that decode at once.
    */
   tryReadIntoScratch(): number {
-    return this.readNext((frameLength) => {
-      if (this.scratchWords.length * 8 < frameLength) {
-        this.scratchWords = new Float64Array(Math.max(64, 2 ** Math.ceil(Math.log2((frameLength + 7) >> 3))));
-        this.scratchBytes = new Uint8Array(this.scratchWords.buffer);
-      }
-      return this.scratchWords;
-    });
+    const tail = Atomics.load(this.header, TAIL_WORD);
+    const length = this.frameLength(tail);
+    if (length < 0) return length;
+    if (this.scratchBytes.length < length) {
+      this.scratchWords = new Float64Array(Math.max(64, 2 ** Math.ceil(Math.log2((length + 7) >> 3))));
+      this.scratchBytes = new Uint8Array(this.scratchWords.buffer);
+    }
+    this.copyFrameOut(tail, length, this.scratchBytes, this.scratchWords);
+    return length;
   }
 
   /** The buffer tryReadIntoScratch fills (replaced when a larger frame arrives). */
@@ -157,26 +180,35 @@ export class Ring {
     return Atomics.exchange(this.header, SPACE_WANTED_WORD, 0) !== 0;
   }
 
-  /** Copies the next frame into the array `target` returns; returns its length or -1. */
-  private readNext(target: (length: number) => Float64Array): number {
-    const tail = Atomics.load(this.header, TAIL_WORD);
+  /** Length of the frame at `tail`, -1 if the ring is empty; empties a corrupt ring and throws. */
+  private frameLength(tail: number): number {
     const head = Atomics.load(this.header, HEAD_WORD);
     if (head === tail) return -1;
     const used = (head - tail) >>> 0;
     const offset = tail & this.mask;
     const length = (offset & 7) === 0 ? this.lengths[offset >> 2]! : Number.MAX_SAFE_INTEGER;
-    const needed = RECORD_HEADER_BYTES + ((length + 7) & ~7);
-    if (used > this.capacity || (used & 7) !== 0 || length > this.maxFrameBytes || needed > used) {
+    if (used > this.capacity || (used & 7) !== 0 || length > this.maxFrameBytes || RECORD_HEADER_BYTES + ((length + 7) & ~7) > used) {
       Atomics.store(this.header, TAIL_WORD, head);
       throw new MalformedMessageError(`ring corrupted by its producer (head ${head}, tail ${tail}, frame length ${length}); discarded`);
     }
-    const destination = target(length);
-    const start = (offset + RECORD_HEADER_BYTES) & this.mask;
-    const firstPart = Math.min(length, this.capacity - start);
-    this.copyOut(start, destination, 0, firstPart);
-    if (firstPart < length) this.copyOut(0, destination, firstPart, length - firstPart);
-    Atomics.store(this.header, TAIL_WORD, (tail + needed) >>> 0);
     return length;
+  }
+
+  /**
+   * Copies the frame at `tail` (of `length`, already checked) to `bytes` and releases it.
+   * `words` views the same memory as `bytes` (used for frames above SMALL_FRAME_BYTES).
+   */
+  private copyFrameOut(tail: number, length: number, bytes: Uint8Array, words: Float64Array): void {
+    const start = ((tail & this.mask) + RECORD_HEADER_BYTES) & this.mask;
+    const firstPart = Math.min(length, this.capacity - start);
+    if (length <= SMALL_FRAME_BYTES) {
+      bytes.set(this.bytes.subarray(start, start + firstPart), 0);
+      if (firstPart < length) bytes.set(this.bytes.subarray(0, length - firstPart), firstPart);
+    } else {
+      this.copyOut(start, words, 0, firstPart);
+      if (firstPart < length) this.copyOut(0, words, firstPart, length - firstPart);
+    }
+    Atomics.store(this.header, TAIL_WORD, (tail + RECORD_HEADER_BYTES + ((length + 7) & ~7)) >>> 0);
   }
 
   /** `frame` as whole 8-byte words at an 8-aligned offset (staged through a copy if not aligned). */
@@ -193,7 +225,7 @@ export class Ring {
   /** Copies `length` bytes from `source` (8-aligned `from`) to data offset `to` (8-aligned). */
   private copyIn(source: Float64Array, from: number, to: number, length: number): void {
     const whole = length >> 3;
-    this.words.set(whole === source.length && from === 0 ? source : source.subarray(from >> 3, (from >> 3) + whole), to >> 3);
+    this.words.set(source.subarray(from >> 3, (from >> 3) + whole), to >> 3);
     const rest = length & 7;
     if (rest > 0) {
       const bytes = new Uint8Array(source.buffer, source.byteOffset + from + whole * 8, rest);

@@ -38,8 +38,13 @@ export interface ServerHost {
   fault(error: unknown, where: string): void;
 }
 
+/** Frames read per channel per pass, so one busy channel cannot starve the others. */
 const READ_BATCH = 64;
 
+/**
+ * The server end of one channel, made by Endpoint.attachServer; the Endpoint drives it.
+ * `context` is what every handler of this channel is given.
+ */
 export class ServerChannel {
   readonly descriptor: ChannelDescriptor;
   readonly context: CallContext;
@@ -66,6 +71,7 @@ export class ServerChannel {
     return this.descriptor.id;
   }
 
+  /** True until the kernel closes the channel or it is detached. */
   get open(): boolean {
     return !this.finished && this.state.open;
   }

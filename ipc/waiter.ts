@@ -23,17 +23,22 @@ export interface SpinPolicyOptions {
 }
 
 /**
- * An adaptive spin budget. After a spin that ended in a ring after w µs the budget moves
- * toward 4·w; after a spin that expired it halves; after a park that was rung within the
- * maximum budget it doubles (spinning longer would have saved the ~30 µs wake-up).
+ * An adaptive spin budget. A spin that ends in a ring after w µs moves the budget toward
+ * 8·w (never below 4·w). A spin that expires is judged by the park that follows:
+ *   - rung sooner than the maximum budget: a near miss, the budget doubles (this is how two
+ *     parked peers get back to spinning: the waiter must outlast the other's ~30 µs wake-up);
+ *   - rung later: spinning does not pay for this traffic, the budget halves;
+ *   - the spin had used the whole maximum budget: futile (typically the peer has no core
+ *     while this thread spins), the budget drops to the minimum.
  */
 export class SpinPolicy {
   readonly minMicros: number;
   readonly maxMicros: number;
   private budget: number;
+  private expiredAt = -1;
 
   constructor(options: SpinPolicyOptions = {}) {
-    this.minMicros = options.minMicros ?? 2;
+    this.minMicros = options.minMicros ?? 5;
     this.maxMicros = options.maxMicros ?? 50;
     this.budget = clamp(options.initialMicros ?? 20, this.minMicros, this.maxMicros);
   }
@@ -44,16 +49,23 @@ export class SpinPolicy {
   }
 
   spinSucceeded(waitedMicros: number): void {
-    const target = Math.max(4 * waitedMicros, 2 * this.minMicros);
-    this.budget = clamp(this.budget + (target - this.budget) / 8, Math.max(this.minMicros, 2 * waitedMicros), this.maxMicros);
+    this.expiredAt = -1;
+    const target = Math.max(8 * waitedMicros, this.minMicros);
+    this.budget = clamp(this.budget + (target - this.budget) / 4, Math.max(this.minMicros, 4 * waitedMicros), this.maxMicros);
   }
 
   spinExpired(): void {
-    this.budget = Math.max(this.minMicros, this.budget / 2);
+    this.expiredAt = this.budget;
   }
 
+  /** After a park that followed an expired spin: the doorbell rang `waitedMicros` after parking. */
   parkedWokenAfter(waitedMicros: number): void {
-    if (waitedMicros < this.maxMicros) this.budget = Math.min(this.maxMicros, this.budget * 2);
+    if (this.expiredAt < 0) return;
+    const futile = this.expiredAt >= this.maxMicros;
+    this.expiredAt = -1;
+    if (futile) this.budget = this.minMicros;
+    else if (waitedMicros < this.maxMicros) this.budget = Math.min(this.maxMicros, this.budget * 2);
+    else this.budget = Math.max(this.minMicros, this.budget / 2);
   }
 }
 

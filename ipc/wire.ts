@@ -32,27 +32,35 @@ const packer = new Packr({ useRecords: false });
 const unpacker = new Unpackr({ useRecords: false, mapsAsObjects: true, structuredClone: false, copyBuffers: true });
 
 /**
- * Encodes a frame. The result is a view into a reused buffer: write or copy it before the
- * next encode. Throws whatever msgpackr throws for values it cannot encode.
+ * Encodes a CALL frame. The result is a view into a reused buffer: write or copy it before
+ * the next encode (Uint8Array.prototype.slice: Buffer#slice does not copy). Throws whatever
+ * msgpackr throws for values it cannot encode.
+ *
+ * @example
+ * ring.tryWrite(encodeCall(7, op.id, { path: '/' }));
  */
 export function encodeCall(callId: number, opId: number, args: unknown): Uint8Array {
   return packer.pack([FRAME_CALL, callId, opId, args], RESET_BUFFER_MODE);
 }
 
+/** Encodes a SEND frame (same buffer rules as encodeCall). */
 export function encodeSend(opId: number, args: unknown): Uint8Array {
   return packer.pack([FRAME_SEND, opId, args], RESET_BUFFER_MODE);
 }
 
+/** Encodes a REPLY frame (same buffer rules as encodeCall). */
 export function encodeReply(callId: number, value: unknown): Uint8Array {
   return packer.pack([FRAME_REPLY, callId, value], RESET_BUFFER_MODE);
 }
 
+/** Encodes an ERROR frame (same buffer rules as encodeCall); `data` is left out when undefined. */
 export function encodeError(callId: number, error: WireError): Uint8Array {
   return error.data === undefined
     ? packer.pack([FRAME_ERROR, callId, error.code, error.message], RESET_BUFFER_MODE)
     : packer.pack([FRAME_ERROR, callId, error.code, error.message, error.data], RESET_BUFFER_MODE);
 }
 
+/** Encodes a NOTIFICATION frame (same buffer rules as encodeCall). */
 export function encodeNotification(notificationId: number, args: unknown): Uint8Array {
   return packer.pack([FRAME_NOTIFICATION, notificationId, args], RESET_BUFFER_MODE);
 }
@@ -70,10 +78,12 @@ export function decodeFrame(bytes: Uint8Array, length = bytes.length): { readonl
   }
 }
 
+/** A client → server frame whose shape has been checked (args not yet: see define.ts). */
 export type Request =
   | { readonly kind: typeof FRAME_CALL; readonly callId: number; readonly opId: number; readonly args: unknown }
   | { readonly kind: typeof FRAME_SEND; readonly opId: number; readonly args: unknown };
 
+/** A server → client frame whose shape has been checked. */
 export type Response =
   | { readonly kind: typeof FRAME_REPLY; readonly callId: number; readonly value: unknown }
   | { readonly kind: typeof FRAME_ERROR; readonly callId: number; readonly error: WireError }

@@ -14,7 +14,7 @@ import { hex, PAGE_SIZE } from '../hal/address.js';
 import { Clock } from '../hal/clock.js';
 import { DoorbellPage, DOORBELL_SLOTS } from '../hal/doorbells.js';
 import { FirmwareCalls } from '../hal/firmware.js';
-import { KERNEL_IMAGE_SIZE, type KernelEntry } from '../hal/kernel_entry.js';
+import type { KernelEntry } from '../hal/kernel_entry.js';
 import type { RegisterBlockDescriptor } from '../hal/mmio.js';
 import { Ram } from '../hal/ram.js';
 import { decodeFdt, readFdtHeader } from '../hal/fdt/decode.js';
@@ -26,8 +26,10 @@ import { Endpoint } from '../ipc/endpoint.js';
 import type { ChannelDescriptor } from '../ipc/channel.js';
 import { kernelInterface } from '../ipc/interfaces/kernel.js';
 import { logInterface } from '../ipc/interfaces/log.js';
-import { instanceNames, matchDriver } from './binding.js';
-import { DmaPool } from './dma_pool.js';
+import { DriverManager } from './driver_manager.js';
+import { driversInterface } from '../ipc/interfaces/drivers.js';
+import type { DmaPool } from './dma_pool.js';
+import { planBootMemory, type BootMemory } from './boot_memory.js';
 import { kernelHandlers } from './kernel_service.js';
 import { validateManifest, type BootManifest } from './manifest.js';
 import { renderMemoryMap, type MemoryRegion } from './memory_text.js';
@@ -36,14 +38,17 @@ import { EarlyConsole } from './printk.js';
 import { Process } from './process.js';
 import { HEARTBEAT_WORDS, type BootInfo, type StartKind } from './protocol.js';
 import { Supervisor } from './supervisor.js';
+import { enterImage, KexecError, loadImage, type KexecHost } from './kexec.js';
+import { khoInterface } from '../ipc/interfaces/kho.js';
+import type { ClientOf } from '../ipc/define.js';
 import { ThreadPool } from './thread_pool.js';
 import { createLogger } from './userlib/logger.js';
 
 export const KERNEL_SLOT = 1;
-const VIRTIO_DEVICE_ID_OFFSET = 0x008;
 const EARLY_CONSOLE_BUFFER = 1024 * 1024;
-const DMA_POOL_OFFSET = KERNEL_IMAGE_SIZE;
-const DMA_POOL_SIZE = 16 * 1024 * 1024;
+/** A RAM buffer inside the kernel image for host requests to the firmware. */
+export const HOST_REQUEST_BUFFER = EARLY_CONSOLE_BUFFER + PAGE_SIZE;
+export const HOST_REQUEST_SIZE = 60 * 1024;
 
 export class Kernel {
   readonly entry: KernelEntry;
@@ -60,39 +65,59 @@ export class Kernel {
   readonly board: BoardTreeSummary;
   readonly names: NameService;
   readonly supervisor: Supervisor;
+  /** Devices, binding, and loading drivers at run time (the `drivers` service). */
+  readonly drivers: DriverManager;
   readonly dma: DmaPool;
   readonly pool: ThreadPool;
   private bootMs: Promise<number> | undefined;
   private nextSlot = KERNEL_SLOT + 1;
   private powering = false;
+  private khoProxy: ClientOf<typeof khoInterface> | undefined;
   /** The `verbose` boot argument: every log level on the console, debug records kept. */
   readonly verbose: boolean;
-  readonly regions: MemoryRegion[] = [];
+  readonly regions: MemoryRegion[];
+  readonly memory: BootMemory;
+  readonly initrd: { start: number; end: number };
 
   constructor(entry: KernelEntry) {
     this.entry = entry;
     this.ram = Ram.attach(entry.ram);
     this.clock = new Clock(entry.clock);
+    const logger = createLogger('kernel', 0, this.clock, 'info');
+    this.log = logger.logger;
+    this.setLogSink = logger.setSink;
     this.doorbells = new DoorbellPage(entry.doorbells);
     const firmwareBlock = this.busBlock((block) => block.size === 0x1000 && block.base === 0x0010_0000);
     this.firmware = new FirmwareCalls(firmwareBlock, this.ram);
-    this.console = new EarlyConsole(this.firmware, this.clock, this.ram.base + EARLY_CONSOLE_BUFFER, PAGE_SIZE);
+    // printk: the boot log goes to the firmware console now and to the log service (dmesg) once it is up.
+    this.console = new EarlyConsole(this.firmware, this.clock, this.ram.base + EARLY_CONSOLE_BUFFER, PAGE_SIZE, (line) => this.log.info(line));
 
     const header = readFdtHeader(this.ram.subarray(entry.deviceTree, 40));
     this.tree = decodeFdt(this.ram.read(entry.deviceTree, header.totalSize));
     this.board = readBoardTree(this.tree);
-
     this.verbose = this.board.bootargs.split(/\s+/).includes('verbose');
-    const logger = createLogger('kernel', 0, this.clock, this.verbose ? 'debug' : 'info');
-    this.log = logger.logger;
-    this.setLogSink = logger.setSink;
+    if (this.verbose) this.log.level = 'debug';
+    this.console.print(`baton kernel: entered with device tree at ${hex(entry.deviceTree)} (${this.board.model})`);
+    for (const range of this.board.ram) this.console.print(`memory: ${range.size / (1024 * 1024)} MiB at ${hex(range.base)}`);
+    this.console.print(`command line: ${this.board.bootargs}`);
+    this.initrd = this.readInitrdRange();
+    this.memory = planBootMemory({
+      ram: this.ram,
+      board: this.board,
+      deviceTree: { address: entry.deviceTree, size: header.totalSize },
+      initrd: this.initrd,
+      print: (line) => this.console.print(line),
+    });
+    this.dma = this.memory.pool;
+    this.regions = this.memory.regions;
+
     this.endpoint = new Endpoint({ doorbells: this.doorbells, slot: KERNEL_SLOT, name: 'kernel' });
-    this.dma = new DmaPool(this.ram, this.ram.base + DMA_POOL_OFFSET, DMA_POOL_SIZE);
     this.pool = new ThreadPool(new URL('./userlib/thread_main.js', import.meta.url));
     this.names = new NameService({
       doorbells: this.doorbells,
       kernelSlot: KERNEL_SLOT,
-      find: (name) => this.supervisor.find(name),
+      find: (name) => this.supervisor.find(name) ?? this.drivers.provider(name),
+      kernelServices: [driversInterface.name],
       attach: (server, channel, clientName) => this.attach(server, channel, clientName),
       warn: (message, fields) => this.log.warn(fields, message),
     });
@@ -105,19 +130,22 @@ export class Kernel {
       nowMs: () => this.clock.nowMs(),
       bootInfo: (process, start) => this.bootInfo(process, start),
     });
-    this.regions.push(
-      { base: this.ram.base, size: KERNEL_IMAGE_SIZE, purpose: 'kernel image' },
-      { base: this.ram.base + DMA_POOL_OFFSET, size: DMA_POOL_SIZE, purpose: 'DMA pool (driver queues and buffers)' },
-      { base: entry.deviceTree, size: header.totalSize, purpose: 'device tree blob' },
-    );
+    this.drivers = new DriverManager({
+      supervisor: this.supervisor,
+      log: this.log,
+      tree: this.tree,
+      board: this.board,
+      registers: (base) => this.entry.bus.find((block) => block.base === base),
+      allocateSlot: () => this.nextSlot++,
+      hostLoad: (path) => this.firmware.hostRequest(this.ram.base + HOST_REQUEST_BUFFER, HOST_REQUEST_SIZE, { op: 'load-driver', path }),
+      print: (line) => this.console.print(line),
+      nowMs: () => this.clock.nowMs(),
+    });
   }
 
   /** Runs the boot sequence; resolves when every boot program is ready or failed. */
   async boot(): Promise<number> {
     const started = this.clock.nowMs();
-    this.console.print(`baton kernel: entered with device tree at ${hex(this.entry.deviceTree)} (${this.board.model})`);
-    for (const range of this.board.ram) this.console.print(`memory: ${range.size / (1024 * 1024)} MiB at ${hex(range.base)}`);
-    this.console.print(`command line: ${this.board.bootargs}`);
 
     const manifest = this.readManifest();
     this.endpoint.serve(kernelInterface, kernelHandlers({
@@ -128,7 +156,11 @@ export class Kernel {
       memoryMapText: () => renderMemoryMap(this.ram, this.regions, this.board, this.dma),
       deviceTreeText: () => toDts(this.tree),
       powerDown: (action) => void this.powerDown(action),
+      kexec: (image) => this.kexec(image),
+      khoText: async () => (await this.khoClient().kho()).text,
+      khoDump: (directory) => this.khoDump(directory),
     }));
+    this.endpoint.serve(driversInterface, this.drivers.handlers());
     this.endpoint.start();
     const log = this.endpoint.client(logInterface, {
       connect: () => this.names.lookup('kernel', 'log', 'log'),
@@ -138,7 +170,8 @@ export class Kernel {
 
     this.createProcesses(manifest);
     this.supervisor.watch();
-    this.bootMs = Promise.all(this.supervisor.processes.map((process) => this.supervisor.start(process, 'fresh'))).then((ready) => {
+    this.drivers.watch();
+    this.bootMs = Promise.all(this.supervisor.processes.map((process) => this.supervisor.start(process, this.memory.handover ? 'handover' : 'fresh'))).then((ready) => {
       const elapsed = this.clock.nowMs() - started;
       const failed = this.supervisor.processes.filter((_, index) => !ready[index]).map((process) => process.name);
       this.console.print(`started ${ready.length - failed.length} of ${ready.length} servers and drivers in ${elapsed.toFixed(0)} ms` +
@@ -149,14 +182,15 @@ export class Kernel {
     return this.bootMs;
   }
 
-  private readManifest(): BootManifest {
+  private readInitrdRange(): { start: number; end: number } {
     const start = this.board.chosen['linux,initrd-start'];
     const end = this.board.chosen['linux,initrd-end'];
     if (!start || !end) throw new Error('no initrd: /chosen has no linux,initrd-start/end, so there is no boot manifest');
-    const first = Number(readCell(start));
-    const last = Number(readCell(end));
-    this.regions.push({ base: first, size: last - first, purpose: 'initrd (boot manifest)' });
-    const text = new TextDecoder().decode(this.ram.read(first, last - first));
+    return { start: Number(readCell(start)), end: Number(readCell(end)) };
+  }
+
+  private readManifest(): BootManifest {
+    const text = new TextDecoder().decode(this.ram.read(this.initrd.start, this.initrd.end - this.initrd.start));
     return validateManifest(JSON.parse(text));
   }
 
@@ -165,34 +199,7 @@ export class Kernel {
     for (const program of manifest.programs) {
       if (program.kind === 'server') this.supervisor.add(new Process(program.name, program, this.nextSlot++));
     }
-    const devices = this.board.devices.filter((device) => device.status === 'okay');
-    const candidates = devices.map((device) => ({
-      path: device.path,
-      compatible: device.compatible,
-      virtioDeviceId: device.compatible.includes('virtio,mmio') ? this.readVirtioDeviceId(device.base) : undefined,
-    }));
-    const matched = candidates.map((candidate) => matchDriver(candidate, drivers));
-    const names = instanceNames(matched);
-    devices.forEach((device, index) => {
-      const driver = matched[index];
-      const name = names[index];
-      if (!driver || !name || device.interrupt === undefined) {
-        this.console.print(`device ${device.path}: ${device.compatible.join(', ')} (no driver)`);
-        return;
-      }
-      this.console.print(`device ${device.path}: ${device.compatible.join(', ')} → ${name}`);
-      this.supervisor.add(new Process(name, driver, this.nextSlot++, {
-        path: device.path,
-        compatible: device.compatible,
-        registers: this.busBlock((block) => block.base === device.base),
-        interrupt: device.interrupt,
-      }));
-    });
-  }
-
-  private readVirtioDeviceId(base: number): number {
-    const block = this.busBlock((candidate) => candidate.base === base);
-    return new DataView(block.buffer).getUint32(32 + VIRTIO_DEVICE_ID_OFFSET, true);
+    for (const process of this.drivers.bindAtBoot(drivers)) this.supervisor.add(process);
   }
 
   private bootInfo(process: Process, start: StartKind): BootInfo {
@@ -210,8 +217,15 @@ export class Kernel {
       ram: this.entry.ram,
       heartbeat: { buffer: this.heartbeats.buffer as SharedArrayBuffer, index: process.slot, periodMs: process.spec.heartbeatMs },
       ...(process.device ? { device: process.device } : {}),
-      config: { ...process.spec.config, verbose: this.verbose, ...(this.verbose ? { logLevel: 'debug' } : {}) },
+      remembered: process.remembered,
+      config: { ...process.spec.config, ...this.kernelConfig(process), verbose: this.verbose, ...(this.verbose ? { logLevel: 'debug' } : {}) },
     };
+  }
+
+  /** What the kernel adds to a program's manifest config: the KHO server learns the scratch areas and the incoming handover. */
+  private kernelConfig(process: Process): Record<string, unknown> {
+    if (!process.spec.serves.includes('kho')) return {};
+    return { scratch: this.memory.scratch, ...(this.memory.handover ? { handover: this.memory.handover.pointers } : {}) };
   }
 
   private attach(server: Process | 'kernel', channel: ChannelDescriptor, clientName: string): void {
@@ -223,6 +237,71 @@ export class Kernel {
     const block = this.entry.bus.find(predicate);
     if (!block) throw new Error('a device the device tree names is not on the bus');
     return block;
+  }
+
+  private khoClient() {
+    const client = this.khoService();
+    if (!client) throw new KexecError('KHO is not running (no server serves "kho")');
+    return { kho: () => client.describe({}), client };
+  }
+
+  /** A client of the KHO server, if the manifest has one. */
+  private khoService(): ClientOf<typeof khoInterface> | undefined {
+    const server = this.supervisor.processes.find((process) => process.spec.serves.includes('kho'));
+    if (!server) return undefined;
+    this.khoProxy ??= this.endpoint.client(khoInterface, {
+      connect: () => this.names.lookup('kernel', server.name, 'kho'),
+      reconnect: () => this.names.lookup('kernel', server.name, 'kho'),
+    });
+    return this.khoProxy;
+  }
+
+  private async khoDump(directory: string): Promise<string> {
+    const { fdt, subtrees } = await this.khoClient().client.blobs({});
+    const files = [{ name: 'fdt', blob: fdt }, ...subtrees.map((subtree) => ({ name: `sub_fdts/${subtree.name}`, blob: subtree.blob }))];
+    const written: string[] = [];
+    for (const file of files) {
+      const staging = this.memory.pool.allocate('kernel', file.blob.length || 1);
+      try {
+        this.ram.write(staging, file.blob);
+        const answer = this.firmware.hostRequest(this.ram.base + HOST_REQUEST_BUFFER, HOST_REQUEST_SIZE, {
+          op: 'write-file', path: `${directory}/${file.name}`, address: staging, length: file.blob.length,
+        });
+        if (typeof answer.error === 'string') throw new KexecError(`kho dump: ${answer.error}`);
+        written.push(file.name);
+      } finally {
+        this.memory.pool.releaseAll('kernel');
+      }
+    }
+    return `wrote ${written.join(', ')} to ${directory}`;
+  }
+
+  private kexec(image: string | undefined): string {
+    if (this.powering) throw new KexecError('the system is already going down');
+    const host: KexecHost = {
+      ram: this.ram,
+      tree: this.tree,
+      memory: this.memory,
+      firmware: this.firmware,
+      hostBuffer: { address: this.ram.base + HOST_REQUEST_BUFFER, size: HOST_REQUEST_SIZE },
+      currentImage: this.entry.image,
+      print: (line) => this.console.print(line),
+      stopAllExcept: (keep) => this.supervisor.stopAllExcept(keep),
+      stopEverything: async () => {
+        await this.supervisor.stopAll();
+        await this.pool.close();
+      },
+      kho: () => this.khoService(),
+    };
+    const loaded = loadImage(host, image);
+    this.powering = true;
+    setTimeout(() => {
+      enterImage(host, loaded).catch((error: unknown) => {
+        this.console.print(`kexec failed after stopping the system: ${(error as Error).message}; powering off`);
+        this.firmware.powerOff(1);
+      });
+    }, 0);
+    return `kexec: loading ${loaded.image}${loaded.handover ? ' with KHO handover' : ''}`;
   }
 
   private async powerDown(action: { kind: 'poweroff'; status: number } | { kind: 'reset' }): Promise<void> {

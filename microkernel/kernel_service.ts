@@ -16,6 +16,10 @@ export interface KernelServiceHost {
   deviceTreeText(): string;
   /** Stops everything and powers off (or resets) after the reply has gone out. */
   powerDown(action: { kind: 'poweroff'; status: number } | { kind: 'reset' }): void;
+  /** Loads IMAGE now (throwing on a bad one), then kexecs into it after the reply has gone out. */
+  kexec(image: string | undefined): string;
+  khoText(): Promise<string>;
+  khoDump(directory: string): Promise<string>;
 }
 
 export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kernelInterface> {
@@ -69,6 +73,9 @@ export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kerne
       host.powerDown({ kind: 'reset' });
       return { message: 'rebooting' };
     },
+    kexec: ({ image }) => ({ message: host.kexec(image) }),
+    kho: async () => ({ text: await host.khoText() }),
+    khoDump: async ({ directory }) => ({ message: await host.khoDump(directory) }),
     memoryMap: () => ({ text: host.memoryMapText() }),
     deviceTree: () => ({ text: host.deviceTreeText() }),
     waitForBoot: async () => ({ bootMs: await host.bootFinished() }),

@@ -21,7 +21,19 @@ export const DeviceMatch = Type.Object({
   virtioDeviceId: Type.Optional(Type.Integer({ minimum: 1, maximum: 255 })),
 }, { additionalProperties: false });
 
-const ServiceName = Type.String({ pattern: '^[a-z][a-z0-9-]*$', maxLength: 64 });
+const ServiceName = Type.String({ pattern: '^[a-z][a-z0-9-]*$', maxLength: 64,
+  description: 'lower-case letters, digits and "-", starting with a letter, at most 64 characters' });
+
+/** Default of a program's startTimeoutMs. */
+export const DEFAULT_START_TIMEOUT_MS = 10_000;
+
+/** What a driver needs of the device it binds to; a device that cannot offer it is not bound. */
+export const DeviceNeeds = Type.Object({
+  /** Interrupt lines the device must have (the device tree node's `interrupts`). */
+  interrupts: Type.Integer({ minimum: 0, maximum: 1, default: 1 }),
+  /** Smallest register range (the node's `reg` size) the driver will touch. */
+  registerBytes: Type.Integer({ minimum: 0, maximum: 0x1000_0000, default: 0 }),
+}, { additionalProperties: false, default: {} });
 
 export const ProgramSpec = Type.Object({
   name: ServiceName,
@@ -31,8 +43,11 @@ export const ProgramSpec = Type.Object({
   serves: Type.Array(ServiceName, { default: [] }),
   talksTo: Type.Array(Type.String(), { default: [] }),
   match: Type.Optional(DeviceMatch),
+  needs: Type.Optional(DeviceNeeds),
   restart: RestartPolicy,
   heartbeatMs: Type.Integer({ minimum: 50, maximum: 60000, default: 500 }),
+  /** How long a generation may take to become ready before the supervisor treats it as hung. */
+  startTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600000, default: DEFAULT_START_TIMEOUT_MS })),
   config: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
 }, { additionalProperties: false });
 
@@ -42,36 +57,84 @@ export const BootManifest = Type.Object({
 }, { additionalProperties: false });
 
 export type RestartPolicy = Static<typeof RestartPolicy>;
+export type DeviceNeeds = Static<typeof DeviceNeeds>;
 export type ProgramSpec = Static<typeof ProgramSpec>;
 export type BootManifest = Static<typeof BootManifest>;
 
 const checkManifest = TypeCompiler.Compile(BootManifest);
 const checkProgram = TypeCompiler.Compile(ProgramSpec);
 
+/** A manifest was refused: `field` names the first bad field (dotted, e.g. "match.compatible"), `reason` says why. */
 export class ManifestError extends Error {
   readonly code = 'INVALID_MANIFEST';
+  readonly field: string | undefined;
+  readonly reason: string;
+
+  constructor(message: string, field?: string, reason?: string) {
+    super(message);
+    this.name = 'ManifestError';
+    this.field = field;
+    this.reason = reason ?? message;
+  }
+
+  /** The same error with `where` (a file, a program) in front of its message. */
+  within(where: string): ManifestError {
+    return new ManifestError(`${where}: ${this.message}`, this.field, this.reason);
+  }
 }
 
 /** Validates a parsed manifest; throws ManifestError naming the first bad field and why. */
 export function validateManifest(value: unknown): BootManifest {
-  if (!checkManifest.Check(value)) throw new ManifestError(describeFirstError(checkManifest.Errors(value)));
+  if (!checkManifest.Check(value)) throw firstError(checkManifest.Errors(value));
   const names = new Set<string>();
   for (const program of value.programs) {
-    if (names.has(program.name)) throw new ManifestError(`programs: name "${program.name}" appears twice`);
+    if (names.has(program.name)) throw new ManifestError(`programs: name "${program.name}" appears twice`, 'name', 'appears twice');
     names.add(program.name);
-    if (program.kind === 'driver' && !program.match) throw new ManifestError(`${program.name}: a driver needs a "match"`);
+    checkDriver(program);
   }
   return value;
 }
 
 /** Validates one program (a driver loaded at run time). */
 export function validateProgram(value: unknown): ProgramSpec {
-  if (!checkProgram.Check(value)) throw new ManifestError(describeFirstError(checkProgram.Errors(value)));
-  if (value.kind === 'driver' && !value.match) throw new ManifestError(`${value.name}: a driver needs a "match"`);
+  if (!checkProgram.Check(value)) throw firstError(checkProgram.Errors(value));
+  checkDriver(value);
   return value;
 }
 
-function describeFirstError(errors: Iterable<{ path: string; message: string }>): string {
-  for (const error of errors) return `${error.path || '/'}: ${error.message}`;
-  return 'invalid manifest';
+function checkDriver(program: ProgramSpec): void {
+  if (program.kind !== 'driver') return;
+  if (!program.match) throw new ManifestError(`${program.name}: field "match": a driver needs one (the compatible strings it binds to)`, 'match', 'a driver needs one');
+}
+
+interface SchemaError {
+  readonly path: string;
+  readonly message: string;
+  readonly value: unknown;
+  readonly schema: { readonly description?: string; readonly anyOf?: readonly { readonly const?: unknown }[] };
+}
+
+/** The first schema error as `field "a.b": reason (got value)`. */
+function firstError(errors: Iterable<SchemaError>): ManifestError {
+  for (const error of errors) {
+    const field = error.path.split('/').filter(Boolean).map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`)).join('').replace(/^\./, '');
+    const reason = explain(error);
+    const got = error.value === undefined ? '' : ` (got ${describeValue(error.value)})`;
+    return new ManifestError(`${field ? `field "${field}"` : 'the manifest'}: ${reason}${got}`, field || undefined, reason);
+  }
+  return new ManifestError('invalid manifest');
+}
+
+function explain(error: SchemaError): string {
+  if (error.message === 'Expected required property') return 'is required';
+  if (error.message === 'Unexpected property') return 'is not a manifest field';
+  const choices = error.schema.anyOf?.filter((member) => member.const !== undefined).map((member) => JSON.stringify(member.const));
+  if (choices && choices.length > 0) return `must be one of ${choices.join(', ')}`;
+  const message = error.message.replace(/^Expected /, 'expected ');
+  return error.schema.description && /match|pattern/.test(error.message) ? `${message}: ${error.schema.description}` : message;
+}
+
+function describeValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

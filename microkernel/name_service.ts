@@ -1,7 +1,9 @@
 // The name service: the only way a thread obtains a channel (a capability) to another.
 //
 // A lookup succeeds only if the caller's manifest entry lists the target (by instance
-// name or driver name) in talksTo, and the target serves the interface asked for.
+// name, driver name, or the name of the interface asked for) in talksTo, and the target
+// serves that interface. A name no program has may be a service name: the kernel's host
+// finds a program serving it (so "random" reaches whichever driver serves random).
 // Everyone may reach "log". Every refusal is logged. The kernel tracks each channel it
 // made, so it can revoke them when either end dies: the client of a dead server sees
 // PEER_RESTARTED (with the new generation) or PEER_STOPPED.
@@ -31,6 +33,8 @@ export interface NameServiceHost {
   readonly doorbells: DoorbellPage;
   readonly kernelSlot: number;
   find(name: string): Process | undefined;
+  /** Services the kernel itself serves under their own name, besides "kernel" (e.g. "drivers"). */
+  readonly kernelServices?: readonly string[];
   /** Hands the server end of a channel to `server`'s thread (or to the kernel's endpoint). */
   attach(server: Process | 'kernel', channel: ChannelDescriptor, clientName: string): void;
   warn(message: string, fields: Record<string, unknown>): void;
@@ -50,14 +54,16 @@ export class NameService {
   async lookup(caller: Process | 'kernel', name: string, interfaceName: string): Promise<ChannelDescriptor> {
     const callerName = caller === 'kernel' ? KERNEL_NAME : caller.name;
     const callerSlot = caller === 'kernel' ? this.host.kernelSlot : caller.slot;
-    if (name === KERNEL_NAME) {
-      this.authorize(caller, name, undefined);
-      if (interfaceName !== KERNEL_NAME) throw new NotFoundError(`the kernel does not serve "${interfaceName}"`);
+    if (name === KERNEL_NAME || this.host.kernelServices?.includes(name)) {
+      this.authorize(caller, name, undefined, interfaceName);
+      if (interfaceName !== name) throw new NotFoundError(`the kernel does not serve "${interfaceName}" as ${name}`);
       return this.connect(callerName, callerSlot, 'kernel', interfaceName);
     }
     const target = this.host.find(name);
-    if (!target) throw new NotFoundError(`no server or driver named "${name}"`);
-    this.authorize(caller, name, target);
+    if (!target) {
+      throw new NotFoundError(name === interfaceName ? `nothing serves "${name}" (no server or driver of that name or serving it)` : `no server or driver named "${name}"`);
+    }
+    this.authorize(caller, name, target, interfaceName);
     if (!target.spec.serves.includes(interfaceName)) {
       throw new NotFoundError(`${name} does not serve the "${interfaceName}" interface`);
     }
@@ -82,10 +88,12 @@ export class NameService {
     return this.channels.size;
   }
 
-  private authorize(caller: Process | 'kernel', name: string, target: Process | undefined): void {
+  private authorize(caller: Process | 'kernel', name: string, target: Process | undefined, interfaceName: string): void {
     if (caller === 'kernel' || UNIVERSAL_SERVICES.has(name)) return;
     const allowed = caller.spec.talksTo;
     if (allowed.includes(name) || (target && allowed.includes(target.spec.name))) return;
+    // A service name in talksTo reaches every program that serves that interface (any disk for "block").
+    if (target && allowed.includes(interfaceName) && target.spec.serves.includes(interfaceName)) return;
     this.denied++;
     this.host.warn(`permission denied: ${caller.name} may not talk to ${name}`, { caller: caller.name, target: name });
     throw new PermissionDeniedError(`${caller.name} may not talk to ${name} (not in its manifest's talksTo)`);

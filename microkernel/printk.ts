@@ -13,7 +13,10 @@ export class EarlyConsole {
   readonly lines: string[] = [];
 
   /** `buffer` is a RAM range the kernel owns, used to pass text to the firmware. */
-  constructor(firmware: FirmwareCalls, clock: Clock, buffer: number, bufferSize: number) {
+  private readonly record: ((line: string) => void) | undefined;
+
+  constructor(firmware: FirmwareCalls, clock: Clock, buffer: number, bufferSize: number, record?: (line: string) => void) {
+    this.record = record;
     this.firmware = firmware;
     this.clock = clock;
     this.buffer = buffer;
@@ -25,6 +28,7 @@ export class EarlyConsole {
     const seconds = (this.clock.nowMs() / 1000).toFixed(6).padStart(12, ' ');
     const line = `[${seconds}] ${text}`;
     this.lines.push(line);
+    this.record?.(text);
     const bytes = this.encoder.encode(line + '\n');
     for (let offset = 0; offset < bytes.length; offset += this.bufferSize) {
       this.firmware.consoleWrite(this.buffer, bytes.subarray(offset, offset + this.bufferSize));

@@ -18,6 +18,8 @@ export class Process {
   quickFailures = 0;
   startedAtMs = 0;
   thread: HardwareThread | undefined;
+  /** The word the program asked the kernel to keep for its next generation (0: none). */
+  remembered = 0;
   /** Why the last generation ended, for ps and the log. */
   lastExit = '';
   /** Heartbeat bookkeeping: last counter seen and how many checks it stood still. */

@@ -36,6 +36,8 @@ export interface BootInfo {
   readonly heartbeat: { readonly buffer: SharedArrayBuffer; readonly index: number; readonly periodMs: number };
   readonly device?: DeviceBinding;
   readonly config: Readonly<Record<string, unknown>>;
+  /** The value this program's previous generation asked the kernel to remember (0 if none). */
+  readonly remembered: number;
 }
 
 export interface WireFailure {
@@ -57,7 +59,8 @@ export type ThreadToKernel =
   | { readonly type: 'stopped' }
   | { readonly type: 'init-failed'; readonly error: WireFailure }
   | { readonly type: 'lookup'; readonly id: number; readonly name: string; readonly interfaceName: string }
-  | { readonly type: 'allocate'; readonly id: number; readonly bytes: number; readonly alignment: number };
+  | { readonly type: 'allocate'; readonly id: number; readonly bytes: number; readonly alignment: number }
+  | { readonly type: 'remember'; readonly value: number };
 
 /** Heartbeat table: per doorbell slot, [beats, messages handled, reserved, reserved]. */
 export const HEARTBEAT_WORDS = 4;
@@ -85,6 +88,9 @@ export function parseThreadMessage(message: unknown): ThreadToKernel | undefined
       if (!Number.isInteger(value.id) || !Number.isInteger(value.bytes) || !Number.isInteger(value.alignment)) return undefined;
       if ((value.bytes as number) <= 0 || (value.alignment as number) <= 0) return undefined;
       return { type: 'allocate', id: value.id as number, bytes: value.bytes as number, alignment: value.alignment as number };
+    case 'remember':
+      if (!Number.isSafeInteger(value.value)) return undefined;
+      return { type: 'remember', value: value.value as number };
     default:
       return undefined;
   }

@@ -126,9 +126,17 @@ export class Supervisor {
 
   /** Stops every program, newest first; used by shutdown, reboot and kexec. */
   async stopAll(): Promise<void> {
+    await this.stopAllExcept([]);
+  }
+
+  /** Stops every program except those serving one of `services`, newest first; nothing restarts afterwards. */
+  async stopAllExcept(services: readonly string[]): Promise<void> {
     this.shuttingDown = true;
     if (this.watchdog) clearInterval(this.watchdog);
-    for (const process of [...this.processes].reverse()) await this.stop(process);
+    for (const process of [...this.processes].reverse()) {
+      if (process.spec.serves.some((service) => services.includes(service))) continue;
+      await this.stop(process);
+    }
   }
 
   private post(process: Process, message: KernelToThread): void {
@@ -147,6 +155,9 @@ export class Supervisor {
         process.state = 'running';
         this.host.log.info(`${process.name}: generation ${generation} running`);
         process.settle(true);
+        return;
+      case 'remember':
+        process.remembered = message.value;
         return;
       case 'stopped':
         void process.thread?.terminate();
@@ -182,7 +193,8 @@ export class Supervisor {
     if (process.generation !== generation || process.thread === undefined) return;
     const ranForMs = this.host.nowMs() - process.startedAtMs;
     process.thread = undefined;
-    this.host.dma.releaseAll(process.name);
+    // A program that remembers where its state is keeps its memory for its next generation.
+    if (process.remembered === 0) this.host.dma.releaseAll(process.name);
     if (process.intent === 'stop' || process.intent === 'restart' || this.shuttingDown) {
       const stoppedFor = process.intent === 'restart' ? 'peer-restarted' : 'peer-stopped';
       this.host.names.revoke(process, stoppedFor, process.generation + (stoppedFor === 'peer-restarted' ? 1 : 0));

@@ -1,11 +1,17 @@
 // `npm start`: build the board, enter the kernel, and be the console until power-off.
 
-import { mkdirSync, openSync, writeSync, closeSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, writeSync, closeSync, writeFileSync, readFileSync } from 'node:fs';
+import type { Ram } from '../hal/ram.js';
+import { serveHostRequest } from './kernel_images.js';
+import { serveLoadDriverRequest } from './driver_loader.js';
+import { openDisks } from './disks.js';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Board } from '../hal/board.js';
 import { SocketConsole } from '../hal/socket_console.js';
 import { VirtioConsole } from '../hal/virtio/console.js';
+import { VirtioEntropy } from '../hal/virtio/rng.js';
+import type { VirtioBlock } from '../hal/virtio/block.js';
 import { ManifestError } from '../microkernel/manifest.js';
 import { encodeInitrd, resolveBootManifest } from './boot_image.js';
 import { parseStartOptions, UsageError } from './options.js';
@@ -35,17 +41,40 @@ export async function main(argv: string[]): Promise<number> {
   const logConsole = new VirtioConsole({ output: (bytes) => void writeSync(logFile, bytes) });
   control.connect(controlConsole);
 
+  let ramImage: Uint8Array | undefined;
+  if (options.ramFile) {
+    try {
+      ramImage = new Uint8Array(readFileSync(options.ramFile));
+    } catch (error) {
+      process.stderr.write(`baton: --ram ${options.ramFile}: ${(error as Error).message}\n`);
+      closeSync(logFile);
+      return 2;
+    }
+  }
+  let disks: VirtioBlock[];
+  try {
+    disks = openDisks(options.disks, options.runDirectory);
+  } catch (error) {
+    process.stderr.write(`baton: ${(error as Error).message}\n`);
+    closeSync(logFile);
+    return 2;
+  }
   const board = new Board({
     ramSize: options.ramSize,
+    ...(ramImage ? { ramImage } : {}),
+    ...(options.incomingHandover ? { incomingHandover: options.incomingHandover } : {}),
+    hostRequest: (request, ram) => request.op === 'load-driver' ? serveLoadDriverRequest(request) : serveHostRequest(request, ram, options.manifest),
+    ...(options.dumpRam ? { saveRam: (ram, why, chosen) => saveRam(options.dumpRam!, ram, why, chosen, stdout) } : {}),
     bootargs: options.bootargs,
     kernelImage: fileURLToPath(new URL('microkernel/main.js', `file://${buildRoot}/`)),
     initrd,
-    devices: [mainConsole, controlConsole, logConsole],
+    devices: [mainConsole, controlConsole, logConsole, new VirtioEntropy(), ...disks],
     earlyOutput: (text) => void stdout(text.replace(/\n/g, '\r\n')),
   });
 
   if (options.dumpDeviceTree) {
     writeFileSync(resolve(options.dumpDeviceTree), board.buildDeviceTree());
+    for (const disk of disks) disk.close();
     closeSync(logFile);
     return 0;
   }
@@ -74,4 +103,13 @@ export async function main(argv: string[]): Promise<number> {
   control.close();
   closeSync(logFile);
   return status;
+}
+
+/** --dump-ram: writes RAM to `path` and says how to boot the handover it holds. */
+function saveRam(path: string, ram: Ram, why: string, chosen: { fdt?: number; scratch?: number; scratchLength?: number }, print: (text: string) => void): void {
+  writeFileSync(path, ram.bytes);
+  const resume = chosen.fdt !== undefined && chosen.scratch !== undefined
+    ? `; boot this handover with: npm start -- --ram ${path} --kho-fdt 0x${chosen.fdt.toString(16)} --kho-scratch 0x${chosen.scratch.toString(16)},${chosen.scratchLength}`
+    : '';
+  print(`board: RAM saved to ${path} at ${why}${resume}\r\n`);
 }

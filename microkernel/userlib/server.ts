@@ -43,6 +43,14 @@ export interface ServerContext {
   onNotification<D extends InterfaceDefinition>(definition: D, notification: string, handler: (args: never) => void): void;
   /** Sends a notification to the client on channel `channelId` (from a CallContext). */
   notify<D extends InterfaceDefinition>(call: CallContext | number, definition: D, notification: string, args: unknown): void;
+  /** What the previous generation passed to remember() (0 on a fresh start). */
+  readonly remembered: number;
+  /**
+   * Asks the kernel to keep one number for this program's next generation (Hubris's
+   * packrat, reduced to a word): e.g. where its preserved state lives. Memory allocated
+   * by a program that remembers something is kept across its restarts.
+   */
+  remember(value: number): void;
   /** Physically contiguous, zeroed RAM for device DMA; returns its physical address. */
   allocateDma(bytes: number, alignment?: number): Promise<number>;
   /** Calls `handler` for each interrupt of the bound device; the runtime claims and completes it. */

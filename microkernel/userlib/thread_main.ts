@@ -91,6 +91,8 @@ async function start(boot: BootInfo): Promise<void> {
     notify: (call, definition, notification, args) =>
       endpoint.notify(typeof call === 'number' ? call : call.channelId, definition, notification as never, args as never),
     allocateDma: (bytes, alignment = 4096) => kernel.allocate(bytes, alignment),
+    remembered: boot.remembered,
+    remember: (value) => kernel.post({ type: 'remember', value }),
     onInterrupt(handler) {
       if (!boot.device) throw new Error(`${boot.name} has no device, so no interrupt`);
       interruptHandlers.push(handler);

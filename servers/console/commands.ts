@@ -8,9 +8,10 @@ import type { ClientOf } from '../../ipc/define.js';
 import { IpcError } from '../../ipc/errors.js';
 import type { kernelInterface } from '../../ipc/interfaces/kernel.js';
 import type { logInterface } from '../../ipc/interfaces/log.js';
+import { driverCommands, type DriverCommandServices } from './driver_commands.js';
 import { formatProcessTable } from './process_table.js';
 
-export interface CommandServices {
+export interface CommandServices extends DriverCommandServices {
   readonly kernel: ClientOf<typeof kernelInterface>;
   readonly log: ClientOf<typeof logInterface>;
 }
@@ -67,6 +68,24 @@ export const commands: Record<string, Command> = {
   },
   mem: { usage: 'mem', summary: 'the physical memory map', run: async (_, { kernel }) => ({ output: (await kernel.memoryMap({})).text }) },
   dt: { usage: 'dt', summary: 'the device tree, as DTS text', run: async (_, { kernel }) => ({ output: (await kernel.deviceTree({})).text }) },
+  kexec: {
+    usage: 'kexec [IMAGE]',
+    summary: 'enter a kernel image (default: this build; or a path to another build), keeping memory handed over with KHO',
+    run: async (words, { kernel }) => {
+      if (words.length > 2) throw new CommandError('usage: kexec [IMAGE]');
+      return { output: (await kernel.kexec(words[1] ? { image: words[1] } : {})).message, final: true };
+    },
+  },
+  kho: {
+    usage: 'kho [dump DIR]',
+    summary: 'Kexec HandOver state (scratch, FDT, subtrees, preserved blocks); dump writes the FDT and subtree blobs to DIR',
+    run: async (words, { kernel }) => {
+      if (words.length === 1) return { output: (await kernel.kho({})).text };
+      if (words[1] === 'dump' && words.length === 3) return { output: (await kernel.khoDump({ directory: words[2]! })).message };
+      throw new CommandError('usage: kho [dump DIR]');
+    },
+  },
+  ...driverCommands,
   reboot: {
     usage: 'reboot',
     summary: 'stop everything and reset the board',

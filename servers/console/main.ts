@@ -5,9 +5,12 @@
 // worse from the log service are printed above the main console's prompt while the
 // system runs (everything with the `verbose` boot argument).
 
+import { blockInterface } from '../../ipc/interfaces/block.js';
 import { chardevInterface } from '../../ipc/interfaces/chardev.js';
+import { driversInterface } from '../../ipc/interfaces/drivers.js';
 import { kernelInterface } from '../../ipc/interfaces/kernel.js';
 import { logInterface } from '../../ipc/interfaces/log.js';
+import { randomInterface } from '../../ipc/interfaces/random.js';
 import { defineServer } from '../../microkernel/userlib/server.js';
 import { Terminal, type TerminalOptions } from './terminal.js';
 
@@ -17,10 +20,19 @@ export default defineServer({
   async init(context) {
     const kernel = context.connect(kernelInterface);
     const log = context.connect(logInterface);
+    const services = {
+      kernel,
+      log,
+      drivers: context.connect(driversInterface),
+      random: context.connect(randomInterface),
+      disk: (name: string) => context.connect(blockInterface, name),
+      allocateDma: (bytes: number) => context.allocateDma(bytes),
+      ram: context.ram,
+    };
     const terminals = new Map<string, Terminal>();
     const configured = (context.config.terminals ?? []) as TerminalOptions[];
     for (const options of configured) {
-      const terminal = new Terminal(options, context.connect(chardevInterface, options.device), { kernel, log });
+      const terminal = new Terminal(options, context.connect(chardevInterface, options.device), services);
       terminals.set(options.device, terminal);
     }
     const main = configured[0] ? terminals.get(configured[0].device) : undefined;

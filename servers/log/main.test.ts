@@ -23,7 +23,7 @@ async function startLog(fileBytes: Uint8Array[] = []) {
     peers: [fakePeer('virtio-console.2', chardevInterface, {
       write: ({ data }) => {
         fileBytes.push(data.slice());
-        written();
+        if (new TextDecoder().decode(data).includes('to the file')) written();
         return { written: data.length };
       },
     })],

@@ -2,6 +2,11 @@
 // each as a JSON line to the log device (a console port backed by the run directory's
 // log file), and forwards records at or above each follower's level as notifications.
 //
+// The ring lives in guest RAM preserved through KHO (ram_ring.ts), as pstore keeps a
+// console log: a restarted log server finds it again in this boot's KHO subtree "log",
+// and after a kexec it restores it from the incoming handover, so dmesg shows the
+// previous boot's log too. Without a KHO server it falls back to a private ring.
+//
 // It must never block on its own logging, so its own records go straight into the ring.
 
 import { chardevInterface } from '../../ipc/interfaces/chardev.js';
@@ -10,6 +15,8 @@ import type { CallContext } from '../../ipc/define.js';
 import { defineServer, type ServerContext } from '../../microkernel/userlib/server.js';
 import type { LogRecordData } from '../../microkernel/userlib/logger.js';
 import { LogRing, formatRecord } from './log_ring.js';
+import { RamLogRing } from './ram_ring.js';
+import { khoInterface } from '../../ipc/interfaces/kho.js';
 
 // The log server's own records, before init has built the ring.
 let append: ((records: LogRecordData[]) => void) | undefined;
@@ -21,8 +28,8 @@ export default defineServer({
     else early.push(...records);
   },
 
-  init(context: ServerContext) {
-    const ring = new LogRing(Number(context.config.capacity ?? 10000));
+  async init(context: ServerContext) {
+    const ring = await openRing(context);
     const followers = new Map<number, number>();
     const logDevice = typeof context.config.logDevice === 'string' ? context.connect(chardevInterface, context.config.logDevice) : undefined;
     const encoder = new TextEncoder();
@@ -75,6 +82,41 @@ export default defineServer({
         return {};
       },
     });
-    context.log.info({ capacity: ring.capacity }, 'log ring ready');
+    context.log.info({ capacity: ring.capacity, records: ring.size }, 'log ring ready');
   },
 });
+
+type Ring = Pick<LogRing, 'append' | 'last' | 'size' | 'capacity'>;
+const SUBTREE = 'log';
+
+/** The preserved ring: this boot's (after a restart), the previous kernel's (after kexec), or a new one. */
+async function openRing(context: ServerContext): Promise<Ring> {
+  const bytes = Number(context.config.preservedBytes ?? 1024 * 1024);
+  const kho = context.connect(khoInterface);
+  try {
+    const outgoing = await kho.retrieveSubtree({ name: SUBTREE, from: 'outgoing' }).catch(() => undefined);
+    if (outgoing) {
+      const ring = RamLogRing.attach(context.ram, outgoing.pa);
+      if (ring) return ring;
+    }
+    if (context.start === 'handover') {
+      const incoming = await kho.retrieveSubtree({ name: SUBTREE, from: 'incoming' }).catch(() => undefined);
+      if (incoming) {
+        const { order } = await kho.restoreFolio({ pa: incoming.pa });
+        const ring = RamLogRing.attach(context.ram, incoming.pa);
+        if (ring) {
+          await kho.preserveFolio({ pa: incoming.pa, order });
+          await kho.addSubtree({ name: SUBTREE, pa: incoming.pa });
+          return ring;
+        }
+      }
+    }
+    const { pa } = await kho.allocPreserve({ size: bytes });
+    const ring = RamLogRing.format(context.ram, pa, bytes);
+    await kho.addSubtree({ name: SUBTREE, pa });
+    return ring;
+  } catch (error) {
+    context.log.warn(`log ring is not preserved (${(error as Error).message}); keeping it in the server only`);
+    return new LogRing(Number(context.config.capacity ?? 10000));
+  }
+}

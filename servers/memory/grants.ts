@@ -53,9 +53,10 @@ export class AccessViolationError extends MemoryError {
 
 registerError('ACCESS_VIOLATION', (_message, data) => new AccessViolationError(data as AccessViolation));
 
-export function describeViolation(violation: AccessViolation): string {
-  const whose = violation.owner < 0 ? 'memory nobody owns' : `a page of owner ${violation.owner}`;
-  return `owner ${violation.accessor} ${violation.access === 'read' ? 'read' : 'wrote'} ${hex(violation.address)} (in ${hex(violation.address)}+${violation.length}): ${whose}, ${violation.reason === 'read-only-grant' ? 'lent read-only' : 'neither owned nor granted'}`;
+/** One line: who touched what, whose page it is and why that is refused; `name` turns owner ids into names. */
+export function describeViolation(violation: AccessViolation, name: (owner: number) => string = (owner) => `owner ${owner}`): string {
+  const whose = violation.owner < 0 ? 'memory nobody owns' : `a page of ${name(violation.owner)}`;
+  return `${name(violation.accessor)} ${violation.access === 'read' ? 'read' : 'wrote'} ${hex(violation.address)} (in ${hex(violation.address)}+${violation.length}): ${whose}, ${violation.reason === 'read-only-grant' ? 'lent read-only' : 'neither owned nor granted'}`;
 }
 
 /** How many violations enforce() keeps for `mem` and tests. */

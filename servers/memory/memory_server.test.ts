@@ -158,4 +158,37 @@ describe('MemoryServer', () => {
     expect(lines).toContain(`  ${'console'.padEnd(16)} 8 pages (32 KiB)`);
     expect(server.buddy.usageOf(KERNEL_OWNER)).toBe(2);
   });
+  it('allocateContiguous runs past MAX_PAGE_ORDER aligned as asked, freed as a whole by their base only', () => {
+    const server = MemoryServer.forRam(Ram.allocate(16 << 20));
+    const initialFree = server.buddy.freePages;
+    server.allocate(NET); // the lowest page is taken, so the run cannot start at RAM's base
+    const range = server.allocateContiguous(CONSOLE, 1536, { alignment: 4 << 20, zeroed: true });
+    expect(range.base % (4 << 20)).toBe(0);
+    expect(range.heads).toEqual([range.base, range.base + (4 << 20)]);
+    expect(server.buddy.usageOf(CONSOLE)).toBe(1536);
+    expect(codeOf(() => server.free(CONSOLE, range.heads[1]!))).toBe('NOT_BLOCK_HEAD');
+    expect(codeOf(() => server.free(NET, range.base))).toBe('NOT_OWNER');
+    server.grant(CONSOLE, BLOCK, range.base + (5 << 20), PAGE_SIZE, 'read');
+    expect(server.free(CONSOLE, range.base)).toBe(true);
+    expect(server.grants.list()).toEqual([]);
+    expect(server.buddy.freePages).toBe(initialFree - 1);
+    expect(codeOf(() => server.free(CONSOLE, range.base))).toBe('DOUBLE_FREE');
+    server.buddy.checkConsistency();
+  });
+
+  it('allocateContiguous out of memory or over the limit changes nothing; reclaim frees a run', () => {
+    const server = MemoryServer.forRam(Ram.allocate(8 << 20));
+    expect(codeOf(() => server.allocateContiguous(CONSOLE, 2049))).toBe('OUT_OF_MEMORY');
+    server.setLimit(BLOCK, 1000);
+    expect(codeOf(() => server.allocateContiguous(BLOCK, 1025))).toBe('LIMIT_EXCEEDED');
+    const single = server.allocateContiguous(BLOCK, 4, { alignment: 64 * PAGE_SIZE });
+    expect(single.heads).toHaveLength(1);
+    expect(single.base % (64 * PAGE_SIZE)).toBe(0);
+    const run = server.allocateContiguous(CONSOLE, 1100);
+    expect(server.reclaim(CONSOLE).pagesFreed).toBe(1100);
+    expect(codeOf(() => server.free(CONSOLE, run.base))).toBe('DOUBLE_FREE');
+    server.free(BLOCK, single.base);
+    expect(server.buddy.freePages).toBe(2048);
+    server.buddy.checkConsistency();
+  });
 });

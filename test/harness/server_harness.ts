@@ -67,6 +67,8 @@ export class ServerHarness {
   private readonly peers: Map<string, FakePeer>;
   private readonly dma: DmaPool;
   private nextChannel = 1;
+  /** What the server asked the kernel to remember. */
+  remembered = 0;
   private readonly channelPeers = new Map<number, FakePeer>();
   private readonly exited: Promise<number>;
   private readyResolve!: () => void;
@@ -79,7 +81,7 @@ export class ServerHarness {
     this.ram = options.ram ?? Ram.allocate(8 * 1024 * 1024);
     this.doorbells = options.doorbells ?? new DoorbellPage();
     this.interrupts = options.interrupts ?? new InterruptController(this.doorbells);
-    this.dma = new DmaPool(this.ram, this.ram.base + 1024 * 1024, 4 * 1024 * 1024);
+    this.dma = new DmaPool(this.ram, [{ start: this.ram.base + 1024 * 1024, end: this.ram.end }]);
     this.peers = new Map((options.peers ?? []).map((peer) => [peer.name, peer]));
     // Every program may log: unless the test fakes the log service itself, keep the records.
     if (!this.peers.has('log')) {
@@ -170,6 +172,9 @@ export class ServerHarness {
       case 'ready':
         this.readyResolve();
         return;
+      case 'remember':
+        this.remembered = message.value;
+        return;
       case 'init-failed':
         this.readyReject(new Error(`${this.options.name} init failed: ${message.error.message}`));
         return;
@@ -215,6 +220,7 @@ export class ServerHarness {
       heartbeat: { buffer: this.heartbeats.buffer, index: SERVER_SLOT, periodMs: 100 },
       ...(this.options.device ? { device: this.options.device } : {}),
       config: this.options.config ?? {},
+      remembered: this.remembered,
     };
   }
 }

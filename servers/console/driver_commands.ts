@@ -1,0 +1,206 @@
+// Console commands for devices and drivers: devices, load, unload, blk, random.
+//
+// They speak the drivers interface (served by the kernel), the block service of each disk
+// and the random service. Block data moves through one DMA buffer the console owns,
+// lent to one command at a time.
+
+import type { Ram } from '../../hal/ram.js';
+import type { ClientOf } from '../../ipc/define.js';
+import type { blockInterface, DiskInfo, DiskStats } from '../../ipc/interfaces/block.js';
+import type { DeviceRow, driversInterface } from '../../ipc/interfaces/drivers.js';
+import { RANDOM_READ_LIMIT, type randomInterface } from '../../ipc/interfaces/random.js';
+
+export interface DriverCommandServices {
+  readonly drivers: ClientOf<typeof driversInterface>;
+  readonly random: ClientOf<typeof randomInterface>;
+  /** A client of the block service of the driver instance `name`. */
+  disk(name: string): ClientOf<typeof blockInterface>;
+  /** Zeroed DMA memory the console owns; returns its physical address. */
+  allocateDma(bytes: number): Promise<number>;
+  readonly ram: Ram;
+}
+
+export class DriverCommandError extends Error {}
+
+/** The console's block buffer: the largest blk read or write it does at once. */
+export const CONSOLE_BLOCK_BUFFER = 64 * 1024;
+/** `load` compiles and starts a driver, and waits for it: allow for that. */
+const LOAD_TIMEOUT_MS = 120_000;
+const VIRTIO_TYPES: Record<number, string> = { 0: 'empty', 1: 'net', 2: 'block', 3: 'console', 4: 'entropy' };
+
+interface DriverCommand {
+  readonly usage: string;
+  readonly summary: string;
+  run(words: string[], services: DriverCommandServices): Promise<{ output: string }>;
+}
+
+let buffer: Promise<number> | undefined;
+let bufferLock: Promise<unknown> = Promise.resolve();
+
+/** Runs `use` with the console's DMA buffer, one command at a time. */
+function withBuffer<T>(services: DriverCommandServices, use: (address: number) => Promise<T>): Promise<T> {
+  buffer ??= services.allocateDma(CONSOLE_BLOCK_BUFFER);
+  const run = bufferLock.then(async () => use(await buffer!));
+  bufferLock = run.catch(() => undefined);
+  return run;
+}
+
+export const driverCommands: Record<string, DriverCommand> = {
+  devices: {
+    usage: 'devices',
+    summary: 'device-tree devices: compatible, registers, interrupt, bound driver, state, generation',
+    run: async (_, { drivers }) => ({ output: formatDevices((await drivers.devices({})).rows) }),
+  },
+  drivers: {
+    usage: 'drivers',
+    summary: 'the drivers the kernel knows: version, where from, instances',
+    run: async (_, { drivers }) => {
+      const rows = (await drivers.drivers({})).rows;
+      return { output: table(['DRIVER', 'VERSION', 'SOURCE', 'INSTANCES'], rows.map((row) => [row.name, row.version, row.source, row.instances.join(', ') || '-'])) };
+    },
+  },
+  load: {
+    usage: 'load PATH',
+    summary: 'load the driver folder PATH (on the host) and bind it to matching unbound devices',
+    run: async (words, { drivers }) => {
+      if (words.length !== 2) throw new DriverCommandError('usage: load PATH (a host folder with manifest.json and main.ts)');
+      return { output: (await drivers.load({ path: words[1]! }, { timeoutMs: LOAD_TIMEOUT_MS })).message };
+    },
+  },
+  unload: {
+    usage: 'unload NAME',
+    summary: 'stop the driver NAME (or one instance NAME.N) and release its devices',
+    run: async (words, { drivers }) => {
+      if (words.length !== 2) throw new DriverCommandError('usage: unload NAME');
+      return { output: (await drivers.unload({ name: words[1]! }, { timeoutMs: LOAD_TIMEOUT_MS })).message };
+    },
+  },
+  random: {
+    usage: 'random [N]',
+    summary: `N random bytes from the entropy device, in hex (default 16, at most ${RANDOM_READ_LIMIT})`,
+    run: async (words, { random }) => {
+      const count = words.length > 1 ? Number(words[1]) : 16;
+      if (words.length > 2 || !Number.isInteger(count) || count < 1 || count > RANDOM_READ_LIMIT) {
+        throw new DriverCommandError(`usage: random [N] (N a whole number from 1 to ${RANDOM_READ_LIMIT})`);
+      }
+      const { data } = await random.read({ bytes: count });
+      return { output: [...data].map((byte) => byte.toString(16).padStart(2, '0')).join('') };
+    },
+  },
+  blk: {
+    usage: 'blk [read DISK SECTOR [COUNT] | write DISK SECTOR TEXT | flush DISK]',
+    summary: 'disks: size, requests served, errors; or read, write (TEXT, zero-padded to whole sectors) and flush one',
+    run: async (words, services) => {
+      switch (words[1]) {
+        case undefined:
+          return { output: await diskTable(services) };
+        case 'read':
+          return { output: await readSectors(words, services) };
+        case 'write':
+          return { output: await writeText(words, services) };
+        case 'flush':
+          if (words.length !== 3) throw new DriverCommandError('usage: blk flush DISK');
+          await services.disk(words[2]!).flush({});
+          return { output: `${words[2]}: flushed` };
+        default:
+          throw new DriverCommandError('usage: blk [read DISK SECTOR [COUNT] | write DISK SECTOR TEXT | flush DISK]');
+      }
+    },
+  },
+};
+
+async function diskTable(services: DriverCommandServices): Promise<string> {
+  const rows = (await services.drivers.devices({})).rows.filter((row) => row.serves.includes('block') && row.driver);
+  if (rows.length === 0) return 'no disks (see devices)';
+  const cells = await Promise.all(rows.map(async (row) => {
+    const name = row.driver!;
+    if (row.state !== 'running') return [name, '-', '-', '-', '-', '-', '-', '-', row.state];
+    const disk = services.disk(name);
+    const [info, stats]: [DiskInfo, DiskStats] = await Promise.all([disk.info({}), disk.stats({})]);
+    return [
+      name, formatBytes(info.sectors * info.sectorBytes), String(info.sectors), info.readOnly ? 'ro' : 'rw', info.serial || '-',
+      String(stats.reads), String(stats.writes), String(stats.served), `${stats.errors}`,
+    ];
+  }));
+  return table(['DISK', 'SIZE', 'SECTORS', 'MODE', 'SERIAL', 'READS', 'WRITES', 'SERVED', 'ERRORS'], cells);
+}
+
+function sectorArgument(text: string | undefined, what: string): number {
+  const value = Number(text);
+  if (text === undefined || !/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new DriverCommandError(`${what} must be a whole number, got ${text ?? 'nothing'}`);
+  return value;
+}
+
+async function readSectors(words: string[], services: DriverCommandServices): Promise<string> {
+  if (words.length < 4 || words.length > 5) throw new DriverCommandError('usage: blk read DISK SECTOR [COUNT]');
+  const name = words[2]!;
+  const sector = sectorArgument(words[3], 'SECTOR');
+  const disk = services.disk(name);
+  const { sectorBytes } = await disk.info({});
+  const count = words[4] === undefined ? 1 : sectorArgument(words[4], 'COUNT');
+  const bytes = count * sectorBytes;
+  if (bytes > CONSOLE_BLOCK_BUFFER) throw new DriverCommandError(`blk read: at most ${CONSOLE_BLOCK_BUFFER / sectorBytes} sectors at once`);
+  return withBuffer(services, async (address) => {
+    await disk.read({ sector, bytes, buffer: { kind: 'physical', address } });
+    return hexDump(services.ram.read(address, bytes), sector * sectorBytes);
+  });
+}
+
+async function writeText(words: string[], services: DriverCommandServices): Promise<string> {
+  if (words.length < 5) throw new DriverCommandError('usage: blk write DISK SECTOR TEXT');
+  const name = words[2]!;
+  const sector = sectorArgument(words[3], 'SECTOR');
+  const text = new TextEncoder().encode(words.slice(4).join(' '));
+  const disk = services.disk(name);
+  const { sectorBytes } = await disk.info({});
+  const bytes = Math.max(1, Math.ceil(text.length / sectorBytes)) * sectorBytes;
+  if (bytes > CONSOLE_BLOCK_BUFFER) throw new DriverCommandError(`blk write: at most ${CONSOLE_BLOCK_BUFFER} bytes at once`);
+  return withBuffer(services, async (address) => {
+    services.ram.fill(address, bytes, 0);
+    services.ram.write(address, text);
+    await disk.write({ sector, bytes, buffer: { kind: 'physical', address } });
+    return `${name}: wrote ${text.length} bytes (${bytes / sectorBytes} sector${bytes === sectorBytes ? '' : 's'}) at sector ${sector}`;
+  });
+}
+
+function formatDevices(rows: readonly DeviceRow[]): string {
+  const cells = rows.map((row) => [
+    row.path,
+    row.compatible.join(',') + (row.virtioDeviceId !== undefined ? ` [${VIRTIO_TYPES[row.virtioDeviceId] ?? `type ${row.virtioDeviceId}`}]` : ''),
+    `0x${row.base.toString(16)}+0x${row.size.toString(16)}`,
+    row.interrupt === undefined ? '-' : String(row.interrupt),
+    row.driver ?? '-',
+    row.state,
+    row.generation === 0 ? '-' : String(row.generation),
+  ]);
+  return table(['DEVICE', 'COMPATIBLE', 'REG', 'IRQ', 'DRIVER', 'STATE', 'GEN'], cells);
+}
+
+function table(headings: string[], cells: string[][]): string {
+  const widths = headings.map((heading, column) => Math.max(heading.length, ...cells.map((row) => row[column]!.length)));
+  const render = (row: string[]) => row.map((text, column) => text.padEnd(widths[column]!)).join('  ').trimEnd();
+  return [render(headings), ...cells.map(render)].join('\n');
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** Classic hex dump: offset, 16 bytes in hex, the printable ones as text. */
+export function hexDump(bytes: Uint8Array, startOffset = 0): string {
+  const lines: string[] = [];
+  for (let offset = 0; offset < bytes.length; offset += 16) {
+    const row = bytes.subarray(offset, offset + 16);
+    const hex = [...row].map((byte) => byte.toString(16).padStart(2, '0')).join(' ');
+    const text = [...row].map((byte) => (byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : '.')).join('');
+    lines.push(`${(startOffset + offset).toString(16).padStart(8, '0')}  ${hex.padEnd(47)}  |${text}|`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,126 @@
+// The KHO server: Linux's Kexec HandOver API for every server, and the keeper of the
+// outgoing kho-v2 state (radix tree + root FDT) in guest RAM.
+//
+// Deliberately dull (after Hubris's packrat): it gets and puts preserved pages and
+// subtree pointers, and never parses a client's data. Its own memory is an arena whose
+// bookkeeping is in RAM (arena.ts); the kernel remembers the arena's address across the
+// server's restarts, so a restarted KHO server reattaches to the same tree and FDT.
+//
+// Config (from the kernel): scratch areas; on a KHO boot, the incoming handover pointers
+// from /chosen; the arena size.
+
+import { PAGE_SIZE, hex } from '../../hal/address.js';
+import { khoInterface } from '../../ipc/interfaces/kho.js';
+import { decodeFdt } from '../../hal/fdt/decode.js';
+import { toDts } from '../../hal/fdt/dts.js';
+import { PermissionDeniedError } from '../../ipc/errors.js';
+import { KhoError } from '../../microkernel/kho/errors.js';
+import { reviveHandover, readFdtBlob, type HandoverPointers, type KhoIncoming } from '../../microkernel/kho/incoming.js';
+import { KhoOutgoing } from '../../microkernel/kho/outgoing.js';
+import type { ScratchArea } from '../../microkernel/kho/scratch.js';
+import { KHO_VMALLOC_ALLOC, decodeVmallocDescriptor, encodeVmallocDescriptor, preserveVmalloc, restoreVmalloc } from '../../microkernel/kho/vmalloc.js';
+import { defineServer } from '../../microkernel/userlib/server.js';
+import { KhoArena } from './arena.js';
+
+const DEFAULT_ARENA_BYTES = 8 * 1024 * 1024;
+const ARENA_ALIGNMENT = 4 * 1024 * 1024;
+
+export default defineServer({
+  async init(context) {
+    const scratch = (context.config.scratch ?? []) as ScratchArea[];
+    const pointers = context.config.handover as HandoverPointers | undefined;
+    let arena: KhoArena;
+    let outgoing: KhoOutgoing;
+    if (context.remembered) {
+      arena = KhoArena.attach(context.ram, context.remembered);
+      outgoing = KhoOutgoing.open(context.ram, arena.rootFdt, arena, scratch);
+      context.log.info({ fdt: hex(arena.rootFdt) }, 'reattached to the outgoing KHO state');
+    } else {
+      const bytes = Number(context.config.arenaBytes ?? DEFAULT_ARENA_BYTES);
+      const base = await context.allocateDma(bytes, ARENA_ALIGNMENT);
+      arena = KhoArena.format(context.ram, base, bytes);
+      outgoing = KhoOutgoing.create(context.ram, arena, scratch);
+      arena.rootFdt = outgoing.fdt.pa;
+      context.remember(base);
+    }
+
+    // The incoming handover: the kernel already validated it and reserved its blocks; this
+    // instance keeps the restore bookkeeping ('KHOP' marks) and the incoming subtrees.
+    let incoming: KhoIncoming | undefined;
+    if (pointers) {
+      const revival = reviveHandover(context.ram, pointers);
+      if (revival.revived) incoming = revival.handover;
+      else context.log.warn(`disabling KHO revival: ${revival.reason}`);
+    }
+    const needIncoming = (): KhoIncoming => {
+      if (!incoming) throw new KhoError('ENOENT', 'not a KHO boot: there is no incoming handover');
+      return incoming;
+    };
+    const preserver = outgoing.preserver;
+
+    context.serve(khoInterface, {
+      preserveFolio: ({ pa, order }) => (preserver.preserveFolio(pa, order), {}),
+      unpreserveFolio: ({ pa, order }) => ({ wasPreserved: preserver.unpreserveFolio(pa, order) }),
+      preservePages: ({ pa, count }) => (preserver.preservePages(pa, count), {}),
+      unpreservePages: ({ pa, count }) => (preserver.unpreservePages(pa, count), {}),
+      allocPreserve: ({ size }) => {
+        const pa = preserver.allocPreserve(size);
+        return { pa, order: Math.max(0, Math.ceil(Math.log2(Math.ceil(size / PAGE_SIZE)))) };
+      },
+      unpreserveFree: ({ pa }) => (preserver.unpreserveFree(pa), {}),
+      preserveVmalloc: ({ blocks, order }) => ({
+        descriptor: encodeVmallocDescriptor(preserveVmalloc(preserver, { blocks, order, flags: KHO_VMALLOC_ALLOC })),
+      }),
+      addSubtree: ({ name, pa }) => (outgoing.fdt.addSubtree(name, pa), {}),
+      removeSubtree: ({ pa }) => ({ removed: outgoing.fdt.removeSubtree(pa) }),
+      retrieveSubtree: ({ name, from }) => {
+        if (from === 'incoming') return { pa: needIncoming().retrieveSubtree(name) };
+        const found = outgoing.fdt.subtrees().find((subtree) => subtree.name === name);
+        if (!found) throw new KhoError('ENOENT', `no outgoing subtree named "${name}"`);
+        if (found.pa === null) throw new KhoError('EINVAL', `subtree "${name}" has no valid preserved-data`);
+        return { pa: found.pa };
+      },
+      restoreFolio: ({ pa }) => ({ order: needIncoming().restorer.restoreFolio(pa) }),
+      restorePages: ({ pa, count }) => (needIncoming().restorer.restorePages(pa, count), {}),
+      restoreVmalloc: ({ descriptor }) => {
+        const area = restoreVmalloc(needIncoming().restorer, decodeVmallocDescriptor(descriptor));
+        return { blocks: [...area.blocks], order: area.order };
+      },
+      describe: () => ({ text: describe(outgoing, arena, incoming, pointers) }),
+      blobs: () => ({
+        fdt: outgoing.fdt.bytes(),
+        subtrees: outgoing.fdt.subtrees().flatMap((subtree) => {
+          const blob = subtree.pa === null ? null : readFdtBlob(context.ram, subtree.pa);
+          return blob ? [{ name: subtree.name, blob }] : [];
+        }),
+      }),
+      prepareHandover: ({ poison, keep }, call) => {
+        if (call.clientName !== 'kernel') throw new PermissionDeniedError('only the kernel prepares a handover');
+        const prepared = outgoing.prepareHandover({ poison, keep });
+        return { ...prepared.pointers, poisonedBytes: prepared.poison?.poisonedBytes ?? 0 };
+      },
+    });
+  },
+});
+
+function describe(outgoing: KhoOutgoing, arena: KhoArena, incoming: KhoIncoming | undefined, pointers: HandoverPointers | undefined): string {
+  const lines: string[] = [];
+  lines.push('scratch areas:');
+  for (const area of outgoing.scratchAreas) lines.push(`  ${hex(area.addr)} ${area.size / 1024} KiB`);
+  const counts = outgoing.tree.blockCountsByOrder();
+  const perOrder = counts.map((count, order) => (count ? `order ${order}: ${count}` : '')).filter(Boolean);
+  lines.push(`outgoing: root FDT at ${hex(outgoing.fdt.pa)}, radix tree ${outgoing.tree.pageCount()} pages, arena ${arena.usedPages}/${arena.pages} pages used`);
+  lines.push(`preserved blocks: ${perOrder.length ? perOrder.join(', ') : 'none'}`);
+  const subtrees = outgoing.fdt.subtrees();
+  lines.push(`subtrees: ${subtrees.length ? subtrees.map((subtree) => `${subtree.name} at ${subtree.pa === null ? 'invalid' : hex(subtree.pa)}`).join(', ') : 'none'}`);
+  lines.push('outgoing FDT:');
+  lines.push(...toDts(decodeFdt(outgoing.fdt.bytes())).trimEnd().split('\n').map((line) => '  ' + line));
+  if (incoming && pointers) {
+    const inCounts = incoming.blockCountsByOrder().map((count, order) => (count ? `order ${order}: ${count}` : '')).filter(Boolean);
+    lines.push(`incoming: FDT at ${hex(pointers.fdtPa)}, scratch array at ${hex(pointers.scratchPa)}; ${incoming.blockCount} blocks (${inCounts.join(', ') || 'none'}), ${(incoming.preservedBytes / 1024).toFixed(0)} KiB`);
+    lines.push(`incoming subtrees: ${incoming.subtrees().map((subtree) => subtree.name).join(', ') || 'none'}`);
+  } else {
+    lines.push('incoming: none (not a KHO boot)');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,147 @@
+// The log ring kept in guest RAM (as Linux's pstore/ramoops keeps its console buffer),
+// so it survives the log server's restarts and, preserved through KHO, a kexec.
+//
+// Layout (little-endian): a 32-byte header {magic "BLOG", version 1, capacity, head,
+// tail, count, dropped, reserved} then `capacity` bytes of records. A record is a u32
+// length and that many bytes of JSON; a u32 0xffffffff marks the wrap to offset 0.
+// head = oldest record, tail = where the next one goes; head === tail with count 0 is empty.
+
+import type { Ram } from '../../hal/ram.js';
+import type { StoredRecord } from './log_ring.js';
+
+const MAGIC = 0x474f4c42; // "BLOG"
+const VERSION = 1;
+const HEADER = 32;
+const WRAP = 0xffff_ffff;
+const MAGIC_AT = 0, VERSION_AT = 4, CAPACITY_AT = 8, HEAD_AT = 12, TAIL_AT = 16, COUNT_AT = 20, DROPPED_AT = 24;
+
+export class RamLogRing {
+  readonly ram: Ram;
+  readonly address: number;
+  readonly capacity: number;
+  private readonly encoder = new TextEncoder();
+  private readonly decoder = new TextDecoder();
+
+  private constructor(ram: Ram, address: number, capacity: number) {
+    this.ram = ram;
+    this.address = address;
+    this.capacity = capacity;
+  }
+
+  /** Formats an empty ring over [address, address+size). */
+  static format(ram: Ram, address: number, size: number): RamLogRing {
+    const capacity = size - HEADER;
+    ram.fill(address, HEADER, 0);
+    ram.writeU32(address + MAGIC_AT, MAGIC);
+    ram.writeU32(address + VERSION_AT, VERSION);
+    ram.writeU32(address + CAPACITY_AT, capacity);
+    return new RamLogRing(ram, address, capacity);
+  }
+
+  /** Reattaches to the ring at `address`; returns undefined if there is none or it is inconsistent. */
+  static attach(ram: Ram, address: number): RamLogRing | undefined {
+    if (!ram.contains(address, HEADER) || ram.readU32(address + MAGIC_AT) !== MAGIC || ram.readU32(address + VERSION_AT) !== VERSION) return undefined;
+    const capacity = ram.readU32(address + CAPACITY_AT);
+    if (!ram.contains(address, HEADER + capacity)) return undefined;
+    const ring = new RamLogRing(ram, address, capacity);
+    if (ring.head >= capacity || ring.tail >= capacity) return undefined;
+    return ring;
+  }
+
+  get size(): number {
+    return this.ram.readU32(this.address + COUNT_AT);
+  }
+
+  get dropped(): number {
+    return this.ram.readU32(this.address + DROPPED_AT);
+  }
+
+  append(record: StoredRecord): void {
+    const bytes = this.encoder.encode(JSON.stringify(record));
+    const needed = 4 + bytes.length;
+    if (needed + 4 > this.capacity) return;
+    let tail = this.tail;
+    if (tail + needed + 4 > this.capacity) {
+      // Not enough room before the end: make room for the wrap marker, then wrap.
+      this.evictUntilFree(tail, this.capacity - tail);
+      this.writeU32(tail, WRAP);
+      tail = 0;
+    }
+    this.evictUntilFree(tail, needed + 4);
+    this.writeU32(tail, bytes.length);
+    this.ram.write(this.data(tail + 4), bytes);
+    this.setTail(tail + needed);
+    this.ram.writeU32(this.address + COUNT_AT, this.size + 1);
+  }
+
+  /** The last `count` records (all when undefined), oldest first; unreadable entries are skipped. */
+  last(count?: number): StoredRecord[] {
+    const records: StoredRecord[] = [];
+    let at = this.head;
+    for (let index = 0; index < this.size; index++) {
+      let length = this.readU32(at);
+      if (length === WRAP) {
+        at = 0;
+        length = this.readU32(0);
+      }
+      if (length > this.capacity - at - 4) break;
+      try {
+        records.push(JSON.parse(this.decoder.decode(this.ram.read(this.data(at + 4), length))) as StoredRecord);
+      } catch {
+        // A torn record (crash mid-write) is skipped, not fatal.
+      }
+      at += 4 + length;
+    }
+    return count === undefined ? records : records.slice(Math.max(0, records.length - count));
+  }
+
+  /** Drops oldest records until [from, from+bytes) holds none (never the one being written). */
+  private evictUntilFree(from: number, bytes: number): void {
+    while (this.size > 0) {
+      const head = this.head;
+      const overlaps = head >= from && head < from + bytes;
+      if (!overlaps && !(head === from)) return;
+      let length = this.readU32(head);
+      let next: number;
+      if (length === WRAP) {
+        length = this.readU32(0);
+        next = 4 + length;
+      } else next = head + 4 + length;
+      this.setHead(next >= this.capacity ? 0 : next);
+      this.ram.writeU32(this.address + COUNT_AT, this.size - 1);
+      this.ram.writeU32(this.address + DROPPED_AT, this.dropped + 1);
+      if (this.size === 0) {
+        this.setHead(from);
+        this.setTail(from);
+      }
+    }
+  }
+
+  private get head(): number {
+    return this.ram.readU32(this.address + HEAD_AT);
+  }
+
+  private get tail(): number {
+    return this.ram.readU32(this.address + TAIL_AT);
+  }
+
+  private setHead(value: number): void {
+    this.ram.writeU32(this.address + HEAD_AT, value);
+  }
+
+  private setTail(value: number): void {
+    this.ram.writeU32(this.address + TAIL_AT, value);
+  }
+
+  private data(offset: number): number {
+    return this.address + HEADER + offset;
+  }
+
+  private readU32(offset: number): number {
+    return this.ram.readU32(this.data(offset));
+  }
+
+  private writeU32(offset: number, value: number): void {
+    this.ram.writeU32(this.data(offset), value);
+  }
+}
