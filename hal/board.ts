@@ -216,26 +216,34 @@ export class Board {
   }
 
   /**
-   * Where the first boot's device tree goes: the top of RAM, as QEMU does — or, when
-   * booting a saved handover, the top of its largest KHO scratch area, since every other
-   * page may be preserved.
+   * Where the first boot's device tree goes: the top of RAM, as QEMU does, with the
+   * initrd below it — or, when booting a saved handover, the bottom of its largest KHO
+   * scratch area with the initrd above it (every page outside scratch may be preserved,
+   * and the scratch array sits at the top of an area).
    */
   private treeAddress(): number {
+    return this.handoverArea()?.addr ?? this.ram.end - TREE_RESERVE;
+  }
+
+  private initrdAddress(): number {
+    const area = this.handoverArea();
+    if (area) return area.addr + TREE_RESERVE;
+    const size = Math.ceil(this.options.initrd.length / PAGE_SIZE) * PAGE_SIZE;
+    return this.ram.end - TREE_RESERVE - size;
+  }
+
+  /** The largest scratch area of the incoming handover given at power-on, if any fits the tree and initrd. */
+  private handoverArea(): { addr: number; size: number } | undefined {
     const handover = this.resetDone ? undefined : this.options.incomingHandover;
-    if (!handover) return this.ram.end - TREE_RESERVE;
+    if (!handover) return undefined;
     let best = { addr: 0, size: 0 };
     for (let offset = 0; offset + 16 <= handover.scratchLength; offset += 16) {
       if (!this.ram.contains(handover.scratch + offset, 16)) break;
       const area = { addr: this.ram.readU64Number(handover.scratch + offset), size: this.ram.readU64Number(handover.scratch + offset + 8) };
       if (area.size > best.size && this.ram.contains(area.addr, area.size)) best = area;
     }
-    if (best.size < TREE_RESERVE * 2) return this.ram.end - TREE_RESERVE;
-    return best.addr + best.size - TREE_RESERVE;
-  }
-
-  private initrdAddress(): number {
-    const size = Math.ceil(this.options.initrd.length / PAGE_SIZE) * PAGE_SIZE;
-    return this.treeAddress() - size;
+    if (best.size < TREE_RESERVE * 4 + this.options.initrd.length) return undefined;
+    return best;
   }
 
   /** The KHO pointers in the device tree at `address`, for the saved-RAM hint. */

@@ -1,0 +1,104 @@
+// Whole-system KHO tests, after Linux's tools/testing/selftests/kho: preserve, kexec,
+// restore and verify — and the log surviving restarts and kexec.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RunningSystem } from '../harness/system.js';
+
+const hasDtc = spawnSync('dtc', ['--version']).status === 0;
+let systems: RunningSystem[] = [];
+const directories: string[] = [];
+afterEach(async () => {
+  for (const system of systems) await system.stop();
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
+  systems = [];
+});
+
+async function boot(args: string[]): Promise<RunningSystem> {
+  const system = await RunningSystem.boot(args);
+  systems.push(system);
+  return system;
+}
+
+function temporaryDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'baton-kho-'));
+  directories.push(directory);
+  return directory;
+}
+
+describe('kexec with KHO', () => {
+  it('restores every preserved folio after kexec (test_kho) and dmesg keeps the previous boot', async () => {
+    const system = await boot(['--manifest', 'kho-test']);
+    const before = await system.command('dmesg');
+    expect(before).toContain('KHO test: folios preserved');
+    const kexec = await system.command('kexec');
+    expect(kexec).toContain('kexec: loading');
+    const dmesg = await system.command('dmesg');
+    expect(dmesg).toContain('KHO test: folios preserved');
+    expect(dmesg).toContain('KHO restore succeeded');
+    expect(dmesg.indexOf('KHO test: folios preserved')).toBeLessThan(dmesg.indexOf('KHO restore succeeded'));
+    const kho = await system.command('kho');
+    expect(kho).toMatch(/incoming subtrees: .*kho_test/);
+    expect(kho).toContain('compatible = "kho-v2"');
+  });
+
+  it('keeps preserved pages intact through kho_poison, which fills everything else', async () => {
+    const system = await boot(['--manifest', 'kho-test', '--bootargs', 'kho_poison']);
+    await system.command('kexec');
+    expect(await system.command('dmesg')).toContain('KHO restore succeeded');
+  });
+
+  it('restart of the log server loses nothing', async () => {
+    const system = await boot([]);
+    const before = (await system.command('dmesg')).split('\n');
+    expect(await system.command('restart log')).toBe('log: generation 2 running');
+    const after = await system.command('dmesg');
+    for (const line of before) expect(after).toContain(line);
+  });
+
+  it('kho dump writes the outgoing FDT and subtrees, which dtc decodes', async () => {
+    const system = await boot(['--manifest', 'kho-test']);
+    const directory = temporaryDirectory();
+    expect(await system.command(`kho dump ${directory}`)).toContain('wrote fdt');
+    expect(existsSync(join(directory, 'fdt'))).toBe(true);
+    expect(existsSync(join(directory, 'sub_fdts', 'kho_test'))).toBe(true);
+    if (hasDtc) {
+      for (const file of ['fdt', 'sub_fdts/kho_test']) {
+        const dtc = spawnSync('dtc', ['-I', 'dtb', '-O', 'dts', join(directory, file)], { encoding: 'utf8' });
+        expect(dtc.status).toBe(0);
+        expect(dtc.stderr).toBe('');
+      }
+    }
+  });
+
+  it('a kexec into an image that does not exist is refused and the system keeps running', async () => {
+    const system = await boot([]);
+    expect(await system.command('kexec /nonexistent/baton')).toMatch(/^error: kexec: no kernel image at/);
+    expect(await system.command('ps')).toMatch(/console\s+server\s+1\s+running/);
+  });
+
+  it('boots a RAM image saved at kexec as an incoming handover elsewhere', async () => {
+    const directory = temporaryDirectory();
+    const image = join(directory, 'ram.img');
+    const first = await boot(['--manifest', 'kho-test', '--dump-ram', image]);
+    await first.command('kexec');
+    const hint = /--kho-fdt (0x[0-9a-f]+) --kho-scratch (0x[0-9a-f]+,\d+)/.exec(first.transcript);
+    expect(hint).not.toBeNull();
+    await first.shutdown();
+    const second = await boot(['--manifest', 'kho-test', '--ram', image, '--kho-fdt', hint![1]!, '--kho-scratch', hint![2]!]);
+    expect(await second.command('dmesg')).toContain('KHO restore succeeded');
+  });
+
+  it('boots with KHO revival disabled when the handover is bad', async () => {
+    const directory = temporaryDirectory();
+    const image = join(directory, 'ram.img');
+    const first = await boot(['--dump-ram', image]);
+    await first.shutdown();
+    const second = await boot(['--ram', image, '--kho-fdt', '0x80000000', '--kho-scratch', '0x80001000,48']);
+    expect(second.transcript).toContain('disabling KHO revival');
+    expect(await second.command('ps')).toMatch(/log\s+server\s+1\s+running/);
+  });
+});
