@@ -97,7 +97,7 @@ export class Kernel {
     this.board = readBoardTree(this.tree);
     this.verbose = this.board.bootargs.split(/\s+/).includes('verbose');
     if (this.verbose) this.log.level = 'debug';
-    this.console.print(`baton kernel: entered with device tree at ${hex(entry.deviceTree)} (${this.board.model})`);
+    this.console.print(`baton kernel ${entry.image}: entered with device tree at ${hex(entry.deviceTree)} (${this.board.model})`);
     for (const range of this.board.ram) this.console.print(`memory: ${range.size / (1024 * 1024)} MiB at ${hex(range.base)}`);
     this.console.print(`command line: ${this.board.bootargs}`);
     this.initrd = this.readInitrdRange();
@@ -166,7 +166,6 @@ export class Kernel {
       connect: () => this.names.lookup('kernel', 'log', 'log'),
       reconnect: () => this.names.lookup('kernel', 'log', 'log'),
     });
-    this.setLogSink((records) => log.write({ records }));
 
     this.createProcesses(manifest);
     this.supervisor.watch();
@@ -179,6 +178,8 @@ export class Kernel {
       this.log.info({ bootMs: elapsed }, 'boot complete');
       return this.clock.nowMs();
     });
+    // Only now is the log service starting, so a lookup waits for it; records wait until then.
+    this.setLogSink((records) => log.write({ records }));
     return this.bootMs;
   }
 
@@ -222,10 +223,24 @@ export class Kernel {
     };
   }
 
-  /** What the kernel adds to a program's manifest config: the KHO server learns the scratch areas and the incoming handover. */
+  /**
+   * What the kernel adds to a program's manifest config: `NAME.key=value` boot arguments
+   * (as Linux's module parameters on the command line), and for the KHO server the
+   * scratch areas and the incoming handover.
+   */
   private kernelConfig(process: Process): Record<string, unknown> {
-    if (!process.spec.serves.includes('kho')) return {};
-    return { scratch: this.memory.scratch, ...(this.memory.handover ? { handover: this.memory.handover.pointers } : {}) };
+    const config: Record<string, unknown> = {};
+    for (const word of this.board.bootargs.split(/\s+/)) {
+      const match = /^([a-z][a-z0-9-]*)\.([A-Za-z][A-Za-z0-9_]*)=(.*)$/.exec(word);
+      if (!match || (match[1] !== process.name && match[1] !== process.spec.name)) continue;
+      const value = match[3]!;
+      config[match[2]!] = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+    }
+    if (process.spec.serves.includes('kho')) {
+      config.scratch = this.memory.scratch;
+      if (this.memory.handover) config.handover = this.memory.handover.pointers;
+    }
+    return config;
   }
 
   private attach(server: Process | 'kernel', channel: ChannelDescriptor, clientName: string): void {

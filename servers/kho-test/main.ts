@@ -4,7 +4,8 @@
 // folios_info, csum}}. After a kexec it restores every folio with its order, recomputes
 // the checksum and logs "KHO restore succeeded" or "KHO restore failed: why".
 //
-// Boot it with `npm start -- --manifest kho-test`, then `kexec`, then `dmesg`.
+// Boot it with `npm start -- --manifest kho-test`, then `kexec`, then `dmesg`. Boot
+// arguments kho-test.maximumBytes=N and kho-test.maximumOrder=N size the test.
 
 import { PAGE_SIZE } from '../../hal/address.js';
 import { decodeFdt } from '../../hal/fdt/decode.js';
@@ -17,7 +18,8 @@ import { defineServer, type ServerContext } from '../../microkernel/userlib/serv
 const MAGIC = 0x4b484f21;
 const COMPATIBLE = 'kho-test-v1';
 const SUBTREE = 'kho_test';
-const MAXIMUM_ORDER = 4;
+/** Largest folio order preserved (config maximumOrder; Linux's test uses up to MAX_PAGE_ORDER). */
+const DEFAULT_MAXIMUM_ORDER = 4;
 
 export default defineServer({
   async init(context) {
@@ -33,22 +35,22 @@ export default defineServer({
     }
     const existing = await kho.retrieveSubtree({ name: SUBTREE, from: 'outgoing' }).catch(() => undefined);
     if (existing) return; // preserved earlier in this boot (this is a restart)
-    await preserve(context, Number(context.config.maximumBytes ?? 2 * 1024 * 1024));
+    await preserve(context, Number(context.config.maximumBytes ?? 2 * 1024 * 1024), Number(context.config.maximumOrder ?? DEFAULT_MAXIMUM_ORDER));
   },
 });
 
-async function preserve(context: ServerContext, maximumBytes: number): Promise<void> {
+async function preserve(context: ServerContext, maximumBytes: number, maximumOrder: number): Promise<void> {
   const kho = context.connect(khoInterface);
   const folios: { pa: number; order: number }[] = [];
   let checksum = 0;
   let total = 0;
   while (total < maximumBytes) {
-    const order = Math.floor(Math.random() * (MAXIMUM_ORDER + 1));
+    const order = Math.floor(Math.random() * (maximumOrder + 1));
     const size = PAGE_SIZE << order;
     const pa = await context.allocateDma(size, size);
     const bytes = context.ram.subarray(pa, size);
     crypto.getRandomValues(bytes.subarray(0, Math.min(size, 65536)));
-    if (size > 65536) for (let offset = 65536; offset < size; offset += 65536) crypto.getRandomValues(bytes.subarray(offset, offset + 65536));
+    for (let offset = 65536; offset < size; offset += 65536) crypto.getRandomValues(bytes.subarray(offset, offset + 65536));
     checksum = sum(checksum, bytes);
     await kho.preserveFolio({ pa, order });
     folios.push({ pa, order });

@@ -31,6 +31,14 @@ export function runBaton(args: string[], input?: string): Promise<CommandResult>
   });
 }
 
+/**
+ * Removes the log lines the console prints above its prompt while the system runs
+ * ("\r ESC[K line \r\n" and the prompt redrawn after it), leaving the command's output.
+ */
+function withoutLogLines(text: string): string {
+  return text.replace(/\r\x1b\[K[^\r\n]*\r\n(baton> )?/g, '');
+}
+
 export class RunningSystem {
   readonly runDirectory: string;
   private readonly child: ChildProcessWithoutNullStreams;
@@ -70,9 +78,9 @@ export class RunningSystem {
     const start = this.output.length;
     this.child.stdin.write(line + '\n');
     const text = await this.waitFor((all) => {
-      const after = all.slice(start);
+      const after = withoutLogLines(all.slice(start));
       return after.includes('\r\n') && after.endsWith(PROMPT);
-    }, `the prompt after "${line}"`, start);
+    }, `the prompt after "${line}"`, start).then(withoutLogLines);
     const afterEcho = text.slice(text.indexOf('\r\n') + 2);
     return afterEcho.slice(0, afterEcho.length - PROMPT.length).replace(/\r\n/g, '\n').replace(/\n$/, '');
   }

@@ -88,9 +88,9 @@ describe('baton start', () => {
 describe('running system', () => {
   it('restarts a killed server as a new generation and keeps running', async () => {
     system = await RunningSystem.boot();
-    expect(await system.command('kill console')).toContain('console: killed (generation 1)');
-    const row = await psUntil(system, 'console', /\s2\s+running\s+1\s/);
-    expect(row).toMatch(/^console\s+server\s+2\s+running\s+1/);
+    expect(await system.command('kill log')).toContain('log: killed (generation 1)');
+    const row = await psUntil(system, 'log', /\s2\s+running\s+1\s/);
+    expect(row).toMatch(/^log\s+server\s+2\s+running\s+1/);
   });
 
   it('stops and starts a server on request', async () => {

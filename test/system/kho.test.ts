@@ -2,7 +2,8 @@
 // restore and verify — and the log surviving restarts and kexec.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -72,6 +73,22 @@ describe('kexec with KHO', () => {
         expect(dtc.stderr).toBe('');
       }
     }
+  });
+
+  it('kexec into another build on the host runs that build\'s kernel and servers, handing memory over', async () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const other = temporaryDirectory();
+    cpSync(join(root, 'build'), join(other, 'build'), { recursive: true });
+    cpSync(join(root, 'sysroot'), join(other, 'sysroot'), { recursive: true });
+    cpSync(join(root, 'drivers'), join(other, 'drivers'), { recursive: true, filter: (path) => !path.endsWith('.ts') || path.endsWith('manifest.json') });
+    cpSync(join(root, 'package.json'), join(other, 'package.json'));
+    symlinkSync(join(root, 'node_modules'), join(other, 'node_modules'));
+    const system = await boot(['--manifest', 'kho-test']);
+    await system.command(`kexec ${other}`);
+    const dmesg = await system.command('dmesg');
+    expect(dmesg.split('\n').filter((line) => line.includes('baton kernel')).join('\n')).toContain(`baton kernel ${join(other, 'build', 'microkernel', 'main.js')}: entered`);
+    expect(dmesg).toContain('KHO restore succeeded');
+    expect(await system.command('ps')).toMatch(/kho-test\s+server\s+1\s+running/);
   });
 
   it('a kexec into an image that does not exist is refused and the system keeps running', async () => {

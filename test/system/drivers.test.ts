@@ -1,0 +1,215 @@
+// Whole-system tests of drivers: disks backed by host image files, the devices table, and
+// loading, replacing and unloading drivers from folders outside the tree while the
+// system runs — each through the console (and the control CLI) as a user would.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RunningSystem, runBaton } from '../harness/system.js';
+
+const SECTOR = 512;
+let system: RunningSystem | undefined;
+const folders: string[] = [];
+afterEach(async () => {
+  await system?.stop();
+  system = undefined;
+  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
+});
+
+function temporaryFolder(prefix: string): string {
+  const folder = mkdtempSync(join(tmpdir(), prefix));
+  folders.push(folder);
+  return folder;
+}
+
+/** A disk image whose every byte is `fill`. */
+function image(folder: string, name: string, sectors: number, fill: number): string {
+  const path = join(folder, name);
+  writeFileSync(path, new Uint8Array(sectors * SECTOR).fill(fill));
+  return path;
+}
+
+/** A driver folder made by the scaffold, outside the tree. */
+async function scaffold(name: string): Promise<string> {
+  const folder = join(temporaryFolder('baton-driver-'), name);
+  const made = await runBaton(['new-driver', name, '--dir', folder]);
+  expect(made.stderr.replace(/baton: sources changed.*\n/, '')).toBe('');
+  expect(made.status).toBe(0);
+  return folder;
+}
+
+function editManifest(folder: string, change: (manifest: Record<string, unknown>) => void): void {
+  const path = join(folder, 'manifest.json');
+  const manifest = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  change(manifest);
+  writeFileSync(path, JSON.stringify(manifest, null, 2));
+}
+
+function deviceRow(table: string, path: string): string {
+  return table.split('\n').find((line) => line.startsWith(path)) ?? '';
+}
+
+/** Repeats `ps` until `name`'s row matches (each ps is an event waited on, not a sleep). */
+async function psUntil(running: RunningSystem, name: string, pattern: RegExp): Promise<string> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    const row = (await running.command('ps')).split('\n').find((line) => line.startsWith(name + ' '));
+    if (row && pattern.test(row)) return row;
+  }
+  throw new Error(`${name} never matched ${pattern}`);
+}
+
+const RNG_DEVICE = '/soc/virtio_mmio@10004000';
+
+describe('disks', () => {
+  it('a write through the block service is in the image file after shutdown, byte for byte', async () => {
+    const folder = temporaryFolder('baton-disk-');
+    const disk = image(folder, 'disk.img', 256, 0xee);
+    system = await RunningSystem.boot(['--disk', disk]);
+    expect(await system.command('blk write virtio-blk 5 hello from baton')).toBe('virtio-blk: wrote 16 bytes (1 sector) at sector 5');
+    expect(await system.command('blk flush virtio-blk')).toBe('virtio-blk: flushed');
+    expect(await system.command('blk read virtio-blk 5')).toMatch(/^00000a00  68 65 6c 6c 6f 20 66 72 6f 6d 20 62 61 74 6f 6e  \|hello from baton\|/);
+    expect(await system.command('blk')).toMatch(/^virtio-blk\s+128 KiB\s+256\s+rw\s+disk\.img\s+1\s+1\s+3\s+0$/m);
+    expect(await system.shutdown()).toBe(0);
+
+    const expected = new Uint8Array(256 * SECTOR).fill(0xee);
+    expected.fill(0, 5 * SECTOR, 6 * SECTOR);
+    expected.set(new TextEncoder().encode('hello from baton'), 5 * SECTOR);
+    expect(Buffer.from(readFileSync(disk)).equals(Buffer.from(expected))).toBe(true);
+  });
+
+  it('several disks, one read-only: refused writes are typed errors and change nothing', async () => {
+    const folder = temporaryFolder('baton-disks-');
+    const writable = image(folder, 'a.img', 64, 0);
+    const readOnly = image(folder, 'b.img', 128, 0x11);
+    system = await RunningSystem.boot(['--disk', writable, '--disk', `${readOnly},ro`]);
+    const table = await system.command('blk');
+    expect(table).toMatch(/^virtio-blk\.0\s+32 KiB\s+64\s+rw/m);
+    expect(table).toMatch(/^virtio-blk\.1\s+64 KiB\s+128\s+ro/m);
+    expect(await system.command('blk write virtio-blk.1 0 nope')).toBe('error: virtio-blk.1 is read-only');
+    expect(await system.command('blk read virtio-blk.0 64')).toMatch(/^error: read of sectors 64\.\.64: the disk has 64 sectors/);
+    expect(await system.command('blk')).toMatch(/^virtio-blk\.1\s.*\s1$/m);
+    // One instance unloaded; loading the same driver again binds it back.
+    expect(await system.command('unload virtio-blk.1')).toBe('virtio-blk.1: stopped; /soc/virtio_mmio@10006000 released');
+    expect(await system.command('blk')).not.toContain('virtio-blk.1');
+    expect(await system.command('load drivers/virtio-blk')).toContain('/soc/virtio_mmio@10006000 → virtio-blk.1: generation 1 running');
+    expect(await system.command('blk')).toMatch(/^virtio-blk\.1\s+64 KiB\s+128\s+ro/m);
+    expect(await system.shutdown()).toBe(0);
+    expect(Buffer.from(readFileSync(readOnly)).equals(Buffer.alloc(128 * SECTOR, 0x11))).toBe(true);
+  });
+
+  it('a disk keeps working after its driver is killed and restarted', async () => {
+    system = await RunningSystem.boot();
+    expect(await system.command('blk write virtio-blk 1 before')).toMatch(/wrote 6 bytes/);
+    expect(await system.command('kill virtio-blk')).toContain('virtio-blk: killed (generation 1)');
+    await psUntil(system, 'virtio-blk', /\s2\s+running\s/);
+    expect(await system.command('blk read virtio-blk 1')).toMatch(/\|before\.+\|/);
+  });
+
+  it('--disk with a missing image is refused with a usage error', async () => {
+    const result = await runBaton(['start', '--disk', join(tmpdir(), 'baton-no-such-image.img')]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/--disk .*baton-no-such-image\.img: no such image file/);
+  });
+});
+
+describe('devices and drivers', () => {
+  it('devices lists every device node with its compatible, registers, interrupt, driver, state and generation', async () => {
+    system = await RunningSystem.boot();
+    const table = await system.command('devices');
+    expect(table.split('\n')[0]).toMatch(/^DEVICE\s+COMPATIBLE\s+REG\s+IRQ\s+DRIVER\s+STATE\s+GEN$/);
+    expect(deviceRow(table, '/soc/plic@c000000')).toMatch(/kernel\s+running/);
+    expect(deviceRow(table, '/soc/virtio_mmio@10001000')).toMatch(/virtio,mmio \[console\]\s+0x10001000\+0x200\s+1\s+virtio-console\.0\s+running\s+1$/);
+    expect(deviceRow(table, RNG_DEVICE)).toMatch(/virtio,mmio \[entropy\]\s+0x10004000\+0x200\s+4\s+virtio-rng\s+running\s+1$/);
+    expect(deviceRow(table, '/soc/virtio_mmio@10005000')).toMatch(/\[block\].*virtio-blk\s+running\s+1$/);
+    expect(await system.command('random 8')).toMatch(/^[0-9a-f]{16}$/);
+    const cli = await system.ctl(['devices']);
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).toContain(RNG_DEVICE);
+  });
+
+  it('a driver from a folder outside the tree loads into the running system, serves, and unloads', async () => {
+    const folder = await scaffold('my-rng');
+    system = await RunningSystem.boot();
+    expect(await system.command(`load ${folder}`)).toContain('my-rng: no unbound device matches');
+    expect(await system.command('unload virtio-rng')).toBe(`virtio-rng: stopped; ${RNG_DEVICE} released`);
+    expect(deviceRow(await system.command('devices'), RNG_DEVICE)).toMatch(/-\s+unbound\s+-$/);
+    expect(await system.command('random 4')).toMatch(/^error: nothing serves "random"/);
+
+    const loaded = await system.ctl(['load', folder]);
+    expect(loaded.stdout).toContain(`loaded my-rng 0.1.0 from ${folder}`);
+    expect(loaded.stdout).toContain(`${RNG_DEVICE} → my-rng: generation 1 running`);
+    expect(deviceRow(await system.command('devices'), RNG_DEVICE)).toMatch(/my-rng\s+running\s+1$/);
+    expect(await system.command('random 16')).toMatch(/^[0-9a-f]{32}$/);
+    expect(await system.command('drivers')).toMatch(new RegExp(`^my-rng\\s+0\\.1\\.0\\s+${folder}\\s+my-rng$`, 'm'));
+
+    expect(await system.command('unload my-rng')).toBe(`my-rng: stopped; ${RNG_DEVICE} released`);
+    expect(deviceRow(await system.command('devices'), RNG_DEVICE)).toMatch(/unbound/);
+    expect(await system.command('load drivers/virtio-rng')).toContain('→ virtio-rng: generation 1 running');
+    expect(await system.command('random 2')).toMatch(/^[0-9a-f]{4}$/);
+  });
+
+  it('loading a newer version replaces the running driver and the device keeps working', async () => {
+    const folder = await scaffold('my-rng');
+    system = await RunningSystem.boot();
+    await system.command('unload virtio-rng');
+    expect(await system.command(`load ${folder}`)).toContain('my-rng: generation 1 running');
+    expect(await system.command(`load ${folder}`)).toMatch(/^error: my-rng 0\.1\.0 is already loaded/);
+    editManifest(folder, (manifest) => (manifest.version = '0.2.0'));
+    const replaced = await system.command(`load ${folder}`);
+    expect(replaced).toContain('replacing my-rng 0.1.0 with 0.2.0');
+    expect(replaced).toContain('→ my-rng: generation 2 running');
+    expect(await system.command('random 8')).toMatch(/^[0-9a-f]{16}$/);
+    expect(await system.command('drivers')).toMatch(/^my-rng\s+0\.2\.0\s/m);
+  });
+
+  it('a malformed manifest is refused with the field and the reason, and nothing changes', async () => {
+    const folder = await scaffold('my-rng');
+    editManifest(folder, (manifest) => {
+      manifest.name = 'My RNG';
+    });
+    const missingMatch = await scaffold('no-match');
+    editManifest(missingMatch, (manifest) => delete manifest.match);
+    const badVersion = await scaffold('bad-field');
+    editManifest(badVersion, (manifest) => (manifest.heartbeatMs = 'often'));
+    system = await RunningSystem.boot();
+    const before = await system.command('devices');
+    expect(await system.command(`load ${folder}`)).toMatch(/^error: .*manifest\.json: field "name": .*lower-case letters.*\(got "My RNG"\); nothing was loaded$/);
+    expect(await system.command(`load ${missingMatch}`)).toMatch(/field "match": a driver needs one/);
+    expect(await system.command(`load ${badVersion}`)).toMatch(/field "heartbeatMs": expected integer \(got "often"\)/);
+    expect(await system.command(`load ${join(folder, 'nowhere')}`)).toMatch(/^error: .*nowhere: no such folder$/);
+    expect(await system.command('devices')).toBe(before);
+    expect(await system.command('random 4')).toMatch(/^[0-9a-f]{8}$/);
+  });
+
+  it('a driver that does not compile is refused with the file and line', async () => {
+    const folder = await scaffold('broken');
+    writeFileSync(join(folder, 'main.ts'), 'export default {\n  init( {\n};\n');
+    system = await RunningSystem.boot();
+    expect(await system.command(`load ${folder}`)).toMatch(/^error: .* does not compile:\n\s+main\.ts\(\d+,\d+\): /);
+    expect(await system.command('ps')).toMatch(/virtio-rng\s+driver\s+1\s+running/);
+  });
+
+  it('a driver that throws at load or never gets ready is handled by the supervisor; the system stays up', async () => {
+    const throwing = await scaffold('throws');
+    writeFileSync(join(throwing, 'main.ts'), "import { defineDriver } from 'baton/drivers/lib/driver.js';\n" +
+      "export default defineDriver({ init() { throw new Error('no such hardware'); } });\n");
+    editManifest(throwing, (manifest) => (manifest.restart = { policy: 'always', maximumQuickFailures: 2, backoffInitialMs: 10 }));
+    const hanging = await scaffold('hangs');
+    writeFileSync(join(hanging, 'main.ts'), "import { defineDriver } from 'baton/drivers/lib/driver.js';\n" +
+      'export default defineDriver({ init: () => new Promise<void>(() => undefined) });\n');
+    editManifest(hanging, (manifest) => {
+      manifest.restart = { policy: 'never' };
+      manifest.startTimeoutMs = 300;
+    });
+    system = await RunningSystem.boot();
+    await system.command('unload virtio-rng');
+    expect(await system.command(`load ${throwing}`)).toMatch(/→ throws: failed/);
+    expect(await psUntil(system, 'throws', /\sfailed\s/)).toMatch(/^throws\s+driver\s+3\s+failed\s+2/);
+    expect(await system.command('unload throws')).toContain('throws: stopped');
+    expect(await system.command(`load ${hanging}`)).toMatch(/→ hangs: (failed|not ready after 300 ms)/);
+    await psUntil(system, 'hangs', /\sfailed\s/);
+    expect(await system.command('dmesg')).toContain('hangs: generation 1 not ready after 300 ms: treated as hung');
+    expect(await system.command('blk write virtio-blk 0 still here')).toMatch(/wrote 10 bytes/);
+  });
+});
