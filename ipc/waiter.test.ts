@@ -29,6 +29,21 @@ describe('SpinPolicy', () => {
     expect(policy.budgetMicros).toBe(2);
   });
 
+  it('SpinPolicy ignores near misses for a while after a futile spin, unless a spin succeeds', () => {
+    const policy = new SpinPolicy({ initialMicros: 50, minMicros: 2, maxMicros: 50 });
+    policy.spinExpired();
+    policy.parkedWokenAfter(10);
+    for (let i = 0; i < 5; i++) {
+      policy.spinExpired();
+      policy.parkedWokenAfter(10);
+    }
+    expect(policy.budgetMicros).toBe(2);
+    policy.spinSucceeded(1);
+    policy.spinExpired();
+    policy.parkedWokenAfter(10);
+    expect(policy.budgetMicros).toBeGreaterThan(4);
+  });
+
   it('SpinPolicy ignores a park that did not follow an expired spin', () => {
     const policy = new SpinPolicy({ initialMicros: 10, minMicros: 2, maxMicros: 50 });
     policy.parkedWokenAfter(10);
@@ -41,6 +56,13 @@ describe('SpinPolicy', () => {
     expect(policy.budgetMicros).toBeGreaterThanOrEqual(40);
     policy.spinSucceeded(40);
     expect(policy.budgetMicros).toBe(50);
+  });
+
+  it('SpinPolicy keeps the minimum within a maximum set below the default minimum', () => {
+    const policy = new SpinPolicy({ maxMicros: 2 });
+    policy.spinExpired();
+    policy.parkedWokenAfter(1);
+    expect(policy.budgetMicros).toBeLessThanOrEqual(2);
   });
 
   it('SpinPolicy with maxMicros 0 never spins', () => {

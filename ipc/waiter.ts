@@ -29,17 +29,20 @@ export interface SpinPolicyOptions {
  *     parked peers get back to spinning: the waiter must outlast the other's ~30 µs wake-up);
  *   - rung later: spinning does not pay for this traffic, the budget halves;
  *   - the spin had used the whole maximum budget: futile (typically the peer has no core
- *     while this thread spins), the budget drops to the minimum.
+ *     while this thread spins), the budget drops to the minimum and near misses are ignored
+ *     for the next COOLING_WAITS expired spins (a hit ends that at once).
  */
 export class SpinPolicy {
   readonly minMicros: number;
   readonly maxMicros: number;
   private budget: number;
   private expiredAt = -1;
+  /** Waits left after a futile spin during which near misses do not grow the budget. */
+  private coolingWaits = 0;
 
   constructor(options: SpinPolicyOptions = {}) {
-    this.minMicros = options.minMicros ?? 5;
-    this.maxMicros = options.maxMicros ?? 50;
+    this.maxMicros = Math.max(0, options.maxMicros ?? 50);
+    this.minMicros = Math.min(Math.max(0, options.minMicros ?? 5), this.maxMicros);
     this.budget = clamp(options.initialMicros ?? 20, this.minMicros, this.maxMicros);
   }
 
@@ -50,6 +53,7 @@ export class SpinPolicy {
 
   spinSucceeded(waitedMicros: number): void {
     this.expiredAt = -1;
+    this.coolingWaits = 0;
     const target = Math.max(8 * waitedMicros, this.minMicros);
     this.budget = clamp(this.budget + (target - this.budget) / 4, Math.max(this.minMicros, 4 * waitedMicros), this.maxMicros);
   }
@@ -63,11 +67,21 @@ export class SpinPolicy {
     if (this.expiredAt < 0) return;
     const futile = this.expiredAt >= this.maxMicros;
     this.expiredAt = -1;
-    if (futile) this.budget = this.minMicros;
-    else if (waitedMicros < this.maxMicros) this.budget = Math.min(this.maxMicros, this.budget * 2);
-    else this.budget = Math.max(this.minMicros, this.budget / 2);
+    if (futile) {
+      this.budget = this.minMicros;
+      this.coolingWaits = COOLING_WAITS;
+    } else if (this.coolingWaits > 0) {
+      this.coolingWaits--;
+    } else if (waitedMicros < this.maxMicros) {
+      this.budget = Math.min(this.maxMicros, this.budget * 2);
+    } else {
+      this.budget = Math.max(this.minMicros, this.budget / 2);
+    }
   }
 }
+
+/** Expired spins after a futile one during which the budget stays at its minimum. */
+const COOLING_WAITS = 16;
 
 /** Spin-then-park waiting on one doorbell slot. */
 export class Waiter {

@@ -106,11 +106,6 @@ export class DriverManager {
     this.watchdog ??= setInterval(() => this.checkStarts(), WATCH_PERIOD_MS);
   }
 
-  stopWatching(): void {
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = undefined;
-  }
-
   /** A running (else any) program that serves `service`: how a service name is looked up. */
   provider(service: string): Process | undefined {
     const serving = this.host.supervisor.processes.filter((process) => process.spec.serves.includes(service));
@@ -138,11 +133,16 @@ export class DriverManager {
     const existing = this.known.get(spec.name);
     const running = this.instancesOf(spec.name);
     const instances: string[] = [];
-    if (existing && running.length > 0) {
-      if (compareVersions(spec.version, existing.spec.version) <= 0) {
+    if (existing && running.length > 0 && compareVersions(spec.version, existing.spec.version) <= 0) {
+      // Not newer: nothing to replace, but devices released since may still be bound.
+      if (!this.nodes.some((node) => this.canBind(existing.spec, node))) {
         throw new AlreadyLoadedError(`${spec.name} ${existing.spec.version} is already loaded (from ${existing.source}); ` +
           `give the new one a higher "version" to replace it, or unload ${spec.name} first`);
       }
+      lines.push(`${spec.name} ${existing.spec.version} is already loaded; binding it to the devices released since`);
+      return this.bindUnbound(existing.spec, path, lines, []);
+    }
+    if (existing && running.length > 0) {
       lines.push(`replacing ${spec.name} ${existing.spec.version} with ${spec.version} from ${path}`);
       this.known.set(spec.name, { spec, source: path });
       for (const process of running) {
@@ -156,7 +156,12 @@ export class DriverManager {
       lines.push(`loaded ${spec.name} ${spec.version} from ${path}`);
     }
 
-    const unbound = this.nodes.filter((node) => !node.process && node.device.status === 'okay' && this.fits(spec, node) && matchDriver(this.candidate(node), [spec]));
+    return this.bindUnbound(spec, path, lines, instances);
+  }
+
+  /** Binds `spec` to every unbound node it matches and starts those instances; the load's answer. */
+  private async bindUnbound(spec: ProgramSpec, path: string, lines: string[], instances: string[]): Promise<{ message: string; instances: string[] }> {
+    const unbound = this.nodes.filter((node) => this.canBind(spec, node));
     const taken = new Set(this.instancesOf(spec.name).map((process) => process.name));
     const total = taken.size + unbound.length;
     const fresh: Process[] = [];
@@ -334,6 +339,11 @@ export class DriverManager {
 
   private candidate(node: DeviceNode) {
     return { path: node.device.path, compatible: node.device.compatible, virtioDeviceId: node.virtioDeviceId };
+  }
+
+  /** True if `node` is unbound, enabled, matched by `spec` and offers what it needs. */
+  private canBind(spec: ProgramSpec, node: DeviceNode): boolean {
+    return !node.process && node.device.status === 'okay' && this.fits(spec, node) && matchDriver(this.candidate(node), [spec]) !== undefined;
   }
 
   /** True if `node` offers what `spec` needs (an interrupt, enough registers). */

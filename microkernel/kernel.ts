@@ -30,9 +30,11 @@ import { DriverManager } from './driver_manager.js';
 import { driversInterface } from '../ipc/interfaces/drivers.js';
 import type { DmaPool } from './dma_pool.js';
 import { planBootMemory, type BootMemory } from './boot_memory.js';
+import { poolMemory, serverMemory, type PhysicalMemory } from './physical_memory.js';
+import { memoryInterface } from '../ipc/interfaces/memory.js';
 import { kernelHandlers } from './kernel_service.js';
 import { validateManifest, type BootManifest } from './manifest.js';
-import { renderMemoryMap, type MemoryRegion } from './memory_text.js';
+import { renderDeviceMap, renderMemoryMap, type MemoryRegion } from './memory_text.js';
 import { NameService } from './name_service.js';
 import { EarlyConsole } from './printk.js';
 import { Process } from './process.js';
@@ -40,6 +42,7 @@ import { HEARTBEAT_WORDS, type BootInfo, type StartKind } from './protocol.js';
 import { Supervisor } from './supervisor.js';
 import { enterImage, KexecError, loadImage, type KexecHost } from './kexec.js';
 import { khoInterface } from '../ipc/interfaces/kho.js';
+import { PeerRestartedError, PeerStoppedError } from '../ipc/errors.js';
 import type { ClientOf } from '../ipc/define.js';
 import { ThreadPool } from './thread_pool.js';
 import { createLogger } from './userlib/logger.js';
@@ -49,6 +52,9 @@ const EARLY_CONSOLE_BUFFER = 1024 * 1024;
 /** A RAM buffer inside the kernel image for host requests to the firmware. */
 export const HOST_REQUEST_BUFFER = EARLY_CONSOLE_BUFFER + PAGE_SIZE;
 export const HOST_REQUEST_SIZE = 60 * 1024;
+/** Kernel-image RAM for blobs the kernel hands to the firmware (kho dump). */
+const STAGING_BUFFER = 1536 * 1024;
+const STAGING_SIZE = 512 * 1024;
 
 export class Kernel {
   readonly entry: KernelEntry;
@@ -68,6 +74,8 @@ export class Kernel {
   /** Devices, binding, and loading drivers at run time (the `drivers` service). */
   readonly drivers: DriverManager;
   readonly dma: DmaPool;
+  /** Pages for programs: the memory server once the manifest has one (createProcesses), else the DMA pool. */
+  private physicalMemory: PhysicalMemory;
   readonly pool: ThreadPool;
   private bootMs: Promise<number> | undefined;
   private nextSlot = KERNEL_SLOT + 1;
@@ -109,9 +117,19 @@ export class Kernel {
       print: (line) => this.console.print(line),
     });
     this.dma = this.memory.pool;
+    this.physicalMemory = poolMemory(this.dma);
     this.regions = this.memory.regions;
 
-    this.endpoint = new Endpoint({ doorbells: this.doorbells, slot: KERNEL_SLOT, name: 'kernel' });
+    this.endpoint = new Endpoint({
+      doorbells: this.doorbells,
+      slot: KERNEL_SLOT,
+      name: 'kernel',
+      // A peer that is gone is the supervisor's business, not a fault (e.g. logging while the log server stops).
+      onFault: (error, where) => {
+        if (isPeerGone(error)) return;
+        this.console.print(`ipc fault in ${where}: ${(error as Error).message ?? String(error)}`);
+      },
+    });
     this.pool = new ThreadPool(new URL('./userlib/thread_main.js', import.meta.url));
     this.names = new NameService({
       doorbells: this.doorbells,
@@ -125,7 +143,11 @@ export class Kernel {
       log: this.log,
       pool: this.pool,
       names: this.names,
-      dma: this.dma,
+      memory: {
+        allocate: (owner, bytes, alignment) => this.physicalMemory.allocate(owner, bytes, alignment),
+        release: (owner) => this.physicalMemory.release(owner),
+        report: () => this.physicalMemory.report(),
+      },
       heartbeats: this.heartbeats,
       nowMs: () => this.clock.nowMs(),
       bootInfo: (process, start) => this.bootInfo(process, start),
@@ -153,7 +175,10 @@ export class Kernel {
       heartbeats: this.heartbeats,
       nowMs: () => this.clock.nowMs(),
       bootFinished: () => this.bootMs ?? Promise.resolve(0),
-      memoryMapText: () => renderMemoryMap(this.ram, this.regions, this.board, this.dma),
+      memoryMapText: async () => {
+        const report = await this.physicalMemory.report();
+        return report === undefined ? renderMemoryMap(this.ram, this.regions, this.board, this.dma) : `${report}\n${renderDeviceMap(this.board)}`;
+      },
       deviceTreeText: () => toDts(this.tree),
       powerDown: (action) => void this.powerDown(action),
       kexec: (image) => this.kexec(image),
@@ -168,6 +193,14 @@ export class Kernel {
     });
 
     this.createProcesses(manifest);
+    const memoryServer = this.supervisor.processes.find((process) => process.spec.serves.includes('memory'));
+    if (memoryServer) {
+      const memory = this.endpoint.client(memoryInterface, {
+        connect: () => this.names.lookup('kernel', memoryServer.name, 'memory'),
+        reconnect: () => this.names.lookup('kernel', memoryServer.name, 'memory'),
+      });
+      this.physicalMemory = serverMemory(memory);
+    }
     this.supervisor.watch();
     this.drivers.watch();
     this.bootMs = Promise.all(this.supervisor.processes.map((process) => this.supervisor.start(process, this.memory.handover ? 'handover' : 'fresh'))).then((ready) => {
@@ -236,6 +269,13 @@ export class Kernel {
       const value = match[3]!;
       config[match[2]!] = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
     }
+    if (process.spec.serves.includes('memory')) {
+      config.ram = [{ base: this.ram.base, size: this.ram.size }];
+      config.reserved = this.memory.regions.map((region) => ({ base: region.base, size: region.size, purpose: region.purpose }));
+      if (this.memory.handover) config.handover = this.memory.handover.pointers;
+      config.kernelClients = ['kernel'];
+      config.preservedOwners = ['kho-preserved', 'kho'];
+    }
     if (process.spec.serves.includes('kho')) {
       config.scratch = this.memory.scratch;
       if (this.memory.handover) config.handover = this.memory.handover.pointers;
@@ -275,18 +315,15 @@ export class Kernel {
     const { fdt, subtrees } = await this.khoClient().client.blobs({});
     const files = [{ name: 'fdt', blob: fdt }, ...subtrees.map((subtree) => ({ name: `sub_fdts/${subtree.name}`, blob: subtree.blob }))];
     const written: string[] = [];
+    const staging = this.ram.base + STAGING_BUFFER;
     for (const file of files) {
-      const staging = this.memory.pool.allocate('kernel', file.blob.length || 1);
-      try {
-        this.ram.write(staging, file.blob);
-        const answer = this.firmware.hostRequest(this.ram.base + HOST_REQUEST_BUFFER, HOST_REQUEST_SIZE, {
-          op: 'write-file', path: `${directory}/${file.name}`, address: staging, length: file.blob.length,
-        });
-        if (typeof answer.error === 'string') throw new KexecError(`kho dump: ${answer.error}`);
-        written.push(file.name);
-      } finally {
-        this.memory.pool.releaseAll('kernel');
-      }
+      if (file.blob.length > STAGING_SIZE) throw new KexecError(`kho dump: ${file.name} is larger than the kernel's ${STAGING_SIZE}-byte staging buffer`);
+      this.ram.write(staging, file.blob);
+      const answer = this.firmware.hostRequest(this.ram.base + HOST_REQUEST_BUFFER, HOST_REQUEST_SIZE, {
+        op: 'write-file', path: `${directory}/${file.name}`, address: staging, length: file.blob.length,
+      });
+      if (typeof answer.error === 'string') throw new KexecError(`kho dump: ${answer.error}`);
+      written.push(file.name);
     }
     return `wrote ${written.join(', ')} to ${directory}`;
   }
@@ -331,6 +368,10 @@ export class Kernel {
     if (action.kind === 'poweroff') this.firmware.powerOff(action.status);
     else this.firmware.reset();
   }
+}
+
+function isPeerGone(error: unknown): boolean {
+  return error instanceof PeerStoppedError || error instanceof PeerRestartedError;
 }
 
 function readCell(value: Uint8Array): bigint {

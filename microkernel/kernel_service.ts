@@ -12,7 +12,7 @@ export interface KernelServiceHost {
   readonly heartbeats: Int32Array;
   nowMs(): number;
   bootFinished(): Promise<number>;
-  memoryMapText(): string;
+  memoryMapText(): Promise<string>;
   deviceTreeText(): string;
   /** Stops everything and powers off (or resets) after the reply has gone out. */
   powerDown(action: { kind: 'poweroff'; status: number } | { kind: 'reset' }): void;
@@ -76,7 +76,7 @@ export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kerne
     kexec: ({ image }) => ({ message: host.kexec(image) }),
     kho: async () => ({ text: await host.khoText() }),
     khoDump: async ({ directory }) => ({ message: await host.khoDump(directory) }),
-    memoryMap: () => ({ text: host.memoryMapText() }),
+    memoryMap: async () => ({ text: await host.memoryMapText() }),
     deviceTree: () => ({ text: host.deviceTreeText() }),
     waitForBoot: async () => ({ bootMs: await host.bootFinished() }),
   };

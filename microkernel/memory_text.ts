@@ -32,9 +32,13 @@ export function renderMemoryMap(ram: Ram, regions: readonly MemoryRegion[], boar
   }
   const usage = [...dma.usage()].map(([owner, pages]) => `${owner} ${pages} pages`);
   lines.push(`DMA pool: ${dma.pages} pages${usage.length ? '; in use: ' + usage.join(', ') : ', none in use'}`);
-  lines.push('MMIO:');
-  for (const device of board.devices) lines.push(`  ${range(device.base, device.size)}  ${device.path}`);
+  lines.push(renderDeviceMap(board));
   return lines.join('\n');
+}
+
+/** The MMIO part of the map: each device's register range. */
+export function renderDeviceMap(board: BoardTreeSummary): string {
+  return ['MMIO:', ...board.devices.map((device) => `  ${range(device.base, device.size)}  ${device.path}`)].join('\n');
 }
 
 function range(base: number, size: number): string {

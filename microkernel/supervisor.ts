@@ -15,7 +15,7 @@ import type { Process } from './process.js';
 import { decideRestart } from './restart_policy.js';
 import type { ThreadPool } from './thread_pool.js';
 import type { NameService } from './name_service.js';
-import type { DmaPool } from './dma_pool.js';
+import type { PhysicalMemory } from './physical_memory.js';
 
 /** Missed heartbeat periods before a program counts as hung. */
 const HANG_PERIODS = 3;
@@ -26,7 +26,7 @@ export interface SupervisorHost {
   readonly log: Logger;
   readonly pool: ThreadPool;
   readonly names: NameService;
-  readonly dma: DmaPool;
+  readonly memory: PhysicalMemory;
   readonly heartbeats: Int32Array;
   nowMs(): number;
   /** The boot information shared by every thread; per-program fields are filled in here. */
@@ -172,12 +172,10 @@ export class Supervisor {
         );
         return;
       case 'allocate':
-        try {
-          const address = this.host.dma.allocate(process.name, message.bytes, message.alignment);
-          this.post(process, { type: 'allocate-reply', id: message.id, address });
-        } catch (error) {
-          this.post(process, { type: 'allocate-reply', id: message.id, error: { code: 'OUT_OF_MEMORY', message: String((error as Error).message) } });
-        }
+        this.host.memory.allocate(process.name, message.bytes, message.alignment).then(
+          (address) => this.post(process, { type: 'allocate-reply', id: message.id, address }),
+          (error: unknown) => this.post(process, { type: 'allocate-reply', id: message.id, error: error instanceof RangeError ? { code: 'OUT_OF_MEMORY', message: error.message } : errorToWire(error) }),
+        );
         return;
       default:
         return;
@@ -194,7 +192,10 @@ export class Supervisor {
     const ranForMs = this.host.nowMs() - process.startedAtMs;
     process.thread = undefined;
     // A program that remembers where its state is keeps its memory for its next generation.
-    if (process.remembered === 0) this.host.dma.releaseAll(process.name);
+    if (process.remembered === 0) {
+      this.host.memory.release(process.name).catch((error: unknown) =>
+        this.host.log.warn(`${process.name}: its memory could not be reclaimed: ${(error as Error).message}`));
+    }
     if (process.intent === 'stop' || process.intent === 'restart' || this.shuttingDown) {
       const stoppedFor = process.intent === 'restart' ? 'peer-restarted' : 'peer-stopped';
       this.host.names.revoke(process, stoppedFor, process.generation + (stoppedFor === 'peer-restarted' ? 1 : 0));

@@ -12,7 +12,7 @@ import { DoorbellPage } from '../../hal/doorbells.js';
 import { InterruptController } from '../../hal/irq.js';
 import { RegisterWindow } from '../../hal/mmio.js';
 import { Endpoint } from '../../ipc/endpoint.js';
-import { errorToWire } from '../../ipc/errors.js';
+import { errorToWire, PeerRestartedError, PeerStoppedError } from '../../ipc/errors.js';
 import type { ClientOf, InterfaceDefinition } from '../../ipc/define.js';
 import { logInterface } from '../../ipc/interfaces/log.js';
 import { HEARTBEAT_BEATS, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, type BootInfo, type KernelToThread } from '../protocol.js';
@@ -56,9 +56,20 @@ async function start(boot: BootInfo): Promise<void> {
   const clock = new Clock(boot.clock);
   const doorbells = new DoorbellPage(boot.doorbells);
   const interrupts = new InterruptController(doorbells, boot.interrupts);
-  const endpoint = new Endpoint({ doorbells, slot: boot.slot, name: boot.name });
+  let reportFault: (message: string) => void = (message) => console.error(`[${boot.name}] ${message}`);
+  const endpoint = new Endpoint({
+    doorbells,
+    slot: boot.slot,
+    name: boot.name,
+    // A peer that is gone is the supervisor's business; anything else is logged.
+    onFault: (error, where) => {
+      if (error instanceof PeerStoppedError || error instanceof PeerRestartedError) return;
+      reportFault(`ipc fault in ${where}: ${error instanceof Error ? error.message : String(error)}`);
+    },
+  });
   const verbose = boot.config.logLevel === 'debug' || boot.config.logLevel === 'trace';
   const { logger, setSink } = createLogger(boot.name, boot.generation, clock, verbose ? String(boot.config.logLevel) : 'info');
+  reportFault = (message) => logger.error(message);
 
   const clients = new Map<string, unknown>();
   const connect = <D extends InterfaceDefinition>(definition: D, name: string = definition.name): ClientOf<D> => {

@@ -265,24 +265,53 @@ export class BuddyAllocator {
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0 || first + size / PAGE_SIZE > this.#pageCount) {
       throw new InvalidArgumentError(`reserve size ${size} is not a positive whole number of pages inside RAM`, { base, size });
     }
-    const end = first + size / PAGE_SIZE;
     this.drainCache();
-    const blocks: [number, number][] = [];
-    for (let index = first; index < end;) {
-      let order = 0;
-      while (order < MAX_PAGE_ORDER && (index & ((2 << order) - 1)) === 0 && index + (2 << order) <= end) order++;
-      this.#collectFreeBlocks(index, order, blocks);
-      index += 1 << order;
+    return this.#takeRange(first, first + size / PAGE_SIZE, owner, ALLOCATED | RESERVED);
+  }
+
+  /**
+   * Allocates `pages` physically contiguous pages for `owner` starting at a multiple of
+   * `alignment` bytes (a power of two, at least a page), as naturally aligned blocks each with
+   * one reference (Linux's alloc_contig_pages): for sizes above MAX_PAGE_ORDER or alignments
+   * above the size. Lowest fitting address first. Returns the blocks' heads, lowest first (the
+   * first is the range's base). Throws OutOfMemoryError or LimitExceededError, changing nothing.
+   */
+  allocateContiguous(owner: number, pages: number, alignment: number = PAGE_SIZE, flags: number = AllocationFlags.None): PhysAddr[] {
+    checkOwner(owner);
+    if (!Number.isSafeInteger(pages) || pages <= 0) throw new InvalidArgumentError(`page count must be a positive integer, got ${pages}`, { pages });
+    if (!Number.isSafeInteger(alignment) || alignment < PAGE_SIZE || (alignment & (alignment - 1)) !== 0) {
+      throw new InvalidArgumentError(`alignment must be a power of two of at least ${PAGE_SIZE}, got ${alignment}`, { alignment });
     }
-    const heads: PhysAddr[] = [];
-    for (const [index, order] of blocks) {
-      this.#carve(index, order);
-      this.#state[index] = ALLOCATED | RESERVED;
-      this.#owner[index] = owner;
-      this.#references[index] = 1;
-      this.#accounts.pages[owner] += 1 << order;
-      heads.push(this.#addressOf(index));
+    if (flags & AllocationFlags.Anonymous) throw new InvalidArgumentError('contiguous ranges cannot be anonymous frames');
+    if (pages > this.#managedPages) throw new OutOfMemoryError(`${pages} pages is more than the ${this.#managedPages} the allocator manages`, { pages, freePages: this.#freePages });
+    this.#accounts.checkRoom(owner, pages);
+    this.drainCache();
+    let found = END;
+    let runStart = END;
+    let runEnd = END;
+    const fits = (): boolean => {
+      if (runStart === END) return false;
+      const address = this.#addressOf(runStart);
+      const first = runStart + (Math.ceil(address / alignment) * alignment - address) / PAGE_SIZE;
+      if (first + pages > runEnd) return false;
+      found = first;
+      return true;
+    };
+    for (let index = 0; index < this.#pageCount && found === END;) {
+      const state = this.#state[index]! & STATE_MASK;
+      const size = state === INTERIOR ? 1 : 1 << this.#order[index]!;
+      if (state === FREE) {
+        if (runEnd !== index) runStart = index;
+        runEnd = index + size;
+        fits();
+      }
+      index += size;
     }
+    if (found === END) {
+      throw new OutOfMemoryError(`no ${pages} contiguous free pages aligned to ${alignment} bytes; ${this.#freePages} pages free`, { pages, alignment, freePages: this.#freePages });
+    }
+    const heads = this.#takeRange(found, found + pages, owner, ALLOCATED);
+    if (flags & AllocationFlags.Zeroed) this.ram.fill(heads[0]!, pages * PAGE_SIZE, 0);
     return heads;
   }
 
@@ -548,6 +577,30 @@ export class BuddyAllocator {
       if (state[head] !== INTERIOR) return index - head < 1 << this.#order[head]! ? head : -1;
     }
     return -1;
+  }
+
+  /**
+   * Takes pages [first, end) (all free; ADDRESS_IN_USE, changing nothing, otherwise) as
+   * naturally aligned blocks in `state`, owned by `owner` with one reference each. Returns heads.
+   */
+  #takeRange(first: number, end: number, owner: number, state: number): PhysAddr[] {
+    const blocks: [number, number][] = [];
+    for (let index = first; index < end;) {
+      let order = 0;
+      while (order < MAX_PAGE_ORDER && (index & ((2 << order) - 1)) === 0 && index + (2 << order) <= end) order++;
+      this.#collectFreeBlocks(index, order, blocks);
+      index += 1 << order;
+    }
+    const heads: PhysAddr[] = [];
+    for (const [index, order] of blocks) {
+      this.#carve(index, order);
+      this.#state[index] = state;
+      this.#owner[index] = owner;
+      this.#references[index] = 1;
+      this.#accounts.pages[owner] += 1 << order;
+      heads.push(this.#addressOf(index));
+    }
+    return heads;
   }
 
   /** Appends to `blocks` the free blocks covering [index, index + 2^order); throws ADDRESS_IN_USE if any page is not free. */

@@ -10,8 +10,11 @@
 //   - revoking a grant unmaps the lent pages from every space but the granter's;
 //   - freeing pages revokes the grants that lent them;
 //   - reclaim(owner) on a server's exit or restart: revoke its grants, destroy its spaces,
-//     free its pages. FIXME: pages it preserved through KHO are exempt once the KHO server
-//     owns them (next issue).
+//     free its pages. Pages preserved through KHO belong to the KHO server's owner, so
+//     reclaiming another owner never touches them (the IPC layer refuses to reclaim that
+//     owner unless asked explicitly).
+//   - a contiguous range larger than one block (allocateContiguous) is freed as a whole by
+//     its base address; its other block heads are not separately freeable.
 
 import { type PhysAddr, PAGE_SIZE, hex } from '../../hal/address.js';
 import type { Ram } from '../../hal/ram.js';
@@ -34,6 +37,14 @@ export interface AllocateOptions {
   readonly order?: number;
   /** Zero the block in RAM. */
   readonly zeroed?: boolean;
+}
+
+/** A contiguous allocation (allocateContiguous). */
+export interface ContiguousRange {
+  readonly base: PhysAddr;
+  readonly pages: number;
+  /** The buddy blocks making it up, lowest first (the first is `base`). */
+  readonly heads: readonly PhysAddr[];
 }
 
 export interface ReclaimResult {
@@ -61,6 +72,9 @@ export class MemoryServer {
   readonly checked: boolean;
   readonly #context: AddressSpaceContext;
   readonly #spaces = new Map<number, AddressSpace>();
+  /** Contiguous ranges of more than one block, by base; and each of their heads → base. */
+  readonly #ranges = new Map<number, ContiguousRange & { owner: number }>();
+  readonly #rangeOfHead = new Map<number, number>();
   #nextSpaceId = 1;
 
   /** Takes over the free and scratch ranges of `memoryMap` (the early allocator has finished with it). */
@@ -86,11 +100,41 @@ export class MemoryServer {
     return this.buddy.allocate(owner, options.order ?? 0, options.zeroed ? AllocationFlags.Zeroed : AllocationFlags.None);
   }
 
-  /** Frees `owner`'s block at `address`; grants lending it end and grantees lose their mappings of it. */
-  free(owner: number, address: number): void {
+  /**
+   * `pages` contiguous pages aligned to `alignment` bytes (a power of two, at least a page):
+   * one buddy block when `pages` is a power of two no larger than 2^MAX_PAGE_ORDER and the
+   * alignment no larger than the block, else a run of blocks freed as a whole by its base.
+   * Throws OUT_OF_MEMORY or LIMIT_EXCEEDED, changing nothing.
+   */
+  allocateContiguous(owner: number, pages: number, options: { alignment?: number; zeroed?: boolean } = {}): ContiguousRange {
+    const alignment = options.alignment ?? PAGE_SIZE;
+    const flags = options.zeroed ? AllocationFlags.Zeroed : AllocationFlags.None;
+    const order = Math.log2(pages);
+    if (Number.isInteger(order) && order <= MAX_PAGE_ORDER && alignment <= PAGE_SIZE << order) {
+      const base = this.buddy.allocate(owner, order, flags);
+      return { base, pages, heads: [base] };
+    }
+    const heads = this.buddy.allocateContiguous(owner, pages, alignment, flags);
+    const range = { base: heads[0]!, pages, heads, owner };
+    if (heads.length > 1) {
+      this.#ranges.set(range.base, range);
+      for (const head of heads) this.#rangeOfHead.set(head, range.base);
+    }
+    return { base: range.base, pages, heads };
+  }
+
+  /**
+   * Frees `owner`'s block (or contiguous range) at `address`; grants lending it end and
+   * grantees lose their mappings of it. Returns false if mappings still hold (part of) it: it
+   * then belongs to SHARED_OWNER until they go.
+   */
+  free(owner: number, address: number): boolean {
+    const rangeBase = this.#rangeOfHead.get(address);
+    if (rangeBase !== undefined) return this.#freeRange(owner, address, rangeBase);
     const block = this.buddy.blockAt(address);
-    this.buddy.free(address, owner);
+    const freed = this.buddy.free(address, owner);
     if (block) this.#revoked(this.grants.revokeRange(block.base, PAGE_SIZE << block.order));
+    return freed;
   }
 
   setLimit(owner: number, pages: number | undefined): void {
@@ -205,6 +249,7 @@ export class MemoryServer {
       spacesDestroyed++;
     }
     const pagesFreed = this.buddy.freeAll(owner);
+    for (const range of [...this.#ranges.values()]) if (range.owner === owner) this.#forgetRange(range.base);
     return { spacesDestroyed, grantsRevoked: grants.length, pagesFreed };
   }
 
@@ -241,12 +286,37 @@ export class MemoryServer {
     lines.push(`translation cache: ${report.translationCache.hits} hits, ${report.translationCache.misses} misses`);
     if (report.violations.length > 0) {
       lines.push(`access violations (last ${report.violations.length}):`);
-      for (const violation of report.violations) lines.push(`  ${describeViolation(violation)}`);
+      for (const violation of report.violations) lines.push(`  ${describeViolation(violation, name)}`);
     }
     return lines;
   }
 
   // ---- internals ----
+
+  #freeRange(owner: number, address: number, base: number): boolean {
+    const range = this.#ranges.get(base)!;
+    if (address !== base) {
+      throw new InvalidBlockError('NOT_BLOCK_HEAD', `${hex(address)} is inside the contiguous range at ${hex(base)} (${range.pages} pages): free ${hex(base)}`, { address, head: base });
+    }
+    for (const head of range.heads) {
+      const block = this.buddy.blockAt(head);
+      if (block?.state !== 'allocated' || block.owner !== owner) {
+        throw new InvalidBlockError('NOT_OWNER', `the contiguous range at ${hex(base)} is not owner ${owner}'s`, { address, owner });
+      }
+    }
+    this.#forgetRange(base);
+    let freed = true;
+    for (const head of range.heads) freed = this.buddy.free(head, owner) && freed;
+    this.#revoked(this.grants.revokeRange(base, range.pages * PAGE_SIZE));
+    return freed;
+  }
+
+  #forgetRange(base: number): void {
+    const range = this.#ranges.get(base);
+    if (!range) return;
+    this.#ranges.delete(base);
+    for (const head of range.heads) this.#rangeOfHead.delete(head);
+  }
 
   /** Space `id` if `owner` owns it; NO_SUCH_SPACE or NOT_OWNER otherwise. */
   #space(owner: number, id: number): AddressSpace {

@@ -1,0 +1,376 @@
+// The memory server in its own worker, called over IPC through the ServerHarness. The
+// harness's client name is "harness": tests of the kernel's operations name it a kernel
+// client in the config (kernelClients), and act for other servers with onBehalfOf.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { PAGE_SIZE } from '../../hal/address.js';
+import { Ram } from '../../hal/ram.js';
+import { PermissionDeniedError } from '../../ipc/errors.js';
+import { logInterface } from '../../ipc/interfaces/log.js';
+import { Ring } from '../../ipc/ring.js';
+import {
+  InvalidBlockError, LimitExceededError, MEMORY_MAX_ORDER, OutOfMemoryError, memoryInterface,
+} from '../../ipc/interfaces/memory.js';
+import type { HandoverPointers } from '../../microkernel/kho/incoming.js';
+import { KhoOutgoing } from '../../microkernel/kho/outgoing.js';
+import { PageFrameAllocator } from '../../microkernel/kho/page_allocator.js';
+import { DEFAULT_SCRATCH_CONFIG, placeScratchAreas, scratchSizes } from '../../microkernel/kho/scratch.js';
+import { fakePeer, ServerHarness } from '../../test/harness/server_harness.js';
+import type { MemoryServerConfig } from './config.js';
+
+const MiB = 1024 * 1024;
+
+let harness: ServerHarness | undefined;
+afterEach(async () => {
+  await harness?.stop();
+  harness = undefined;
+});
+
+/** A fake log service that lets a test wait for a record. */
+function logCollector() {
+  const messages: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (message: string) => void }[] = [];
+  const peer = fakePeer('log', logInterface, {
+    write: ({ records }) => {
+      for (const record of records) {
+        messages.push(record.message);
+        for (const waiter of waiters.filter((candidate) => candidate.pattern.test(record.message))) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(record.message);
+        }
+      }
+    },
+  });
+  const waitFor = (pattern: RegExp): Promise<string> => {
+    const seen = messages.find((message) => pattern.test(message));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => waiters.push({ pattern, resolve }));
+  };
+  return { peer, waitFor };
+}
+
+async function startMemory(config: MemoryServerConfig = {}, ram?: Ram) {
+  const log = logCollector();
+  harness = await ServerHarness.start({
+    module: 'servers/memory/main',
+    name: 'memory',
+    config: config as Record<string, unknown>,
+    peers: [log.peer],
+    ...(ram ? { ram } : {}),
+  });
+  return { harness, memory: harness.client(memoryInterface), log };
+}
+
+const asKernel: MemoryServerConfig = { kernelClients: ['harness'] };
+
+function overlaps(a: { base: number; size: number }, b: { base: number; size: number }): boolean {
+  return a.base < b.base + b.size && b.base < a.base + a.size;
+}
+
+describe('memory server', () => {
+  it('memory.allocate and free round trip: zeroed blocks of the asked size, all pages back afterwards', async () => {
+    const ram = Ram.allocate(16 * MiB);
+    ram.fill(ram.base, ram.size, 0xaa);
+    const { memory } = await startMemory({}, ram);
+    const before = await memory.usage({});
+    const block = await memory.allocate({ order: 3, zeroed: true });
+    expect(block).toMatchObject({ order: 3, pages: 8 });
+    expect(block.pa % (8 * PAGE_SIZE)).toBe(0);
+    expect(ram.read(block.pa, 8 * PAGE_SIZE).every((byte) => byte === 0)).toBe(true);
+    expect(await memory.allocate({ bytes: 12 * 1024 })).toMatchObject({ order: 2, pages: 4 });
+    const aligned = await memory.allocate({ bytes: PAGE_SIZE, alignOrder: 8 });
+    expect(aligned.pa % MiB).toBe(0);
+    const run = await memory.allocate({ bytes: 6 * MiB, alignOrder: MEMORY_MAX_ORDER, zeroed: true });
+    expect(run).toMatchObject({ order: 11, pages: 1536 });
+    expect(run.pa % (4 * MiB)).toBe(0);
+    expect((await memory.usage({})).owners).toContainEqual({ name: 'harness', pages: 8 + 4 + 1 + 1536 });
+
+    expect(await memory.free({ pa: block.pa })).toEqual({ freed: true });
+    await expect(memory.free({ pa: block.pa })).rejects.toMatchObject({ code: 'DOUBLE_FREE' });
+    await expect(memory.free({ pa: run.pa + 4 * MiB })).rejects.toMatchObject({ code: 'NOT_BLOCK_HEAD' });
+    await memory.free({ pa: run.pa });
+    await memory.free({ pa: aligned.pa });
+    const small = (await memory.usage({})).owners.find((row) => row.name === 'harness');
+    expect(small?.pages).toBe(4);
+    await expect(memory.allocate({ order: 1, bytes: 4096 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(memory.allocate({ order: MEMORY_MAX_ORDER + 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(memory.allocate({ bytes: 2 ** 50 })).rejects.toBeInstanceOf(OutOfMemoryError);
+    await expect(memory.free({ pa: 0x1000 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect((await memory.usage({})).freePages).toBe(before.freePages - 4);
+  });
+
+  it('memory.allocate out of memory is a typed error and the server keeps serving', async () => {
+    const { harness, memory } = await startMemory({ reserved: [{ base: 0x8000_0000, size: MiB, purpose: 'kernel image' }] });
+    const blocks: number[] = [];
+    for (;;) {
+      try {
+        blocks.push((await memory.allocate({ order: 7 })).pa);
+      } catch (error) {
+        expect(error).toBeInstanceOf(OutOfMemoryError);
+        expect(error).toMatchObject({ code: 'OUT_OF_MEMORY', data: { order: 7 } });
+        break;
+      }
+    }
+    expect(blocks).toHaveLength(14); // 8 MiB RAM - 1 MiB reserved = 14 blocks of 512 KiB
+    await expect(memory.allocate({ order: 0 })).rejects.toBeInstanceOf(OutOfMemoryError);
+    await memory.free({ pa: blocks[0]! });
+    expect((await memory.allocate({ order: 0 })).pages).toBe(1);
+    expect(harness.crashes).toEqual([]);
+  });
+
+  it('memory.setLimit and the config limits cap a server; over the limit is LIMIT_EXCEEDED', async () => {
+    const { memory } = await startMemory({ limits: { harness: 4, 'virtio-blk': 2 }, kernelClients: ['harness'] });
+    await memory.allocate({ order: 2 });
+    await expect(memory.allocate({ order: 0 })).rejects.toBeInstanceOf(LimitExceededError);
+    await expect(memory.allocate({ order: 2, onBehalfOf: 'virtio-blk' })).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED', data: { limit: 2 } });
+    await memory.setLimit({ owner: 'harness', pages: 5 });
+    await memory.allocate({ order: 0 });
+    await memory.setLimit({ owner: 'harness', pages: null });
+    await memory.allocate({ order: 4 });
+    expect((await memory.usage({})).owners).toContainEqual({ name: 'virtio-blk', pages: 0, limit: 2 });
+  });
+
+  it('memory.reclaim, setLimit and onBehalfOf are refused to clients that are not the kernel', async () => {
+    const { memory } = await startMemory();
+    await memory.allocate({ order: 0 });
+    await expect(memory.reclaim({ owner: 'harness' })).rejects.toBeInstanceOf(PermissionDeniedError);
+    await expect(memory.setLimit({ owner: 'harness', pages: 1 })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    await expect(memory.allocate({ order: 0, onBehalfOf: 'virtio-blk' })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    const { space } = await memory.createSpace({});
+    await expect(memory.fork({ space, childOwner: 'virtio-blk' })).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+    expect((await memory.usage({})).owners.find((row) => row.name === 'harness')?.pages).toBe(2);
+  });
+
+  it('memory.reclaim by the kernel frees what a server held and lent, and revokes its grants both ways', async () => {
+    const { memory } = await startMemory(asKernel, Ram.allocate(16 * MiB));
+    const initial = await memory.usage({});
+    const lent = await memory.allocate({ order: 2, onBehalfOf: 'virtio-blk' });
+    await memory.allocate({ bytes: 5 * MiB, onBehalfOf: 'virtio-blk' });
+    const { space } = await memory.createSpace({ onBehalfOf: 'virtio-blk' });
+    await memory.reserveRegion({ space, va: 0x1000_0000, length: 8 * PAGE_SIZE, permissions: 'rwu', onBehalfOf: 'virtio-blk' });
+    await memory.translate({ space, va: 0x1000_0000, access: 'write', resolve: true, onBehalfOf: 'virtio-blk' });
+    await memory.grant({ to: 'console', pa: lent.pa, length: 4 * PAGE_SIZE, mode: 'read', onBehalfOf: 'virtio-blk' });
+    const received = await memory.allocate({ order: 0, onBehalfOf: 'console' });
+    await memory.grant({ to: 'virtio-blk', pa: received.pa, length: PAGE_SIZE, mode: 'read-write', onBehalfOf: 'console' });
+    expect(await memory.checkAccess({ accessor: 'console', pa: lent.pa, length: 4 * PAGE_SIZE, access: 'read' })).toEqual({ allowed: true });
+    expect((await memory.usage({})).grants).toBe(2);
+
+    const result = await memory.reclaim({ owner: 'virtio-blk' });
+    expect(result).toEqual({ pagesFreed: 4 + 1280 + 3, grantsRevoked: 2, spacesDestroyed: 1 }); // blocks, root + leaf table + one demand-zero page
+    const after = await memory.usage({});
+    expect(after.grants).toBe(0);
+    expect(after.spaces).toBe(0);
+    expect(after.owners.find((row) => row.name === 'virtio-blk')).toBeUndefined();
+    expect(after.freePages).toBe(initial.freePages - 1);
+    expect(await memory.checkAccess({ accessor: 'console', pa: lent.pa, length: PAGE_SIZE, access: 'read' })).toMatchObject({ allowed: false, owner: 'nobody' });
+    expect(await memory.reclaim({ owner: 'virtio-blk' })).toEqual({ pagesFreed: 0, grantsRevoked: 0, spacesDestroyed: 0 });
+    await expect(memory.reclaim({ owner: 'kernel' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(memory.reclaim({ owner: 'shared' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('memory.reclaim of the KHO owner is refused unless includePreserved, so preserved state outlives other servers', async () => {
+    const { memory } = await startMemory(asKernel);
+    const preserved = await memory.allocate({ order: 3, onBehalfOf: 'kho' });
+    await memory.allocate({ order: 3, onBehalfOf: 'vfs' });
+    expect((await memory.reclaim({ owner: 'vfs' })).pagesFreed).toBe(8);
+    await expect(memory.reclaim({ owner: 'kho' })).rejects.toMatchObject({ code: 'PERMISSION_DENIED', message: expect.stringMatching(/KHO-preserved/) });
+    expect(await memory.checkAccess({ accessor: 'kho', pa: preserved.pa, length: 8 * PAGE_SIZE, access: 'write' })).toEqual({ allowed: true });
+    expect((await memory.reclaim({ owner: 'kho', includePreserved: true })).pagesFreed).toBe(8);
+  });
+
+  it('memory.grant lifecycle: read-only and read-write access, revoke by either side, revoked when the pages are freed', async () => {
+    const { memory, log } = await startMemory({ checked: true });
+    const { pa } = await memory.allocate({ order: 1 });
+    const readOnly = await memory.grant({ to: 'virtio-blk', pa, length: 2 * PAGE_SIZE, mode: 'read' });
+    expect(await memory.checkAccess({ accessor: 'virtio-blk', pa: pa + 100, length: 200, access: 'read' })).toEqual({ allowed: true });
+    const refused = await memory.checkAccess({ accessor: 'virtio-blk', pa, length: 8, access: 'write' });
+    expect(refused).toMatchObject({ allowed: false, owner: 'harness', reason: 'read-only-grant' });
+    expect(refused.description).toMatch(/^virtio-blk wrote 0x[0-9a-f]+ .*a page of harness, lent read-only$/);
+    await log.waitFor(/^access violation: virtio-blk wrote/);
+    await expect(memory.grant({ to: 'harness', pa, length: PAGE_SIZE, mode: 'read' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(memory.grant({ to: 'console', pa, length: 100, mode: 'read' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(memory.grant({ to: 'console', pa: pa + 2 * PAGE_SIZE, length: PAGE_SIZE, mode: 'read' })).rejects.toBeInstanceOf(InvalidBlockError);
+
+    await memory.revoke({ grant: readOnly.grant });
+    await expect(memory.revoke({ grant: readOnly.grant })).rejects.toMatchObject({ code: 'NO_SUCH_GRANT' });
+    expect(await memory.checkAccess({ accessor: 'virtio-blk', pa, length: 8, access: 'read' })).toMatchObject({ allowed: false, reason: 'not-owned' });
+    await memory.grant({ to: 'virtio-blk', pa, length: PAGE_SIZE, mode: 'read-write' });
+    expect(await memory.checkAccess({ accessor: 'virtio-blk', pa, length: PAGE_SIZE, access: 'write' })).toEqual({ allowed: true });
+    await memory.free({ pa });
+    expect((await memory.usage({})).grants).toBe(0);
+    expect(await memory.checkAccess({ accessor: 'virtio-blk', pa, length: 8, access: 'read' })).toMatchObject({ allowed: false, owner: 'nobody' });
+    expect(await memory.checkAccess({ accessor: 'never-seen', pa, length: 8, access: 'read' })).toMatchObject({ allowed: false });
+    expect((await memory.report({})).text).toMatch(/access violations \(last 3\):\n {2}virtio-blk wrote 0x[0-9a-f]+ .*a page of harness, lent read-only$/m);
+  });
+
+  it('memory address spaces: map, translate, protect, demand-zero and copy-on-write over IPC', async () => {
+    const { memory, harness } = await startMemory();
+    const { space } = await memory.createSpace({});
+    const { pa } = await memory.allocate({ order: 0, zeroed: true });
+    harness.ram.writeU32(pa + 16, 0xfeed_beef);
+    await memory.map({ space, va: 0x4000, pa, permissions: 'rwu' });
+    expect(await memory.translate({ space, va: 0x4010, access: 'read' })).toEqual({ pa: pa + 16 });
+    await memory.protect({ space, va: 0x4000, permissions: 'ru' });
+    expect((await memory.translate({ space, va: 0x4010, access: 'write' })).fault).toMatchObject({ cause: 15, reason: 'permission' });
+    await expect(memory.map({ space, va: 0x4000, pa, permissions: 'ru' })).rejects.toMatchObject({ code: 'MAPPING_EXISTS' });
+    await expect(memory.map({ space, va: 0x5000, pa, permissions: 'wu' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(memory.map({ space, va: 0x5000, pa, permissions: 'rwz' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+
+    await memory.reserveRegion({ space, va: 0x10_0000, length: 4 * PAGE_SIZE, permissions: 'rwu' });
+    expect((await memory.translate({ space, va: 0x10_0000, access: 'write' })).fault).toMatchObject({ cause: 15 });
+    const resolved = await memory.translate({ space, va: 0x10_0000, access: 'write', resolve: true });
+    expect(resolved.pa).toBeTypeOf('number');
+    const child = await memory.fork({ space });
+    expect(await memory.translate({ space: child.space, va: 0x10_0000, access: 'read' })).toEqual(resolved);
+    const copied = await memory.translate({ space: child.space, va: 0x10_0000, access: 'write', resolve: true });
+    expect(copied.pa).not.toBe(resolved.pa);
+    await memory.unmap({ space, va: 0x4000 });
+    expect((await memory.translate({ space, va: 0x4000, access: 'read' })).fault).toMatchObject({ reason: 'invalid' });
+    await memory.destroySpace({ space: child.space });
+    await expect(memory.translate({ space: child.space, va: 0, access: 'read' })).rejects.toMatchObject({ code: 'NO_SUCH_SPACE' });
+  });
+
+  it('memory.report prints each region with its purpose, buddyinfo, totals and usage per server', async () => {
+    const base = 0x8000_0000;
+    const { memory } = await startMemory({
+      ...asKernel,
+      reserved: [
+        { base, size: MiB, purpose: 'kernel image' },
+        { base: base + 0x7f_0000, size: 0x2345, purpose: 'device tree blob' },
+        { base: base + 0x7e_0000, size: 0x1000, purpose: 'initrd (boot manifest)' },
+      ],
+      scratch: [{ base: base + 4 * MiB, size: 2 * MiB }],
+    });
+    await memory.allocate({ order: 4, onBehalfOf: 'virtio-blk' });
+    await memory.setLimit({ owner: 'console', pages: 64 });
+    const { text } = await memory.report({});
+    const lines = text.split('\n');
+    expect(lines).toContain('  0x80000000-0x800fffff      1 MiB  reserved  kernel image');
+    expect(lines).toContain('  0x80400000-0x805fffff      2 MiB  scratch   KHO scratch');
+    expect(lines).toContain('  0x807e0000-0x807e0fff      4 KiB  reserved  initrd (boot manifest)');
+    expect(lines).toContain('  0x807f0000-0x807f2fff     12 KiB  reserved  device tree blob');
+    expect(lines).toContain('  order     0    1    2    3    4    5    6    7    8    9   10');
+    expect(text).toMatch(/^total \d+ pages \(.*\), free \d+ pages \(.*\), used 16 pages \(64 KiB\), reserved 0 pages \(0 B\)$/m);
+    expect(lines).toContain(`  ${'virtio-blk'.padEnd(16)} 16 pages (64 KiB)`);
+    expect(lines).toContain(`  ${'console'.padEnd(16)} 0 pages (0 B), limit 64`);
+  });
+
+  it('memory server answers malformed requests with errors and keeps serving', async () => {
+    const { harness, memory } = await startMemory();
+    const channel = harness.connectToServer('memory');
+    new Ring(channel.requests).tryWrite(new Uint8Array([0x93, 1, 2, 3]));
+    harness.doorbells.ring(channel.serverSlot);
+    await expect(memory.checkAccess({ pa: 0x8000_0000, length: 0, access: 'read' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(memory.map({ space: 7, va: 0, pa: 0, permissions: 'r' })).rejects.toMatchObject({ code: 'NO_SUCH_SPACE' });
+    expect((await memory.allocate({})).pages).toBe(1);
+    expect(harness.crashes).toEqual([]);
+  });
+});
+
+/**
+ * A first boot's handover over `ram`, as Linux's lib/test_kho.c makes one: scratch at the top
+ * of RAM, folios of several orders filled with a pattern and preserved, then prepareHandover.
+ * Returns the /chosen pointers and, for the test only, what was preserved.
+ */
+function buildHandover(ram: Ram) {
+  const scratch = placeScratchAreas(scratchSizes(DEFAULT_SCRATCH_CONFIG, { total: MiB, belowLowLimit: MiB }), [{ start: ram.base, end: ram.end }]);
+  const lowest = Math.min(...scratch.map((area) => area.addr));
+  const allocator = new PageFrameAllocator(ram, [{ start: ram.base + MiB, end: lowest }]);
+  const kho = KhoOutgoing.create(ram, allocator, scratch);
+  const folios: { pa: number; order: number }[] = [];
+  for (const [index, order] of [0, 0, 1, 3, 5, 9, 2, 0, 7].entries()) {
+    const pa = allocator.allocatePages(order)!;
+    ram.fill(pa, PAGE_SIZE << order, 0x40 + index);
+    kho.preserver.preserveFolio(pa, order);
+    folios.push({ pa, order });
+  }
+  const pages = allocator.allocatePages(3)!;
+  kho.preserver.preservePages(pages, 5);
+  const preserved: { base: number; size: number }[] = [];
+  kho.tree.walk((pa, order) => void preserved.push({ base: pa, size: PAGE_SIZE << order }));
+  const treePages: number[] = [];
+  kho.tree.forEachPage((pa) => void treePages.push(pa));
+  const { pointers } = kho.prepareHandover();
+  return { pointers, folios, preserved, treePages, scratch: scratch.map((area) => ({ base: area.addr, size: area.size })) };
+}
+
+describe('memory server on a KHO boot', () => {
+  it('memory server reserves every preserved block before serving: no allocation ever returns a preserved page', async () => {
+    const ram = Ram.allocate(16 * MiB);
+    const handover = buildHandover(ram);
+    const kernelImage = { base: ram.base, size: MiB, purpose: 'kernel image' };
+    const { memory, log } = await startMemory({ ...asKernel, reserved: [kernelImage], scratch: handover.scratch, handover: handover.pointers }, ram);
+    const revived = await log.waitFor(/^KHO handover: /);
+    expect(revived).toMatch(new RegExp(`^KHO handover: ${handover.preserved.length} preserved blocks \\(.*\\) reserved for kho, with the scratch array and ${handover.treePages.length} radix tree pages`));
+
+    const forbidden = [
+      ...handover.preserved,
+      ...handover.treePages.map((pa) => ({ base: pa, size: PAGE_SIZE })),
+      { base: handover.pointers.scratchPa, size: handover.pointers.scratchSize },
+      kernelImage,
+    ];
+    const allocated: { base: number; size: number }[] = [];
+    for (let order = MEMORY_MAX_ORDER; order >= 0; order--) {
+      for (;;) {
+        try {
+          const block = await memory.allocate({ order, zeroed: true, onBehalfOf: 'vfs' });
+          allocated.push({ base: block.pa, size: block.pages * PAGE_SIZE });
+        } catch (error) {
+          expect(error).toBeInstanceOf(OutOfMemoryError);
+          break;
+        }
+      }
+    }
+    const clash = allocated.find((block) => forbidden.some((range) => overlaps(block, range)));
+    expect(clash).toBeUndefined();
+    const usage = await memory.usage({});
+    expect(usage.freePages).toBe(0);
+    expect(usage.reservedPages).toBe(usage.owners.find((row) => row.name === 'kho')?.pages);
+    const preservedPages = handover.preserved.reduce((sum, block) => sum + block.size / PAGE_SIZE, 0);
+    expect(usage.totalPages).toBe(16 * MiB / PAGE_SIZE - MiB / PAGE_SIZE);
+    expect(allocated.reduce((sum, block) => sum + block.size / PAGE_SIZE, 0)).toBe(usage.totalPages - usage.reservedPages);
+    expect(usage.reservedPages).toBe(preservedPages + handover.treePages.length + 1);
+    // Every preserved folio still holds what the first boot wrote.
+    handover.folios.forEach(({ pa, order }, index) => {
+      expect(ram.read(pa, PAGE_SIZE << order).every((byte) => byte === 0x40 + index)).toBe(true);
+    });
+    // Reclaiming the server that took everything else leaves the preserved blocks alone.
+    expect((await memory.reclaim({ owner: 'vfs' })).pagesFreed).toBe(usage.totalPages - usage.reservedPages);
+    const { text } = await memory.report({});
+    expect(text).toMatch(/reserved {2}KHO preserved$/m);
+    expect(text).toMatch(/reserved {2}KHO scratch array$/m);
+    expect(text).toMatch(/reserved {2}KHO incoming radix tree$/m);
+    expect(text).toContain(revived);
+  });
+
+  it('memory server on a KHO boot with the scratch areas reserved counts the scratch array as already out of the allocator', async () => {
+    const ram = Ram.allocate(16 * MiB);
+    const handover = buildHandover(ram);
+    const reserved = [{ base: ram.base, size: MiB, purpose: 'kernel image' }, ...handover.scratch.map((area, index) => ({ ...area, purpose: `KHO scratch ${index}` }))];
+    const { memory, log } = await startMemory({ reserved, handover: handover.pointers, preservedOwners: ['kho-preserved', 'kho'] }, ram);
+    expect(await log.waitFor(/^KHO handover: /)).toMatch(/reserved for kho-preserved, .*\(1 page was already out of it\)$/);
+    const usage = await memory.usage({});
+    const preservedPages = handover.preserved.reduce((sum, block) => sum + block.size / PAGE_SIZE, 0);
+    expect(usage.owners).toContainEqual({ name: 'kho-preserved', pages: preservedPages + handover.treePages.length });
+    const scratchBytes = handover.scratch.reduce((sum, area) => sum + area.size, 0);
+    expect(usage.totalPages).toBe((15 * MiB - scratchBytes) / PAGE_SIZE);
+  });
+
+  it.each([
+    ['a corrupt FDT', (ram: Ram, pointers: HandoverPointers) => { ram.writeU32(pointers.fdtPa, 0); return pointers; }, /handover FDT \(0x[0-9a-f]+\) is invalid/],
+    ['pointers outside RAM', (_ram: Ram, pointers: HandoverPointers) => ({ ...pointers, fdtPa: 0x1000 }), /failed to map FDT/],
+    ['a scratch array outside RAM', (_ram: Ram, pointers: HandoverPointers) => ({ ...pointers, scratchSize: 64 * MiB }), /scratch array .* is not inside RAM/],
+  ])('memory server with %s disables KHO revival with the reason and still serves', async (_what, corrupt, reason) => {
+    const ram = Ram.allocate(16 * MiB);
+    const handover = buildHandover(ram);
+    const pointers = corrupt(ram, handover.pointers);
+    const { memory, log, harness } = await startMemory({ scratch: handover.scratch, handover: pointers }, ram);
+    expect(await log.waitFor(/^disabling KHO revival: /)).toMatch(reason);
+    const usage = await memory.usage({});
+    expect(usage.reservedPages).toBe(0);
+    expect(usage.freePages).toBe(16 * MiB / PAGE_SIZE);
+    expect((await memory.allocate({ order: 5 })).pages).toBe(32);
+    expect((await memory.report({})).text).toMatch(/^KHO handover: revival disabled: /m);
+    expect(harness.crashes).toEqual([]);
+  });
+});

@@ -1,0 +1,242 @@
+// The memory interface's handlers over one MemoryServer: who the caller is, what it may do,
+// and the translation between names on the wire and owner ids in the allocator.
+//
+// Every handler first decides who acts (validate), then calls the core (apply), which throws
+// a typed error before changing anything. Identity is the client name the kernel gave the
+// channel; `onBehalfOf`, setLimit and reclaim are for the clients the config names as the
+// kernel. Pages preserved through KHO belong to a preserved-state owner ("kho"), which reclaim
+// refuses unless asked explicitly, so no other server's death or restart can free them.
+//
+// Boot order (MemoryService.boot): memory map from the config, page allocator over what is
+// free, manifest limits, then — on a KHO boot — every preserved block reserved; main.ts
+// serves the interface only after that.
+
+import type { Logger } from 'pino';
+import { PAGE_SIZE } from '../../hal/address.js';
+import type { Ram } from '../../hal/ram.js';
+import type { CallContext, HandlersOf } from '../../ipc/define.js';
+import { PermissionDeniedError } from '../../ipc/errors.js';
+import { memoryInterface, type MemoryUsage } from '../../ipc/interfaces/memory.js';
+import { MAX_PAGE_ORDER } from './buddy.js';
+import type { ResolvedMemoryConfig } from './config.js';
+import { InvalidArgumentError, InvalidBlockError } from './errors.js';
+import { type AccessViolation, AccessViolationError, describeViolation } from './grants.js';
+import { type HandoverRevival, describeRevival, reserveHandover } from './handover.js';
+import { MemoryMap, formatSize } from './memory_map.js';
+import { MemoryServer } from './memory_server.js';
+import { KERNEL_NAME, OwnerNames, SHARED_NAME } from './owner_names.js';
+import { PageFault, PageFaultError, permissions } from './sv32.js';
+
+type Handlers = HandlersOf<typeof memoryInterface>;
+export type ServiceLog = Pick<Logger, 'info' | 'warn'>;
+
+export class MemoryService {
+  readonly memory: MemoryServer;
+  readonly owners: OwnerNames;
+  /** The KHO revival on a KHO boot; undefined otherwise. */
+  readonly revival: HandoverRevival | undefined;
+  readonly #config: ResolvedMemoryConfig;
+  readonly #log: ServiceLog;
+
+  private constructor(memory: MemoryServer, config: ResolvedMemoryConfig, log: ServiceLog, revival: HandoverRevival | undefined, owners: OwnerNames) {
+    this.memory = memory;
+    this.#config = config;
+    this.#log = log;
+    this.revival = revival;
+    this.owners = owners;
+  }
+
+  /**
+   * Builds the memory map and page allocator from `config`, applies the manifest limits and,
+   * on a KHO boot, reserves every preserved block. Logs what it manages and the revival.
+   * Throws InvalidArgumentError for a config that does not describe RAM.
+   */
+  static boot(ram: Ram, config: ResolvedMemoryConfig, log: ServiceLog): MemoryService {
+    const map = MemoryMap.build({ ram: config.ram, scratch: config.scratch });
+    for (const region of config.reserved) map.reserve(region, region.purpose);
+    const memory = new MemoryServer(ram, map, { checked: config.checked });
+    const owners = new OwnerNames();
+    for (const [name, pages] of config.limits) memory.setLimit(owners.idOf(name), pages);
+    const info = memory.buddy.buddyInfo();
+    log.info(`managing ${info.totalPages} pages (${formatSize(info.totalPages * PAGE_SIZE)}) of ${formatSize(map.totals().ram)} RAM; ${config.reserved.length} regions reserved by the kernel`);
+    let revival: HandoverRevival | undefined;
+    if (config.handover) {
+      const preservedOwner = config.preservedOwners[0] ?? KERNEL_NAME;
+      revival = reserveHandover(memory, config.handover, owners.idOf(preservedOwner));
+      if (revival.revived) log.info(describeRevival(revival, preservedOwner));
+      else log.warn(`disabling KHO revival: ${revival.reason}`);
+    }
+    return new MemoryService(memory, config, log, revival, owners);
+  }
+
+  /** The `mem` text. */
+  formatReport(): string {
+    const lines = this.memory.formatReport(this.owners.names);
+    if (this.revival) lines.push(describeRevival(this.revival, this.#config.preservedOwners[0] ?? KERNEL_NAME));
+    return lines.join('\n');
+  }
+
+  usage(): MemoryUsage {
+    const report = this.memory.report();
+    const { buddy } = report;
+    return {
+      totalPages: buddy.totalPages,
+      freePages: buddy.freePages,
+      usedPages: buddy.usedPages,
+      reservedPages: buddy.reservedPages,
+      freeBlocks: [...buddy.freeBlocks],
+      owners: buddy.owners.map((row) => ({ name: this.owners.nameOf(row.owner), pages: row.pages, ...(row.limit === undefined ? {} : { limit: row.limit }) })),
+      grants: report.grants.length,
+      spaces: report.spaces.length,
+    };
+  }
+
+  handlers(): Handlers {
+    const memory = this.memory;
+    return {
+      allocate: ({ order, bytes, alignOrder, zeroed, onBehalfOf }, call) => {
+        const owner = this.#actor(call, onBehalfOf);
+        if (order !== undefined && bytes !== undefined) throw new InvalidArgumentError('allocate takes an order or a byte size, not both', { order, bytes });
+        const pages = bytes === undefined ? 2 ** (order ?? 0) : Math.ceil(bytes / PAGE_SIZE);
+        const sizeOrder = Math.ceil(Math.log2(pages));
+        const alignment = PAGE_SIZE * 2 ** (alignOrder ?? 0);
+        if (sizeOrder <= MAX_PAGE_ORDER && alignment <= PAGE_SIZE << sizeOrder) {
+          return { pa: memory.allocate(owner, { order: sizeOrder, zeroed: zeroed ?? false }), order: sizeOrder, pages: 1 << sizeOrder };
+        }
+        const range = memory.allocateContiguous(owner, pages, { alignment, zeroed: zeroed ?? false });
+        return { pa: range.base, order: sizeOrder, pages };
+      },
+      free: ({ pa, onBehalfOf }, call) => ({ freed: memory.free(this.#actor(call, onBehalfOf), pa) }),
+      grant: ({ to, pa, length, mode, onBehalfOf }, call) => {
+        const owner = this.#actor(call, onBehalfOf);
+        return { grant: memory.grant(owner, this.owners.idOf(to), pa, length, mode).id };
+      },
+      revoke: ({ grant, onBehalfOf }, call) => {
+        memory.revokeGrant(this.#actor(call, onBehalfOf), grant);
+        return {};
+      },
+      checkAccess: ({ accessor, pa, length, access }, call) => {
+        const name = accessor ?? this.#caller(call).name;
+        const who = this.owners.find(name);
+        // A name the server never saw owns nothing and was lent nothing (and gets no id).
+        const violation: AccessViolation | undefined = who === undefined
+          ? { accessor: -1, address: pa, length, access, owner: memory.buddy.ownerAt(pa), reason: 'not-owned' }
+          : memory.checkAccess(who, pa, length, access);
+        if (!violation) return { allowed: true };
+        const description = this.#describeViolation(violation, name);
+        if (memory.checked) {
+          if (who !== undefined) {
+            try {
+              memory.enforceAccess(who, pa, length, access);
+            } catch (error) {
+              if (!(error instanceof AccessViolationError)) throw error;
+            }
+          }
+          this.#log.warn(`access violation: ${description}`);
+        }
+        return { allowed: false, owner: violation.owner < 0 ? 'nobody' : this.owners.nameOf(violation.owner), reason: violation.reason, description };
+      },
+
+      createSpace: ({ onBehalfOf }, call) => ({ space: memory.createSpace(this.#actor(call, onBehalfOf)) }),
+      destroySpace: ({ space, onBehalfOf }, call) => {
+        memory.destroySpace(this.#actor(call, onBehalfOf), space);
+        return {};
+      },
+      map: ({ space, va, pa, permissions: spec, megapage, onBehalfOf }, call) => {
+        memory.map(this.#actor(call, onBehalfOf), space, va, pa, permissions(spec), { megapage: megapage ?? false });
+        return {};
+      },
+      unmap: ({ space, va, onBehalfOf }, call) => {
+        memory.unmap(this.#actor(call, onBehalfOf), space, va);
+        return {};
+      },
+      protect: ({ space, va, permissions: spec, onBehalfOf }, call) => {
+        memory.protect(this.#actor(call, onBehalfOf), space, va, permissions(spec));
+        return {};
+      },
+      translate: ({ space, va, access, mode, resolve, onBehalfOf }, call) => {
+        const owner = this.#actor(call, onBehalfOf);
+        const target = memory.space(space);
+        if (target.owner !== owner) {
+          throw new InvalidBlockError('NOT_OWNER', `address space ${space} belongs to ${this.owners.nameOf(target.owner)}, not ${this.owners.nameOf(owner)}`, { space });
+        }
+        let result: number | PageFault;
+        if (resolve) {
+          try {
+            result = memory.access(space, va, access, mode ?? 'user');
+          } catch (error) {
+            if (!(error instanceof PageFaultError)) throw error;
+            result = error.fault;
+          }
+        } else {
+          result = memory.translate(space, va, access, mode ?? 'user');
+        }
+        if (result instanceof PageFault) return { fault: { cause: result.cause, reason: result.reason, description: result.describe() } };
+        return { pa: result };
+      },
+      fork: ({ space, childOwner, onBehalfOf }, call) => {
+        const owner = this.#actor(call, onBehalfOf);
+        const child = childOwner === undefined ? owner : this.owners.idOf(childOwner);
+        if (child !== owner) this.#requireKernel(call, `fork address space ${space} into ${childOwner}`);
+        return { space: memory.fork(owner, space, child) };
+      },
+      reserveRegion: ({ space, va, length, permissions: spec, onBehalfOf }, call) => {
+        memory.reserveRegion(this.#actor(call, onBehalfOf), space, va, length, permissions(spec));
+        return {};
+      },
+      unreserveRegion: ({ space, va, onBehalfOf }, call) => {
+        memory.unreserveRegion(this.#actor(call, onBehalfOf), space, va);
+        return {};
+      },
+
+      setLimit: ({ owner, pages }, call) => {
+        this.#requireKernel(call, `set the page limit of ${owner}`);
+        if (owner === SHARED_NAME) throw new InvalidArgumentError('"shared" is not a server and has no limit');
+        memory.setLimit(this.owners.idOf(owner), pages ?? undefined);
+        return {};
+      },
+      reclaim: ({ owner, includePreserved }, call) => {
+        this.#requireKernel(call, `reclaim the memory of ${owner}`);
+        if (owner === KERNEL_NAME || owner === SHARED_NAME) throw new InvalidArgumentError(`"${owner}" cannot be reclaimed: it is not a server that can die`, { owner });
+        if (this.#config.preservedOwners.includes(owner) && !includePreserved) {
+          throw new PermissionDeniedError(`${owner} holds KHO-preserved state: reclaim it only with includePreserved: true`, { owner });
+        }
+        const id = this.owners.find(owner);
+        if (id === undefined) return { pagesFreed: 0, grantsRevoked: 0, spacesDestroyed: 0 };
+        const freeBefore = memory.buddy.freePages;
+        const result = memory.reclaim(id);
+        const pagesFreed = memory.buddy.freePages - freeBefore;
+        this.#log.info(`reclaimed ${owner}: ${pagesFreed} pages freed, ${result.grantsRevoked} grants revoked, ${result.spacesDestroyed} address spaces destroyed`);
+        return { pagesFreed, grantsRevoked: result.grantsRevoked, spacesDestroyed: result.spacesDestroyed };
+      },
+
+      report: () => ({ text: this.formatReport() }),
+      usage: () => this.usage(),
+    };
+  }
+
+  /** The caller's name and whether it counts as the kernel. PERMISSION_DENIED for an unnamed client. */
+  #caller(call: CallContext): { name: string; kernel: boolean } {
+    const name = call.clientName;
+    if (!name) throw new PermissionDeniedError('the memory server serves named clients only: this channel has no client name');
+    return { name, kernel: this.#config.kernelClients.has(name) };
+  }
+
+  /** The owner id an operation acts for: the caller, or (kernel clients only) `onBehalfOf`. */
+  #actor(call: CallContext, onBehalfOf: string | undefined): number {
+    const caller = this.#caller(call);
+    if (onBehalfOf === undefined || onBehalfOf === caller.name) return this.owners.idOf(caller.name);
+    if (!caller.kernel) throw new PermissionDeniedError(`${caller.name} may not act on behalf of ${onBehalfOf}: only the kernel may`, { caller: caller.name, onBehalfOf });
+    if (onBehalfOf === SHARED_NAME) throw new InvalidArgumentError('nobody acts as "shared"');
+    return this.owners.idOf(onBehalfOf);
+  }
+
+  #requireKernel(call: CallContext, what: string): void {
+    const caller = this.#caller(call);
+    if (!caller.kernel) throw new PermissionDeniedError(`only the kernel may ${what}; ${caller.name} asked`, { caller: caller.name });
+  }
+
+  #describeViolation(violation: AccessViolation, accessor: string): string {
+    return describeViolation(violation, (owner) => (owner === violation.accessor ? accessor : this.owners.nameOf(owner)));
+  }
+}
