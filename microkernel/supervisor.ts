@@ -133,10 +133,9 @@ export class Supervisor {
   async stopAllExcept(services: readonly string[]): Promise<void> {
     this.shuttingDown = true;
     if (this.watchdog) clearInterval(this.watchdog);
-    for (const process of [...this.processes].reverse()) {
-      if (process.spec.serves.some((service) => services.includes(service))) continue;
-      await this.stop(process);
-    }
+    // All at once: a stop handler that still needs a stopped service gets PEER_STOPPED.
+    const stopping = [...this.processes].filter((process) => !process.spec.serves.some((service) => services.includes(service)));
+    await Promise.all(stopping.map((process) => this.stop(process)));
   }
 
   private post(process: Process, message: KernelToThread): void {

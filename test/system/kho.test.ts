@@ -24,6 +24,20 @@ async function boot(args: string[]): Promise<RunningSystem> {
   return system;
 }
 
+/** dmesg, repeated until it matches `pattern` (each dmesg is an event we wait on; logging is asynchronous). */
+async function dmesgUntil(system: RunningSystem, pattern: RegExp): Promise<string> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const dmesg = await system.command('dmesg');
+    if (pattern.test(dmesg)) return dmesg;
+  }
+  throw new Error(`dmesg never matched ${pattern}`);
+}
+
+/** dmesg once kho-test has reported whether its restore succeeded. */
+function dmesgWithVerdict(system: RunningSystem): Promise<string> {
+  return dmesgUntil(system, /KHO restore (succeeded|failed)/);
+}
+
 function temporaryDirectory(): string {
   const directory = mkdtempSync(join(tmpdir(), 'baton-kho-'));
   directories.push(directory);
@@ -33,11 +47,10 @@ function temporaryDirectory(): string {
 describe('kexec with KHO', () => {
   it('restores every preserved folio after kexec (test_kho) and dmesg keeps the previous boot', async () => {
     const system = await boot(['--manifest', 'kho-test']);
-    const before = await system.command('dmesg');
-    expect(before).toContain('KHO test: folios preserved');
+    await dmesgUntil(system, /KHO test: folios preserved/);
     const kexec = await system.command('kexec');
     expect(kexec).toContain('kexec: loading');
-    const dmesg = await system.command('dmesg');
+    const dmesg = await dmesgWithVerdict(system);
     expect(dmesg).toContain('KHO test: folios preserved');
     expect(dmesg).toContain('KHO restore succeeded');
     expect(dmesg.indexOf('KHO test: folios preserved')).toBeLessThan(dmesg.indexOf('KHO restore succeeded'));
@@ -49,7 +62,7 @@ describe('kexec with KHO', () => {
   it('keeps preserved pages intact through kho_poison, which fills everything else', async () => {
     const system = await boot(['--manifest', 'kho-test', '--bootargs', 'kho_poison']);
     await system.command('kexec');
-    expect(await system.command('dmesg')).toContain('KHO restore succeeded');
+    expect(await dmesgWithVerdict(system)).toContain('KHO restore succeeded');
   });
 
   it('restart of the log server loses nothing', async () => {
@@ -85,7 +98,7 @@ describe('kexec with KHO', () => {
     symlinkSync(join(root, 'node_modules'), join(other, 'node_modules'));
     const system = await boot(['--manifest', 'kho-test']);
     await system.command(`kexec ${other}`);
-    const dmesg = await system.command('dmesg');
+    const dmesg = await dmesgWithVerdict(system);
     expect(dmesg.split('\n').filter((line) => line.includes('baton kernel')).join('\n')).toContain(`baton kernel ${join(other, 'build', 'microkernel', 'main.js')}: entered`);
     expect(dmesg).toContain('KHO restore succeeded');
     expect(await system.command('ps')).toMatch(/kho-test\s+server\s+1\s+running/);
@@ -106,7 +119,7 @@ describe('kexec with KHO', () => {
     expect(hint).not.toBeNull();
     await first.shutdown();
     const second = await boot(['--manifest', 'kho-test', '--ram', image, '--kho-fdt', hint![1]!, '--kho-scratch', hint![2]!]);
-    expect(await second.command('dmesg')).toContain('KHO restore succeeded');
+    expect(await dmesgWithVerdict(second)).toContain('KHO restore succeeded');
   });
 
   it('boots with KHO revival disabled when the handover is bad', async () => {
