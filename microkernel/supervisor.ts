@@ -38,9 +38,19 @@ export class Supervisor {
   readonly processes: Process[] = [];
   private watchdog: ReturnType<typeof setInterval> | undefined;
   private shuttingDown = false;
+  private readonly listeners: Array<(process: Process, why?: string) => void> = [];
 
   constructor(host: SupervisorHost) {
     this.host = host;
+  }
+
+  /** Calls `listener` whenever a program becomes running, restarting (with why) or failed. */
+  onStateChange(listener: (process: Process, why?: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(process: Process, why?: string): void {
+    for (const listener of this.listeners) listener(process, why);
   }
 
   add(process: Process): void {
@@ -154,6 +164,7 @@ export class Supervisor {
         process.state = 'running';
         this.host.log.info(`${process.name}: generation ${generation} running`);
         process.settle(true);
+        this.changed(process);
         return;
       case 'remember':
         process.remembered = message.value;
@@ -213,11 +224,13 @@ export class Supervisor {
       process.state = 'failed';
       this.host.log.error(`${process.name}: ${reason}; marked failed (${decision.reason})`);
       process.settle(false);
+      this.changed(process);
       return;
     }
     this.host.names.revoke(process, 'peer-restarted', process.generation + 1);
     process.state = 'restarting';
     process.restarts++;
+    this.changed(process, reason);
     this.host.log.warn(`${process.name}: generation ${process.generation} ${reason}; restarting in ${decision.delayMs} ms`);
     process.restartTimer = setTimeout(() => {
       process.restartTimer = undefined;

@@ -7,7 +7,7 @@
 
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { defaultRunDirectory, runFiles } from './paths.js';
 
 const PROMPT = 'baton> ';
@@ -32,6 +32,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${CTL_USAGE}\n`);
     return 2;
   }
+  // `load PATH` is resolved by the board, whose working directory may differ from ours.
+  if (args[0] === 'load' && args[1] !== undefined && !isAbsolute(args[1])) args[1] = resolve(process.env.INIT_CWD ?? process.cwd(), args[1]);
   const { socket } = runFiles(runDirectory);
   const noSystem = `baton: no system is running in ${runDirectory} (start one with npm start, or choose one with --run-dir)\n`;
   if (!existsSync(socket)) {

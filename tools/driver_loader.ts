@@ -20,18 +20,24 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Value } from '@sinclair/typebox/value';
 import { ManifestError, ProgramSpec, validateProgram } from '../microkernel/manifest.js';
-import { buildRoot, projectRoot } from './paths.js';
 
 type TypeScript = typeof import('typescript');
+
+// This file runs compiled (build/tools/, in the board) and from source (tests import it).
+const here = dirname(fileURLToPath(import.meta.url));
+const projectRoot = basename(dirname(here)) === 'build' ? resolve(here, '..', '..') : resolve(here, '..');
+const buildRoot = join(projectRoot, 'build');
 
 /** The folder could not be loaded for a reason other than its manifest (missing, does not compile). */
 export class DriverLoadError extends Error {
   readonly code = 'LOAD_FAILED';
 }
+
+const MAX_ERROR_CHARACTERS = 8 * 1024;
 
 /** Package-style prefix out-of-tree drivers import baton's modules with. */
 export const BATON_IMPORT_PREFIX = 'baton/';
@@ -64,6 +70,16 @@ export function loadDriverFolder(path: string, options: LoadOptions = {}): Progr
   return { ...spec, entry: pathToFileURL(join(output, `${entry}.js`)).href };
 }
 
+/**
+ * The module path below build/ that test/harness/server_harness.ts starts for the driver
+ * folder `folder` (a path or a file URL): its tsc -b output inside the tree, or — outside
+ * the tree — the output of compiling it exactly as `load` does.
+ */
+export function harnessModule(folder: string | URL): string {
+  const spec = loadDriverFolder(typeof folder === 'string' ? folder : fileURLToPath(folder));
+  return relative(buildRoot, fileURLToPath(spec.entry)).split(sep).join('/').replace(/\.js$/, '');
+}
+
 /** The board's answer to {"op":"load-driver","path":PATH}: {spec} or {error, code, field?, reason?}. */
 export function serveLoadDriverRequest(request: Record<string, unknown>): Record<string, unknown> {
   if (typeof request.path !== 'string' || request.path.length === 0) return { error: 'load-driver needs a path', code: 'LOAD_FAILED' };
@@ -73,8 +89,13 @@ export function serveLoadDriverRequest(request: Record<string, unknown>): Record
     if (error instanceof ManifestError) {
       return { error: error.message, code: error.code, ...(error.field ? { field: error.field } : {}), reason: error.reason };
     }
-    return { error: (error as Error).message, code: 'LOAD_FAILED' };
+    return { error: shorten((error as Error).message), code: 'LOAD_FAILED' };
   }
+}
+
+/** The answer travels back through a small RAM buffer: keep an error message to a few KiB. */
+function shorten(message: string): string {
+  return message.length <= MAX_ERROR_CHARACTERS ? message : `${message.slice(0, MAX_ERROR_CHARACTERS)}\n  ... (${message.length - MAX_ERROR_CHARACTERS} more characters)`;
 }
 
 /** manifest.json as a validated driver spec (defaults filled; entry still the module name). */

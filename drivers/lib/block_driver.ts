@@ -83,7 +83,16 @@ interface Pending {
 
 type Transfer = { sector: number; bytes: number; buffer: BufferReference };
 
-/** Makes a driver module out of a block driver's submit/complete handlers. */
+/**
+ * Makes a driver module out of a block driver's submit/complete handlers.
+ *
+ * @example
+ * export default defineBlockDriver({
+ *   async init(disk) { ...; return { sectors: 2048, sectorBytes: 512, readOnly: false, serial: 'disk0' }; },
+ *   submit(disk, request) { return device.start(request); },   // false: no room now
+ *   interrupt(disk) { for (const done of device.finished()) disk.complete(done, 'ok'); },
+ * });
+ */
 export function defineBlockDriver(definition: BlockDriverDefinition): ServerDefinition {
   let disk: BlockDevice | undefined;
   let geometry: Required<BlockGeometry> | undefined;

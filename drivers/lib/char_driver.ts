@@ -30,6 +30,15 @@ export interface CharDriverDefinition {
   stop?(device: CharDevice): void | Promise<void>;
 }
 
+/**
+ * Makes a driver module out of a stream driver's write handler; input goes to `device.received`.
+ *
+ * @example
+ * export default defineCharDriver({
+ *   async init(device) { port = openPort(device, (bytes) => device.received(bytes)); },
+ *   write: (_, data) => port.send(data),
+ * });
+ */
 export function defineCharDriver(definition: CharDriverDefinition): ServerDefinition {
   let device: CharDevice | undefined;
   let reader: number | undefined;

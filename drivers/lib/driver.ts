@@ -1,16 +1,25 @@
-// The driver library: what every driver is written against.
+// The driver library: what every driver is written against (the guide: drivers/README.md).
 //
-// A driver is a folder with a manifest.json (what it binds to, what it serves and may
-// call) and a main.ts whose default export is `defineDriver({...})`. The library owns
-// the rest, as MINIX's libchardriver and seL4 Microkit's handler loop do: the message
-// loop, interrupt delivery (claim, call `interrupt`, complete), registration with the
-// name service, heartbeats, and restart (the kernel's supervisor starts the next
-// generation; `init` learns which start it is).
+// A driver is a folder with a manifest.json (what it binds to, what it needs of the device,
+// what it serves and may call, its restart policy) and a main.ts whose default export is
+// `defineDriver({...})` — or a class library's define function. The library owns the
+// rest, as MINIX's libchardriver and seL4 Microkit's handler loop do: the message loop,
+// interrupt delivery (claim, call `interrupt`, complete), mapping the register block,
+// DMA memory, registration with the name service, heartbeats, and restart (the kernel's
+// supervisor starts the next generation; `init` learns which start it is).
 //
 //   export default defineDriver({
 //     init(driver) { ...set up the device through driver.registers... },
 //     interrupt(driver) { ...service the device... },
 //   });
+//
+// The kit:
+//   driver.ts        defineDriver: init / interrupt / stop, the DriverContext
+//   char_driver.ts   stream devices (consoles): write + received() → the chardev interface
+//   block_driver.ts  disks: submit + complete → the block interface, checked and counted
+//   dma_arena.ts     one DMA block from the kernel, carved up synchronously
+//   dma_buffers.ts   a fixed set of DMA buffers lent to one request at a time
+//   virtio/          bringing up a virtio-mmio device, split virtqueues, CompletionQueue
 
 import type { RegisterWindow } from '../../hal/mmio.js';
 import type { Ram } from '../../hal/ram.js';
@@ -43,7 +52,16 @@ export interface DriverDefinition {
   stop?(driver: DriverContext): void | Promise<void>;
 }
 
-/** Makes a server definition out of a driver's handlers. */
+/**
+ * Makes a server definition out of a driver's handlers: the module's default export.
+ *
+ * @example
+ * export default defineDriver({
+ *   async init(driver) { device = initializeVirtioDevice(driver.registers, driver.ram, await DmaArena.obtain(driver, 65536), options); },
+ *   interrupt() { device.takeInterrupt(); queue.service(); },
+ *   stop() { device.reset(); },
+ * });
+ */
 export function defineDriver(definition: DriverDefinition): ServerDefinition {
   let driver: DriverContext | undefined;
   return defineServer({

@@ -63,8 +63,8 @@ export const driverCommands: Record<string, DriverCommand> = {
     usage: 'load PATH',
     summary: 'load the driver folder PATH (on the host) and bind it to matching unbound devices',
     run: async (words, { drivers }) => {
-      if (words.length !== 2) throw new DriverCommandError('usage: load PATH (a host folder with manifest.json and main.ts)');
-      return { output: (await drivers.load({ path: words[1]! }, { timeoutMs: LOAD_TIMEOUT_MS })).message };
+      if (words.length < 2) throw new DriverCommandError('usage: load PATH (a host folder with manifest.json and main.ts)');
+      return { output: (await drivers.load({ path: words.slice(1).join(' ') }, { timeoutMs: LOAD_TIMEOUT_MS })).message };
     },
   },
   unload: {

@@ -1,0 +1,92 @@
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Clock } from '../hal/clock.js';
+import { DoorbellPage, DOORBELL_SLOTS } from '../hal/doorbells.js';
+import { InterruptController } from '../hal/irq.js';
+import { Ram } from '../hal/ram.js';
+import { DmaPool } from './dma_pool.js';
+import type { ProgramSpec } from './manifest.js';
+import { NameService } from './name_service.js';
+import { poolMemory } from './physical_memory.js';
+import { Process } from './process.js';
+import { HEARTBEAT_WORDS, type BootInfo } from './protocol.js';
+import { Supervisor } from './supervisor.js';
+import { ThreadPool } from './thread_pool.js';
+
+const shell = new URL('../build/microkernel/userlib/thread_main.js', import.meta.url);
+const fixture = new URL('./test_fixtures/misbehaving_server.mjs', import.meta.url).href;
+let supervisor: Supervisor | undefined;
+let pool: ThreadPool | undefined;
+afterEach(async () => {
+  await supervisor?.stopAll();
+  await pool?.close();
+});
+
+function program(behaviour: string, maximumQuickFailures = 5): ProgramSpec {
+  return {
+    name: 'victim', kind: 'server', version: '1', entry: fixture, serves: [], talksTo: [], heartbeatMs: 50,
+    config: { behaviour },
+    restart: { policy: 'always', maximumQuickFailures, minimumRunMs: 60_000, backoffInitialMs: 0, backoffCapMs: 0 },
+  } as ProgramSpec;
+}
+
+function system() {
+  const ram = Ram.allocate(8 * 1024 * 1024);
+  const doorbells = new DoorbellPage();
+  const interrupts = new InterruptController(doorbells);
+  const clock = new Clock();
+  const heartbeats = new Int32Array(new SharedArrayBuffer(DOORBELL_SLOTS * HEARTBEAT_WORDS * 4));
+  pool = new ThreadPool(shell);
+  const names: NameService = new NameService({
+    doorbells, kernelSlot: 1, find: (name) => supervisor!.find(name), attach: () => undefined, warn: () => undefined,
+  });
+  supervisor = new Supervisor({
+    log: pino({ level: 'silent' }),
+    pool,
+    names,
+    memory: poolMemory(new DmaPool(ram, [{ start: ram.base, end: ram.end }])),
+    heartbeats,
+    nowMs: () => clock.nowMs(),
+    bootInfo: (process, start): BootInfo => ({
+      name: process.name, kind: 'server', module: process.spec.entry, generation: process.generation, start, slot: process.slot, kernelSlot: 1,
+      doorbells: doorbells.buffer, interrupts: interrupts.buffer, clock: clock.buffer, ram: ram.descriptor,
+      heartbeat: { buffer: heartbeats.buffer as SharedArrayBuffer, index: process.slot, periodMs: process.spec.heartbeatMs },
+      config: process.spec.config, remembered: process.remembered,
+    }),
+  });
+  return supervisor;
+}
+
+/** Resolves with the first state change that satisfies `predicate`. */
+function until(target: Supervisor, predicate: (process: Process, why?: string) => boolean): Promise<{ process: Process; why?: string }> {
+  return new Promise((resolve) => target.onStateChange((process, why) => {
+    if (predicate(process, why)) resolve({ process, why });
+  }));
+}
+
+describe('Supervisor', () => {
+  it('Supervisor restarts a program whose heartbeat stops as its next generation', async () => {
+    const target = system();
+    const victim = new Process('victim', program('hang-after-ready'), 2);
+    target.add(victim);
+    target.watch();
+    const hung = until(target, (process, why) => process === victim && process.state === 'restarting' && (why ?? '').startsWith('hung'));
+    expect(await target.start(victim, 'fresh')).toBe(true);
+    const { why } = await hung;
+    expect(why).toMatch(/^hung: no heartbeat for \d+ ms/);
+    await until(target, (process) => process === victim && process.state === 'running' && process.generation === 2);
+    expect(victim.restarts).toBe(1);
+  });
+
+  it('Supervisor marks a program failed after too many quick failures and stays up', async () => {
+    const target = system();
+    const victim = new Process('victim', program('crash-at-init', 2), 2);
+    target.add(victim);
+    target.watch();
+    const failed = until(target, (process) => process === victim && process.state === 'failed');
+    void target.start(victim, 'fresh');
+    await failed;
+    expect(victim.generation).toBe(3);
+    expect(victim.thread).toBeUndefined();
+  });
+});
