@@ -303,6 +303,12 @@ export class DriverManager {
     this.freeSlots.push(process.slot);
   }
 
+  /** A driver died: reset its device before its DMA pages go back to the allocator. */
+  quiesce(process: Process): void {
+    const node = this.nodes.find((candidate) => candidate.process === process);
+    if (node) this.resetDevice(node);
+  }
+
   /** Stops a released virtio device DMAing into memory that is no longer its driver's. */
   private resetDevice(node: DeviceNode): void {
     if (node.virtioDeviceId === undefined) return;

@@ -151,6 +151,7 @@ export class Kernel {
       heartbeats: this.heartbeats,
       nowMs: () => this.clock.nowMs(),
       bootInfo: (process, start) => this.bootInfo(process, start),
+      quiesce: (process) => this.drivers.quiesce(process),
     });
     this.drivers = new DriverManager({
       supervisor: this.supervisor,

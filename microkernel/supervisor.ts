@@ -31,6 +31,8 @@ export interface SupervisorHost {
   nowMs(): number;
   /** The boot information shared by every thread; per-program fields are filled in here. */
   bootInfo(process: Process, start: StartKind): BootInfo;
+  /** A program's thread has ended: stop its device DMAing before its memory is reclaimed. */
+  quiesce?(process: Process): void;
 }
 
 export class Supervisor {
@@ -201,6 +203,7 @@ export class Supervisor {
     if (process.generation !== generation || process.thread === undefined) return;
     const ranForMs = this.host.nowMs() - process.startedAtMs;
     process.thread = undefined;
+    this.host.quiesce?.(process);
     // A program that remembers where its state is keeps its memory for its next generation.
     if (process.remembered === 0) {
       this.host.memory.release(process.name).catch((error: unknown) =>
