@@ -10,10 +10,12 @@ import type { kernelInterface } from '../../ipc/interfaces/kernel.js';
 import type { logInterface } from '../../ipc/interfaces/log.js';
 import { driverCommands, type DriverCommandServices } from './driver_commands.js';
 import { formatProcessTable } from './process_table.js';
+import type { History } from './history.js';
 
 export interface CommandServices extends DriverCommandServices {
   readonly kernel: ClientOf<typeof kernelInterface>;
   readonly log: ClientOf<typeof logInterface>;
+  readonly history: History;
 }
 
 export interface CommandResult {
@@ -64,6 +66,19 @@ export const commands: Record<string, Command> = {
       }
       const { lines } = await log.read(count === undefined ? {} : { count });
       return { output: lines.join('\n') };
+    },
+  },
+  history: {
+    usage: 'history [-n N]',
+    summary: 'the commands typed on every terminal (kept across console restarts and kexec)',
+    run: async (words, { history }) => {
+      let count: number | undefined;
+      if (words.length > 1) {
+        const value = words[1] === '-n' ? Number(words[2]) : NaN;
+        if (!Number.isInteger(value) || value < 1 || words.length > 3) throw new CommandError('usage: history [-n N]');
+        count = value;
+      }
+      return { output: history.last(count).map((entry, index) => `${String(index + 1).padStart(5)}  ${entry.line}`).join('\n') };
     },
   },
   mem: { usage: 'mem', summary: 'the physical memory map', run: async (_, { kernel }) => ({ output: (await kernel.memoryMap({})).text }) },

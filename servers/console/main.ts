@@ -13,6 +13,8 @@ import { logInterface } from '../../ipc/interfaces/log.js';
 import { randomInterface } from '../../ipc/interfaces/random.js';
 import { defineServer } from '../../microkernel/userlib/server.js';
 import { Terminal, type TerminalOptions } from './terminal.js';
+import { openHistory } from './history.js';
+import { khoInterface } from '../../ipc/interfaces/kho.js';
 
 const LEVEL_WARN = 40;
 
@@ -28,6 +30,7 @@ export default defineServer({
       disk: (name: string) => context.connect(blockInterface, name),
       allocateDma: (bytes: number) => context.allocateDma(bytes),
       ram: context.ram,
+      history: await openHistory(context.connect(khoInterface), context.ram, context.start),
     };
     const terminals = new Map<string, Terminal>();
     const configured = (context.config.terminals ?? []) as TerminalOptions[];

@@ -94,6 +94,7 @@ export class Terminal {
       while (this.queue.length > 0 && !this.closed) {
         const next = this.queue.shift()!;
         const line = next.kind === 'line' ? next.text : 'shutdown';
+        if (next.kind === 'line' && line.trim()) this.services.history.add({ terminal: this.options.device, line: line.trim() });
         const result = await runCommand(line, this.services);
         const output = result.output ? result.output.replace(/\r?\n/g, '\r\n') + '\r\n' : '';
         await this.write(output);

@@ -14,8 +14,9 @@ import { logInterface } from '../../ipc/interfaces/log.js';
 import type { CallContext } from '../../ipc/define.js';
 import { defineServer, type ServerContext } from '../../microkernel/userlib/server.js';
 import type { LogRecordData } from '../../microkernel/userlib/logger.js';
-import { LogRing, formatRecord } from './log_ring.js';
-import { RamLogRing } from './ram_ring.js';
+import { LogRing, formatRecord, type StoredRecord } from './log_ring.js';
+import { RamRing } from '../../microkernel/userlib/ram_ring.js';
+import { openPreservedBlock } from '../../microkernel/userlib/preserved_block.js';
 import { khoInterface } from '../../ipc/interfaces/kho.js';
 
 // The log server's own records, before init has built the ring.
@@ -92,29 +93,10 @@ const SUBTREE = 'log';
 /** The preserved ring: this boot's (after a restart), the previous kernel's (after kexec), or a new one. */
 async function openRing(context: ServerContext): Promise<Ring> {
   const bytes = Number(context.config.preservedBytes ?? 1024 * 1024);
-  const kho = context.connect(khoInterface);
   try {
-    const outgoing = await kho.retrieveSubtree({ name: SUBTREE, from: 'outgoing' }).catch(() => undefined);
-    if (outgoing) {
-      const ring = RamLogRing.attach(context.ram, outgoing.pa);
-      if (ring) return ring;
-    }
-    if (context.start === 'handover') {
-      const incoming = await kho.retrieveSubtree({ name: SUBTREE, from: 'incoming' }).catch(() => undefined);
-      if (incoming) {
-        const { order } = await kho.restoreFolio({ pa: incoming.pa });
-        const ring = RamLogRing.attach(context.ram, incoming.pa);
-        if (ring) {
-          await kho.preserveFolio({ pa: incoming.pa, order });
-          await kho.addSubtree({ name: SUBTREE, pa: incoming.pa });
-          return ring;
-        }
-      }
-    }
-    const { pa } = await kho.allocPreserve({ size: bytes });
-    const ring = RamLogRing.format(context.ram, pa, bytes);
-    await kho.addSubtree({ name: SUBTREE, pa });
-    return ring;
+    const block = await openPreservedBlock(context.connect(khoInterface), SUBTREE, bytes, context.start);
+    const found = block.found === 'new' ? undefined : RamRing.attach<StoredRecord>(context.ram, block.pa);
+    return found ?? RamRing.format<StoredRecord>(context.ram, block.pa, bytes);
   } catch (error) {
     context.log.warn(`log ring is not preserved (${(error as Error).message}); keeping it in the server only`);
     return new LogRing(Number(context.config.capacity ?? 10000));

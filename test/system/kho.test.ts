@@ -73,6 +73,16 @@ describe('kexec with KHO', () => {
     for (const line of before) expect(after).toContain(line);
   });
 
+  it('the console keeps its command history through its own restart and through kexec', async () => {
+    const system = await boot([]);
+    await system.command('help');
+    await system.command('dt');
+    await system.command('restart console');
+    expect(await system.command('history')).toMatch(/help\n.*dt\n.*restart console/);
+    await system.command('kexec');
+    expect(await system.command('history -n 4')).toMatch(/restart console\n.*history\n.*kexec\n.*history -n 4$/);
+  });
+
   it('kho dump writes the outgoing FDT and subtrees, which dtc decodes', async () => {
     const system = await boot(['--manifest', 'kho-test']);
     const directory = temporaryDirectory();

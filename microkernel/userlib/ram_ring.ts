@@ -1,5 +1,6 @@
-// The log ring kept in guest RAM (as Linux's pstore/ramoops keeps its console buffer),
-// so it survives the log server's restarts and, preserved through KHO, a kexec.
+// A ring of JSON records kept in guest RAM (as Linux's pstore/ramoops keeps its console
+// buffer), so it survives its server's restarts and, preserved through KHO, a kexec. The
+// log server keeps its log in one; the console keeps its command history in another.
 //
 // Layout (little-endian): a 32-byte header {magic "BLOG", version 1, capacity, head,
 // tail, count, dropped, reserved} then `capacity` bytes of records. A record is a u32
@@ -7,7 +8,6 @@
 // head = oldest record, tail = where the next one goes; head === tail with count 0 is empty.
 
 import type { Ram } from '../../hal/ram.js';
-import type { StoredRecord } from './log_ring.js';
 
 const MAGIC = 0x474f4c42; // "BLOG"
 const VERSION = 1;
@@ -15,7 +15,7 @@ const HEADER = 32;
 const WRAP = 0xffff_ffff;
 const MAGIC_AT = 0, VERSION_AT = 4, CAPACITY_AT = 8, HEAD_AT = 12, TAIL_AT = 16, COUNT_AT = 20, DROPPED_AT = 24;
 
-export class RamLogRing {
+export class RamRing<T = unknown> {
   readonly ram: Ram;
   readonly address: number;
   readonly capacity: number;
@@ -29,21 +29,21 @@ export class RamLogRing {
   }
 
   /** Formats an empty ring over [address, address+size). */
-  static format(ram: Ram, address: number, size: number): RamLogRing {
+  static format<T>(ram: Ram, address: number, size: number): RamRing<T> {
     const capacity = size - HEADER;
     ram.fill(address, HEADER, 0);
     ram.writeU32(address + MAGIC_AT, MAGIC);
     ram.writeU32(address + VERSION_AT, VERSION);
     ram.writeU32(address + CAPACITY_AT, capacity);
-    return new RamLogRing(ram, address, capacity);
+    return new RamRing<T>(ram, address, capacity);
   }
 
   /** Reattaches to the ring at `address`; returns undefined if there is none or it is inconsistent. */
-  static attach(ram: Ram, address: number): RamLogRing | undefined {
+  static attach<T>(ram: Ram, address: number): RamRing<T> | undefined {
     if (!ram.contains(address, HEADER) || ram.readU32(address + MAGIC_AT) !== MAGIC || ram.readU32(address + VERSION_AT) !== VERSION) return undefined;
     const capacity = ram.readU32(address + CAPACITY_AT);
     if (!ram.contains(address, HEADER + capacity)) return undefined;
-    const ring = new RamLogRing(ram, address, capacity);
+    const ring = new RamRing<T>(ram, address, capacity);
     if (ring.head >= capacity || ring.tail >= capacity) return undefined;
     return ring;
   }
@@ -56,7 +56,7 @@ export class RamLogRing {
     return this.ram.readU32(this.address + DROPPED_AT);
   }
 
-  append(record: StoredRecord): void {
+  append(record: T): void {
     const bytes = this.encoder.encode(JSON.stringify(record));
     const needed = 4 + bytes.length;
     if (needed + 4 > this.capacity) return;
@@ -75,8 +75,8 @@ export class RamLogRing {
   }
 
   /** The last `count` records (all when undefined), oldest first; unreadable entries are skipped. */
-  last(count?: number): StoredRecord[] {
-    const records: StoredRecord[] = [];
+  last(count?: number): T[] {
+    const records: T[] = [];
     let at = this.head;
     for (let index = 0; index < this.size; index++) {
       let length = this.readU32(at);
@@ -86,7 +86,7 @@ export class RamLogRing {
       }
       if (length > this.capacity - at - 4) break;
       try {
-        records.push(JSON.parse(this.decoder.decode(this.ram.read(this.data(at + 4), length))) as StoredRecord);
+        records.push(JSON.parse(this.decoder.decode(this.ram.read(this.data(at + 4), length))) as T);
       } catch {
         // A torn record (crash mid-write) is skipped, not fatal.
       }
