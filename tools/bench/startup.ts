@@ -61,17 +61,33 @@ export const bareWorkerStart: Sampler = async () => {
   return elapsed;
 };
 
+export interface InterleavedSampler {
+  readonly name: string;
+  readonly sample: Sampler;
+  /** Stop after this many rounds (for slow samplers). */
+  readonly rounds?: number;
+  /** If it fails, drop it (with a note on stderr) instead of failing the benchmark. */
+  readonly optional?: boolean;
+}
+
 /**
- * Runs every sampler once per round, `rounds` times after one unrecorded warm-up round;
- * a sampler with a `rounds` of its own stops after that many.
+ * Runs every sampler once per round, `rounds` times after one unrecorded warm-up round.
+ * Returns the samples of every sampler that did not fail.
  */
-export async function interleaved(samplers: ReadonlyArray<{ name: string; sample: Sampler; rounds?: number }>, rounds = ROUNDS): Promise<Map<string, Samples>> {
+export async function interleaved(samplers: readonly InterleavedSampler[], rounds = ROUNDS): Promise<Map<string, Samples>> {
   const values = new Map<string, number[]>(samplers.map(({ name }) => [name, []]));
   for (let round = -1; round < rounds; round++) {
-    for (const { name, sample, rounds: own } of samplers) {
-      if (own !== undefined && round >= own) continue;
-      const elapsed = await sample();
-      if (round >= 0) values.get(name)!.push(elapsed);
+    for (const { name, sample, rounds: own, optional } of samplers) {
+      const list = values.get(name);
+      if (!list || (own !== undefined && round >= own)) continue;
+      try {
+        const elapsed = await sample();
+        if (round >= 0) list.push(elapsed);
+      } catch (error) {
+        if (!optional) throw error;
+        values.delete(name);
+        process.stderr.write(`${name}: dropped, it failed: ${(error as Error).message}\n`);
+      }
     }
   }
   return new Map([...values].map(([name, list]) => [name, summarize(list)]));
@@ -151,9 +167,9 @@ async function run(): Promise<Figure[]> {
     results = await interleaved([
       { name: BARE, sample: bareWorkerStart },
       { name: 'startup.shell.compiled', sample: shellStart(compiledShell) },
-      { name: 'startup.shell.ts-node', sample: shellStart(tsNodeEntry, tsNodeData(sourceShell)), rounds: TS_NODE_ROUNDS },
+      { name: 'startup.shell.ts-node', sample: shellStart(tsNodeEntry, tsNodeData(sourceShell)), rounds: TS_NODE_ROUNDS, optional: true },
       { name: 'startup.server.compiled', sample: serverStart(cold, 'echo-cold', compiledEchoServer) },
-      { name: 'startup.server.ts-node', sample: serverStart(tsNode, 'echo-ts-node', sourceEchoServer), rounds: TS_NODE_ROUNDS },
+      { name: 'startup.server.ts-node', sample: serverStart(tsNode, 'echo-ts-node', sourceEchoServer), rounds: TS_NODE_ROUNDS, optional: true },
       { name: 'startup.server.pooled', sample: serverStart(pooled, 'echo-pooled', compiledEchoServer) },
       { name: 'startup.task-pool.first-task', sample: taskPoolFirstTask },
       { name: 'startup.task-pool.task', sample: taskPoolTask(taskPool) },
