@@ -210,6 +210,7 @@ export class Kernel {
       this.console.print(`started ${ready.length - failed.length} of ${ready.length} servers and drivers in ${elapsed.toFixed(0)} ms` +
         (failed.length ? `; failed: ${failed.join(', ')}` : ''));
       this.log.info({ bootMs: elapsed }, 'boot complete');
+      this.pool.keepSpare();
       return this.clock.nowMs();
     });
     // Only now is the log service starting, so a lookup waits for it; records wait until then.

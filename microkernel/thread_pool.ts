@@ -10,6 +10,7 @@ export class ThreadPool {
   private readonly shellEntry: URL;
   private spare: Promise<HardwareThread> | undefined;
   private closed = false;
+  private keepingSpare = false;
   private counter = 0;
 
   constructor(shellEntry: URL) {
@@ -22,10 +23,20 @@ export class ThreadPool {
    */
   async take(): Promise<HardwareThread> {
     const next = this.spare ?? this.launch();
-    this.spare = this.closed ? undefined : this.launch();
+    this.spare = this.closed || !this.keepingSpare ? undefined : this.launch();
     const shell = await next;
     shell.ref();
     return shell;
+  }
+
+  /**
+   * From now on keep one spare shell warm. The kernel calls this once boot is done, so the
+   * spare's start-up does not compete with the boot's own threads for the CPU.
+   */
+  keepSpare(): void {
+    if (this.keepingSpare || this.closed) return;
+    this.keepingSpare = true;
+    this.spare ??= this.launch();
   }
 
   /** Stops the spare; later takes start shells on demand. */

@@ -39,9 +39,13 @@ export class Terminal {
     await this.device.listen({});
   }
 
-  /** Shows the first prompt and starts running the commands typed so far. */
+  /**
+   * Shows the first prompt and starts running the commands typed so far. A terminal
+   * without echo (the control socket) gets no first prompt: its client sends a command
+   * and reads up to the prompt that ends the answer, and an early prompt would end it.
+   */
   async prompt(): Promise<void> {
-    await this.write(PROMPT);
+    if (this.options.echo) await this.write(PROMPT);
     this.busy = false;
     void this.drain();
   }

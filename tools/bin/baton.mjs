@@ -6,7 +6,7 @@
 // tool. `npm ci` builds once through the prepare script, so a fresh clone starts at once.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -19,9 +19,15 @@ function newestSource(directory) {
     if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
     const path = join(directory, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts') || entry.name === 'tsconfig.json') newest = Math.max(newest, statSync(path).mtimeMs);
+    else if (isBuildInput(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
+}
+
+/** What `tsc -b` compiles: sources and project files, not the tests and benches it excludes. */
+function isBuildInput(name) {
+  if (name === 'tsconfig.json') return true;
+  return name.endsWith('.ts') && !name.endsWith('.test.ts') && !name.endsWith('.bench.ts');
 }
 
 function buildIfStale() {
@@ -31,6 +37,9 @@ function buildIfStale() {
   if (newest <= built) return;
   process.stderr.write('baton: sources changed, building (tsc -b)...\n');
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], { cwd: root, stdio: 'inherit' });
+  // tsc -b leaves a project's stamp alone when nothing in it changed; mark the build current.
+  const now = new Date();
+  for (const stamp of stamps) if (existsSync(stamp)) utimesSync(stamp, now, now);
 }
 
 const [command = 'start', ...rest] = process.argv.slice(2);
