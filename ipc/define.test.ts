@@ -1,5 +1,5 @@
 import { describe, it, expect, expectTypeOf } from 'vitest';
-import { Type } from '@sinclair/typebox';
+import { Type } from './typebox.js';
 import { compileInterface, defineInterface, explainMismatch, type ClientOf, type HandlersOf } from './define.js';
 import { InvalidArgumentError } from './errors.js';
 

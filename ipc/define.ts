@@ -16,8 +16,8 @@
 //     notifications: { tick: { id: 1, args: Type.Object({ count: Type.Integer() }) } },
 //   });
 
-import { KindGuard, type Static, type TSchema } from '@sinclair/typebox';
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { KindGuard, type Static, type TSchema } from './typebox.js';
+import { TypeCompiler, type TypeCheck } from './typebox.js';
 import { InvalidArgumentError } from './errors.js';
 
 /** One operation of an interface. */

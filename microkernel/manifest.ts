@@ -5,8 +5,8 @@
 // The board places the resolved manifest in RAM as the initrd; sysroot/boot/*.json and
 // each driver's manifest.json are its sources (see tools/boot_image.ts).
 
-import { Type, type Static } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Type, type Static } from '../ipc/typebox.js';
+import { TypeCompiler } from '../ipc/typebox.js';
 
 export const RestartPolicy = Type.Object({
   policy: Type.Union([Type.Literal('always'), Type.Literal('never')], { default: 'always' }),

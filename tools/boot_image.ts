@@ -8,7 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Value } from '@sinclair/typebox/value';
+import { Value } from '../ipc/typebox.js';
 import { ManifestError, ProgramSpec, validateManifest, validateProgram, type BootManifest } from '../microkernel/manifest.js';
 import { projectRoot } from './paths.js';
 

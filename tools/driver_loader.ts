@@ -22,7 +22,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Value } from '@sinclair/typebox/value';
+import { Value } from '../ipc/typebox.js';
 import { ManifestError, ProgramSpec, validateProgram } from '../microkernel/manifest.js';
 
 type TypeScript = typeof import('typescript');

@@ -22,7 +22,7 @@
 //
 // The class library drivers/lib/block_driver.ts serves this for any block driver.
 
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static } from '../typebox.js';
 import { defineInterface } from '../define.js';
 import { IpcError, registerError } from '../errors.js';
 

@@ -2,7 +2,7 @@
 //
 // The class library drivers/lib/char_driver.ts serves this for any stream driver.
 
-import { Type } from '@sinclair/typebox';
+import { Type } from '../typebox.js';
 import { defineInterface } from '../define.js';
 
 export const chardevInterface = defineInterface({

@@ -3,7 +3,7 @@
 //
 // Reaching it needs "drivers" in a program's talksTo.
 
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static } from '../typebox.js';
 import { defineInterface } from '../define.js';
 import { IpcError, registerError } from '../errors.js';
 

@@ -2,7 +2,7 @@
 //
 // Served by the kernel thread. Reaching it needs "kernel" in a server's talksTo.
 
-import { Type } from '@sinclair/typebox';
+import { Type } from '../typebox.js';
 import { defineInterface } from '../define.js';
 
 const Name = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) });

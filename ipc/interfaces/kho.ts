@@ -6,7 +6,7 @@
 // Errors carry Linux's errno names as codes: EINVAL, ENOMEM, EEXIST, ENOENT, E2BIG,
 // EOPNOTSUPP, EUCLEAN (a corrupt handover).
 
-import { Type } from '@sinclair/typebox';
+import { Type } from '../typebox.js';
 import { defineInterface } from '../define.js';
 
 const Address = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });

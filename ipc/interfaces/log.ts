@@ -1,6 +1,6 @@
 // The log service: every server's pino records, kept in a ring for dmesg.
 
-import { Type } from '@sinclair/typebox';
+import { Type } from '../typebox.js';
 import { defineInterface } from '../define.js';
 
 export const LogRecord = Type.Object({

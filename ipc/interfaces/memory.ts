@@ -19,7 +19,7 @@
 // NOT_MAPPED, PAGE_FAULT, ACCESS_VIOLATION, NO_SUCH_SPACE, NO_SUCH_GRANT, INVALID_ARGUMENT,
 // PERMISSION_DENIED (a kernel-only operation or `onBehalfOf` from another client).
 
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static } from '../typebox.js';
 import { defineInterface } from '../define.js';
 import { IpcError, registerError } from '../errors.js';
 

@@ -2,7 +2,7 @@
 //
 // Any program whose manifest lists "random" in talksTo reaches whichever driver serves it.
 
-import { Type } from '@sinclair/typebox';
+import { Type } from '../typebox.js';
 import { defineInterface } from '../define.js';
 
 /** The most bytes one read returns (the reply travels through the IPC ring). */

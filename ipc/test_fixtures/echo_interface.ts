@@ -1,7 +1,7 @@
 // A test interface and its server, shared by ipc/ tests (from source) and by the worker
 // fixture echo_server.mjs (from build/). Not used outside tests.
 
-import { Type } from '@sinclair/typebox';
+import { Type } from '../typebox.js';
 import { defineInterface } from '../define.js';
 import type { Endpoint } from '../endpoint.js';
 import { IpcError } from '../errors.js';

@@ -19,8 +19,8 @@
 // state, checked mode. The kernel adds `verbose`/`logLevel` to every config; other unknown
 // keys are ignored too.
 
-import { Type } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Type } from '../../ipc/typebox.js';
+import { TypeCompiler } from '../../ipc/typebox.js';
 import { InvalidArgumentError } from '../../ipc/errors.js';
 import type { HandoverPointers } from '../../microkernel/kho/incoming.js';
 import type { PhysicalRange } from './memory_map.js';

@@ -9,4 +9,5 @@ export default function setup(): void {
     cwd: root,
     stdio: 'inherit',
   });
+  execFileSync(process.execPath, [fileURLToPath(new URL('../../tools/bin/bundle.mjs', import.meta.url))], { cwd: root, stdio: 'inherit' });
 }

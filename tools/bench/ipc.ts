@@ -17,7 +17,7 @@
 
 import { isMainThread, Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
-import { Type } from '@sinclair/typebox';
+import { Type } from '../../ipc/typebox.js';
 import { pack, unpack } from 'msgpackr';
 import { DoorbellPage } from '../../hal/doorbells.js';
 import { createChannel } from '../../ipc/channel.js';

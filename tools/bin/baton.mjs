@@ -37,6 +37,7 @@ function buildIfStale() {
   if (newest <= built) return;
   process.stderr.write('baton: sources changed, building (tsc -b)...\n');
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'tools', 'bin', 'bundle.mjs')], { cwd: root, stdio: 'inherit' });
   // tsc -b leaves a project's stamp alone when nothing in it changed; mark the build current.
   const now = new Date();
   for (const stamp of stamps) if (existsSync(stamp)) utimesSync(stamp, now, now);
