@@ -29,7 +29,7 @@ describe('createDriver', () => {
     expect(main).toMatch(/^\/\/ my-sensor: /);
     expect(main).toContain("from 'baton/drivers/lib/driver.js'");
     expect(main).not.toMatch(/'\.\.\//);
-    expect(readFileSync(join(folder, 'main.test.ts'), 'utf8')).toContain("from 'baton/test/harness/server_harness.js'");
+    expect(readFileSync(join(folder, 'main.test.ts'), 'utf8')).toContain("from 'baton/test/harness/device_rig.js'");
     expect(JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8'))).toMatchObject({ name: 'my-sensor', entry: 'main' });
     expect(readFileSync(join(folder, 'README.md'), 'utf8')).toContain(`load ${folder}`);
     expect(JSON.parse(readFileSync(join(folder, 'tsconfig.json'), 'utf8')).compilerOptions.paths['baton/*']).toEqual([`${root}/*`]);

@@ -1,29 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DoorbellPage } from '../../hal/doorbells.js';
-import { InterruptController } from '../../hal/irq.js';
-import { Ram } from '../../hal/ram.js';
 import { VirtioConsole } from '../../hal/virtio/console.js';
-import { VirtioMmioTransport } from '../../hal/virtio/transport.js';
 import { chardevInterface } from '../../ipc/interfaces/chardev.js';
-import { ServerHarness } from '../../test/harness/server_harness.js';
+import type { ServerHarness } from '../../test/harness/server_harness.js';
+import { startDriverWithDevice, type DeviceRig } from '../../test/harness/device_rig.js';
 
-const BASE = 0x1000_1000;
-const INTERRUPT = 1;
-
-let harness: ServerHarness | undefined;
-let transport: VirtioMmioTransport | undefined;
+let rig: DeviceRig | undefined;
 afterEach(async () => {
-  await harness?.stop();
-  transport?.close();
-  harness = undefined;
-  transport = undefined;
+  await rig?.stop();
+  rig = undefined;
 });
 
 /** The driver alone in a worker, against the real device model in this thread. */
 async function startDriver() {
-  const ram = Ram.allocate(8 * 1024 * 1024);
-  const doorbells = new DoorbellPage();
-  const interrupts = new InterruptController(doorbells);
   let output = '';
   const outputWaiters: Array<() => void> = [];
   const model = new VirtioConsole({
@@ -32,15 +20,8 @@ async function startDriver() {
       for (const waiter of outputWaiters.splice(0)) waiter();
     },
   });
-  transport = new VirtioMmioTransport({ ram, irq: interrupts, interrupt: INTERRUPT, base: BASE, backend: model });
-  harness = await ServerHarness.start({
-    module: 'drivers/virtio-console/main',
-    name: 'virtio-console',
-    ram,
-    doorbells,
-    interrupts,
-    device: { path: '/soc/virtio_mmio@10001000', compatible: ['virtio,mmio'], registers: transport.descriptor, interrupt: INTERRUPT },
-  });
+  rig = await startDriverWithDevice({ module: 'drivers/virtio-console/main', name: 'virtio-console', backend: model });
+  const harness = rig.harness;
   const outputContains = (text: string) => new Promise<void>((resolve) => {
     const check = () => (output.includes(text) ? resolve() : outputWaiters.push(check));
     check();

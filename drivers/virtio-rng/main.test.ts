@@ -1,40 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DoorbellPage } from '../../hal/doorbells.js';
-import { InterruptController } from '../../hal/irq.js';
-import { Ram } from '../../hal/ram.js';
 import { VirtioEntropy } from '../../hal/virtio/rng.js';
-import { VirtioMmioTransport } from '../../hal/virtio/transport.js';
 import { InvalidArgumentError } from '../../ipc/errors.js';
 import { RANDOM_READ_LIMIT, randomInterface } from '../../ipc/interfaces/random.js';
-import { ServerHarness } from '../../test/harness/server_harness.js';
+import { startDriverWithDevice, type DeviceRig } from '../../test/harness/device_rig.js';
 
-const BASE = 0x1000_3000;
-const INTERRUPT = 3;
-
-let harness: ServerHarness | undefined;
-let transport: VirtioMmioTransport | undefined;
+let rig: DeviceRig | undefined;
 afterEach(async () => {
-  await harness?.stop();
-  transport?.close();
-  harness = undefined;
-  transport = undefined;
+  await rig?.stop();
+  rig = undefined;
 });
 
 /** The driver alone in a worker, against the real entropy device model in this thread. */
 async function startDriver(queueSize?: number) {
-  const ram = Ram.allocate(8 * 1024 * 1024);
-  const doorbells = new DoorbellPage();
-  const interrupts = new InterruptController(doorbells);
-  transport = new VirtioMmioTransport({ ram, irq: interrupts, interrupt: INTERRUPT, base: BASE, backend: new VirtioEntropy(queueSize ? { queueSize } : {}) });
-  harness = await ServerHarness.start({
-    module: 'drivers/virtio-rng/main',
-    name: 'virtio-rng',
-    ram,
-    doorbells,
-    interrupts,
-    device: { path: `/soc/virtio_mmio@${BASE.toString(16)}`, compatible: ['virtio,mmio'], registers: transport.descriptor, interrupt: INTERRUPT },
-  });
-  return harness.client(randomInterface);
+  rig = await startDriverWithDevice({ module: 'drivers/virtio-rng/main', name: 'virtio-rng', backend: new VirtioEntropy(queueSize ? { queueSize } : {}) });
+  return rig.harness.client(randomInterface);
 }
 
 describe('virtio-rng driver', () => {
