@@ -128,7 +128,10 @@ export async function runCommand(line: string, services: CommandServices): Promi
   }
 }
 
+/** One line per command; a usage longer than the column puts its summary on the next line. */
 function helpText(): string {
-  const width = Math.max(...Object.values(commands).map((command) => command.usage.length));
-  return Object.values(commands).map((command) => `  ${command.usage.padEnd(width)}  ${command.summary}`).join('\n');
+  const column = 16;
+  return Object.values(commands).map((command) => command.usage.length <= column
+    ? `  ${command.usage.padEnd(column)}  ${command.summary}`
+    : `  ${command.usage}\n  ${''.padEnd(column)}  ${command.summary}`).join('\n');
 }
