@@ -90,9 +90,11 @@ export class RegisterWindow {
         }
         return;
       }
+      // Wait until the model has applied this request or a later one (another writer — the
+      // kernel resetting a dead driver's device — must not leave us waiting forever).
       let done = Atomics.load(this.header, DONE);
-      for (let spin = 0; done !== request && spin < 2000; spin++) done = Atomics.load(this.header, DONE);
-      while (done !== request) {
+      for (let spin = 0; ((done - request) | 0) < 0 && spin < 2000; spin++) done = Atomics.load(this.header, DONE);
+      while (((done - request) | 0) < 0) {
         Atomics.wait(this.header, DONE, done, 1000);
         done = Atomics.load(this.header, DONE);
       }

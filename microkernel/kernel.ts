@@ -55,6 +55,8 @@ export const HOST_REQUEST_SIZE = 60 * 1024;
 /** Kernel-image RAM for blobs the kernel hands to the firmware (kho dump). */
 const STAGING_BUFFER = 1536 * 1024;
 const STAGING_SIZE = 512 * 1024;
+/** How long a shutdown, reboot or kexec waits for its caller's `proceed`. */
+const GOING_DOWN_GRACE_MS = 2000;
 
 export class Kernel {
   readonly entry: KernelEntry;
@@ -81,6 +83,8 @@ export class Kernel {
   private nextSlot = KERNEL_SLOT + 1;
   private powering = false;
   private khoProxy: ClientOf<typeof khoInterface> | undefined;
+  /** The shutdown, reboot or kexec waiting for its caller's `proceed`. */
+  private goingDown: (() => void) | undefined;
   /** The `verbose` boot argument: every log level on the console, debug records kept. */
   readonly verbose: boolean;
   readonly regions: MemoryRegion[];
@@ -183,6 +187,7 @@ export class Kernel {
       deviceTreeText: () => toDts(this.tree),
       powerDown: (action) => void this.powerDown(action),
       kexec: (image) => this.kexec(image),
+      proceed: () => this.goingDown?.(),
       khoText: async () => (await this.khoClient().kho()).text,
       khoDump: (directory) => this.khoDump(directory),
     }));
@@ -349,21 +354,40 @@ export class Kernel {
     };
     const loaded = loadImage(host, image);
     this.powering = true;
-    setTimeout(() => {
+    this.whenAnswered(() => {
       enterImage(host, loaded).catch((error: unknown) => {
         this.console.print(`kexec failed after stopping the system: ${(error as Error).message}; powering off`);
         this.firmware.powerOff(1);
       });
-    }, 0);
+    });
     return `kexec: loading ${loaded.image}${loaded.handover ? ' with KHO handover' : ''}`;
   }
 
-  private async powerDown(action: { kind: 'poweroff'; status: number } | { kind: 'reset' }): Promise<void> {
+  /**
+   * Runs `action` once the caller has shown the answer to the user (it calls `proceed`),
+   * or after a grace period if it never does: stopping everything at once would race the
+   * console's last write ("shutting down") to its device.
+   */
+  private whenAnswered(action: () => void): void {
+    let done = false;
+    const run = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      this.goingDown = undefined;
+      action();
+    };
+    const timer = setTimeout(run, GOING_DOWN_GRACE_MS);
+    this.goingDown = run;
+  }
+
+  private powerDown(action: { kind: 'poweroff'; status: number } | { kind: 'reset' }): void {
     if (this.powering) return;
     this.powering = true;
-    // Replies are written in the microtasks after a handler returns; a macrotask runs
-    // after them, so the caller has its answer before its channel is revoked.
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.whenAnswered(() => void this.stopAndPowerDown(action));
+  }
+
+  private async stopAndPowerDown(action: { kind: 'poweroff'; status: number } | { kind: 'reset' }): Promise<void> {
     await this.supervisor.stopAll();
     await this.pool.close();
     this.console.print(action.kind === 'poweroff' ? `power off (status ${action.status})` : 'reset');

@@ -20,6 +20,8 @@ export interface KernelServiceHost {
   kexec(image: string | undefined): string;
   khoText(): Promise<string>;
   khoDump(directory: string): Promise<string>;
+  /** Runs the pending shutdown, reboot or kexec now. */
+  proceed(): void;
 }
 
 export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kernelInterface> {
@@ -78,6 +80,7 @@ export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kerne
     khoDump: async ({ directory }) => ({ message: await host.khoDump(directory) }),
     memoryMap: async () => ({ text: await host.memoryMapText() }),
     deviceTree: () => ({ text: host.deviceTreeText() }),
+    proceed: () => (host.proceed(), {}),
     waitForBoot: async () => ({ bootMs: await host.bootFinished() }),
   };
 }

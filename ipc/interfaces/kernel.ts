@@ -40,6 +40,8 @@ export const kernelInterface = defineInterface({
       doc: 'KHO state: scratch, outgoing FDT, subtrees, preserved blocks per order, tree pages; the incoming handover.' },
     khoDump: { id: 13, kind: 'call', args: Type.Object({ directory: Type.String({ minLength: 1, maxLength: 4096 }) }), reply: Done,
       doc: 'Writes the outgoing KHO FDT and every subtree blob to host files in DIRECTORY (debugfs kho/out).' },
+    proceed: { id: 14, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({}),
+      doc: 'After shutdown, reboot or kexec: the caller has shown the answer, go ahead now (otherwise the kernel goes ahead after a grace period).' },
     waitForBoot: { id: 10, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({ bootMs: Type.Number() }),
       doc: 'Resolves once every boot server has signalled ready (or failed).' },
   },

@@ -105,6 +105,8 @@ export class Terminal {
         if (result.final && !result.output.startsWith('error:')) {
           this.closed = true;
           this.onFinal();
+          // The answer is on the device: now the kernel may stop everything.
+          await this.services.kernel.proceed({}).catch(() => undefined);
           return;
         }
         await this.write(PROMPT);

@@ -95,12 +95,21 @@ export class RunningSystem {
     return runBaton(['ctl', '--run-dir', this.runDirectory, ...args]);
   }
 
-  /** Resolves with the output from `from` once `predicate` holds for the whole output. */
+  /**
+   * Resolves with the output from `from` once `predicate` holds for the whole output. After
+   * 45 s without it, rejects with the output so far (a diagnosis, not a timing assertion:
+   * the test would time out anyway, without saying where the system stood).
+   */
   waitFor(predicate: (output: string) => boolean, what: string, from = 0): Promise<string> {
     return new Promise((resolve, reject) => {
+      const stuck = setTimeout(() => reject(new Error(`still waiting for ${what}; output so far:\n${this.output.slice(-4000)}`)), 45_000);
       const check = () => {
-        if (predicate(this.output)) resolve(this.output.slice(from));
+        if (predicate(this.output)) {
+          clearTimeout(stuck);
+          resolve(this.output.slice(from));
+        }
         else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          clearTimeout(stuck);
           reject(new Error(`baton exited before ${what}; output:\n${this.output}`));
         } else this.waiters.push(check);
       };
