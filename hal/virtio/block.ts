@@ -22,7 +22,7 @@ import { promisify } from 'node:util';
 import type { FaultSeverity, VirtioBackend, VirtioDeviceContext } from './backend.js';
 import { BLOCK_CONFIG, BLOCK_ID_BYTES, BLOCK_REQUEST_HEADER, BlockRequestType, BlockStatus, SECTOR_SIZE } from './block_layout.js';
 import { BlockFeatureBit, DeviceId, FeatureBit, SPLIT_RING_FEATURES, feature, features } from './registers.js';
-import type { DescriptorChain, SplitQueueDevice } from './split_queue_device.js';
+import type { BufferSegment, DescriptorChain, SplitQueueDevice } from './split_queue_device.js';
 
 interface Outcome {
   readonly status: number;
@@ -161,20 +161,24 @@ export class VirtioBlock implements VirtioBackend {
     switch (header.type) {
       case BlockRequestType.IN: {
         if (!this.inRange(header.sector, writableData)) return failed;
-        const data = new Uint8Array(writableData);
-        let done = 0;
-        while (done < data.length) {
-          const { bytesRead } = await readAsync(this.descriptor, data, done, data.length - done, header.sector * SECTOR_SIZE + done);
-          if (bytesRead === 0) return failed; // image shrank under us
-          done += bytesRead;
+        // Zero copy: the file is read straight into the driver's buffers in guest RAM.
+        let position = header.sector * SECTOR_SIZE;
+        for (const view of this.views(chain.writable, 0, writableData)) {
+          let done = 0;
+          while (done < view.length) {
+            const { bytesRead } = await readAsync(this.descriptor, view, done, view.length - done, position + done);
+            if (bytesRead === 0) return failed; // image shrank under us
+            done += bytesRead;
+          }
+          position += view.length;
         }
-        return { status: BlockStatus.OK, dataWritten: queue.write(chain, data) };
+        return { status: BlockStatus.OK, dataWritten: writableData };
       }
       case BlockRequestType.OUT: {
         const length = chain.readableLength - BLOCK_REQUEST_HEADER.size;
         if (this.access === 'read-only' || !this.inRange(header.sector, length)) return failed;
-        const data = queue.read(chain, BLOCK_REQUEST_HEADER.size, length);
-        const writing = this.writeFully(data, header.sector * SECTOR_SIZE);
+        // Zero copy: the driver's buffers in guest RAM go straight to the file.
+        const writing = this.writeViews(this.views(chain.readable, BLOCK_REQUEST_HEADER.size, length), header.sector * SECTOR_SIZE);
         this.writesInFlight.add(writing);
         try {
           await writing;
@@ -198,12 +202,36 @@ export class VirtioBlock implements VirtioBackend {
     }
   }
 
-  private async writeFully(data: Uint8Array, position: number): Promise<void> {
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await writeAsync(this.descriptor, data, done, data.length - done, position + done);
-      done += bytesWritten;
+  private async writeViews(views: Uint8Array[], start: number): Promise<void> {
+    let position = start;
+    for (const view of views) {
+      let done = 0;
+      while (done < view.length) {
+        const { bytesWritten } = await writeAsync(this.descriptor, view, done, view.length - done, position + done);
+        done += bytesWritten;
+      }
+      position += view.length;
     }
+  }
+
+  /** Live views of guest RAM for `length` bytes of `segments`, skipping the first `offset`. */
+  private views(segments: readonly BufferSegment[], offset: number, length: number): Uint8Array[] {
+    const ram = this.context!.ram;
+    const views: Uint8Array[] = [];
+    let skip = offset;
+    let left = length;
+    for (const segment of segments) {
+      if (left === 0) break;
+      if (skip >= segment.length) {
+        skip -= segment.length;
+        continue;
+      }
+      const take = Math.min(segment.length - skip, left);
+      views.push(ram.subarray(segment.address + skip, take));
+      left -= take;
+      skip = 0;
+    }
+    return views;
   }
 
   /** True if `length` bytes from `sector` are whole sectors inside the image. */
