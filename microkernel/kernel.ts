@@ -281,6 +281,9 @@ export class Kernel {
       config.reserved = this.memory.regions.map((region) => ({ base: region.base, size: region.size, purpose: region.purpose }));
       if (this.memory.handover) config.handover = this.memory.handover.pointers;
       config.kernelClients = ['kernel'];
+      config.limits = Object.fromEntries(this.supervisor.processes
+        .filter((program) => program.spec.memoryLimitPages !== undefined)
+        .map((program) => [program.name, program.spec.memoryLimitPages]));
       config.preservedOwners = ['kho-preserved', 'kho'];
     }
     if (process.spec.serves.includes('kho')) {
