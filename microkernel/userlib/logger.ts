@@ -19,6 +19,7 @@ export interface LogRecordData {
 export type RecordSink = (records: LogRecordData[]) => void;
 
 const MAXIMUM_PENDING = 4096;
+const BATCH_BYTES = 24 * 1024;
 
 /** A pino logger whose records go to `sink` in batches (flushed on the next microtask). */
 export function createLogger(name: string, generation: number, clock: Clock, level: string): { logger: Logger; setSink(sink: RecordSink): void } {
@@ -31,7 +32,26 @@ export function createLogger(name: string, generation: number, clock: Clock, lev
     if (!sink || pending.length === 0) return;
     const batch = pending;
     pending = [];
-    for (let i = 0; i < batch.length; i += 256) sink(batch.slice(i, i + 256));
+    // Batches stay well inside one IPC frame (64 KiB rings): at most 256 records and
+    // about 24 KiB of text each. Logging never throws into the program that logs.
+    let start = 0;
+    let bytes = 0;
+    for (let index = 0; index <= batch.length; index++) {
+      const record = batch[index];
+      const size = record ? record.message.length + (record.fields?.length ?? 0) + 64 : 0;
+      if (index === batch.length || index - start === 256 || (bytes + size > BATCH_BYTES && index > start)) {
+        if (index > start) {
+          try {
+            sink(batch.slice(start, index));
+          } catch {
+            // The log service refused or is unreachable: these records are lost, the program goes on.
+          }
+        }
+        start = index;
+        bytes = 0;
+      }
+      bytes += size;
+    }
   };
 
   const destination = {
