@@ -32,6 +32,8 @@ export interface ChannelDescriptor {
   readonly serverSlot: number;
   /** Generation of the server this channel was made for. */
   readonly serverGeneration: number;
+  /** The server's name, as the memory service knows it (for lending it bulk data). */
+  readonly serverName?: string;
 }
 
 /** Why the kernel closed a channel. */
@@ -70,6 +72,8 @@ export function createChannel(options: {
   serverGeneration: number;
   /** Data capacity of each ring, a power of two; default 64 KiB. */
   capacityBytes?: number;
+  /** The server's name, for lending it bulk data. */
+  serverName?: string;
 }): ChannelDescriptor {
   const { id, interfaceName, clientSlot, serverSlot, serverGeneration } = options;
   if (!Number.isSafeInteger(id) || id < 0) throw new InvalidArgumentError(`channel id must be a non-negative integer, got ${id}`);
@@ -91,6 +95,7 @@ export function createChannel(options: {
     clientSlot,
     serverSlot,
     serverGeneration,
+    ...(options.serverName === undefined ? {} : { serverName: options.serverName }),
   };
 }
 

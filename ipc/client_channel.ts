@@ -8,6 +8,7 @@
 // every call still pending rejects with PEER_RESTARTED (with the new generation),
 // PEER_STOPPED or PERMISSION_DENIED (revoked).
 
+import type { BulkCarrier, LentBytes } from './bulk.js';
 import type { DoorbellPage } from '../hal/doorbells.js';
 import { ChannelState, type ChannelDescriptor, type ChannelStatus } from './channel.js';
 import {
@@ -21,7 +22,7 @@ import {
 import { Outbox } from './outbox.js';
 import type { PendingCalls } from './pending_calls.js';
 import { Ring } from './ring.js';
-import { decodeFrame, encodeCall, encodeSend, FRAME_ERROR, FRAME_REPLY, parseResponse } from './wire.js';
+import { decodeFrame, encodeBulkCall, encodeCall, encodeSend, FRAME_ERROR, FRAME_REPLY, parseResponse } from './wire.js';
 
 /** Counters an Endpoint keeps (see Endpoint.stats). */
 export interface MutableStats {
@@ -34,6 +35,8 @@ export interface MutableStats {
 /** What a ClientChannel needs from its Endpoint. */
 export interface ClientHost {
   readonly doorbells: DoorbellPage;
+  /** How calls too large for the ring are lent to the server, if at all. */
+  readonly bulk: BulkCarrier | undefined;
   readonly calls: PendingCalls<ClientChannel>;
   readonly stats: MutableStats;
   readonly defaultTimeoutMs: number;
@@ -130,8 +133,14 @@ export class ClientChannel {
       return Promise.reject(new InvalidArgumentError(`arguments of ${operation.name} cannot be encoded: ${String(error)}`));
     }
     if (frame.length > this.outbox.maxFrameBytes) {
-      this.host.calls.take(id);
-      return Promise.reject(this.tooLarge(operation, frame.length));
+      const bulk = this.host.bulk;
+      const server = this.descriptor.serverName;
+      if (!bulk || server === undefined) {
+        this.host.calls.take(id);
+        return Promise.reject(this.tooLarge(operation, frame.length));
+      }
+      // pack() returns a view of its reusable buffer (a Node Buffer, whose slice() does not copy).
+      return this.callByLending(bulk, server, id, Uint8Array.prototype.slice.call(frame), promise);
     }
     this.outbox.write(frame);
     this.host.stats.sent++;
@@ -254,6 +263,25 @@ export class ClientChannel {
     const mismatch = explainMismatch(operation.args, args);
     if (mismatch !== undefined) return new InvalidArgumentError(`invalid arguments for ${this.descriptor.interfaceName}.${operation.name}: ${mismatch}`);
     return undefined;
+  }
+
+  /** Lends the CALL frame in RAM pages, sends a BULK_CALL, and takes the pages back once the call settles. */
+  private async callByLending(bulk: BulkCarrier, server: string, id: number, frame: Uint8Array, reply: Promise<unknown>): Promise<unknown> {
+    let lent: LentBytes;
+    try {
+      lent = await bulk.lend(frame, server);
+    } catch (error) {
+      this.host.calls.take(id);
+      throw error;
+    }
+    try {
+      this.outbox.write(encodeBulkCall(id, lent.reference));
+      this.host.stats.sent++;
+      this.host.expectReply();
+      return await reply;
+    } finally {
+      await lent.release().catch((error: unknown) => this.host.fault(error, 'releasing lent bytes'));
+    }
   }
 
   private tooLarge(operation: CompiledOperation, bytes: number): MessageTooLargeError {

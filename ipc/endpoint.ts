@@ -14,6 +14,7 @@
 // Under continuous traffic the loop still yields to the event loop at least every millisecond,
 // so timers and postMessage (the kernel's control path) keep running.
 
+import type { BulkCarrier } from './bulk.js';
 import type { DoorbellPage } from '../hal/doorbells.js';
 import { checkDescriptor, type ChannelDescriptor } from './channel.js';
 import { ClientChannel, type ClientHost, type MutableStats } from './client_channel.js';
@@ -52,6 +53,8 @@ export interface EndpointOptions {
   readonly defaultTimeoutMs?: number;
   /** Told about failures no caller will hear of (handler bugs, corrupt rings). Default: console.error. */
   readonly onFault?: (error: unknown, where: string) => void;
+  /** Carries calls too large for a ring through lent RAM pages (bulk.ts); without it they are refused. */
+  readonly bulk?: BulkCarrier;
   /** Spin budgets while awaiting replies / the next request. `maxMicros: 0` never spins. */
   readonly spin?: { readonly replies?: SpinPolicyOptions; readonly requests?: SpinPolicyOptions };
 }
@@ -119,6 +122,7 @@ export class Endpoint {
     this.replySpin = new SpinPolicy(options.spin?.replies);
     this.requestSpin = new SpinPolicy(options.spin?.requests);
     this.clientHost = {
+      bulk: options.bulk,
       doorbells: this.doorbells,
       calls: this.calls,
       stats: this.counters,
@@ -129,6 +133,7 @@ export class Endpoint {
       fault: (error, where) => this.fault(error, where),
     };
     this.serverHost = {
+      bulk: options.bulk,
       doorbells: this.doorbells,
       stats: this.counters,
       forget: (channel) => this.forgetServer(channel),

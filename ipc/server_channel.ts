@@ -9,17 +9,18 @@
 // since it is a bug in the server). Replies to calls still running when the channel closes
 // are dropped.
 
+import type { BulkCarrier, BulkReference } from './bulk.js';
 import type { DoorbellPage } from '../hal/doorbells.js';
 import { ChannelState, type ChannelDescriptor } from './channel.js';
 import { explainMismatch, type CallContext, type CompiledInterface, type CompiledOperation } from './define.js';
 import {
   errorToWire, InvalidArgumentError, IpcError, MalformedMessageError, MessageTooLargeError,
-  NotSupportedError, ServerFaultError, UnknownOperationError, type WireError,
+  NotSupportedError, PermissionDeniedError, ServerFaultError, UnknownOperationError, type WireError,
 } from './errors.js';
 import type { MutableStats } from './client_channel.js';
 import { Outbox } from './outbox.js';
 import { Ring } from './ring.js';
-import { decodeFrame, encodeError, encodeNotification, encodeReply, FRAME_CALL, parseRequest } from './wire.js';
+import { decodeFrame, encodeError, encodeNotification, encodeReply, FRAME_BULK_CALL, FRAME_CALL, parseRequest } from './wire.js';
 
 /** A handler as stored at runtime (the typed form is HandlersOf<D>). */
 export type AnyHandler = (args: unknown, context: CallContext) => unknown;
@@ -33,6 +34,8 @@ export interface Service {
 /** What a ServerChannel needs from its Endpoint. */
 export interface ServerHost {
   readonly doorbells: DoorbellPage;
+  /** How bulk messages are fetched, if this thread takes them. */
+  readonly bulk: BulkCarrier | undefined;
   readonly stats: MutableStats;
   forget(channel: ServerChannel): void;
   fault(error: unknown, where: string): void;
@@ -135,10 +138,25 @@ export class ServerChannel {
       stats.errors++;
       return;
     }
-    const request = parseRequest(decoded.value);
+    this.handle(decoded.value);
+  }
+
+  /** A decoded request: shape, then op, then args, then the handler. `lentCallId` marks a CALL fetched for a BULK_CALL. */
+  private handle(value: unknown, lentCallId?: number): void {
+    const stats = this.host.stats;
+    const request = parseRequest(value);
     if (request.kind === 'malformed') {
-      if (request.callId === undefined) stats.errors++;
-      else this.replyError(request.callId, new MalformedMessageError(request.reason));
+      if (request.callId === undefined && lentCallId === undefined) stats.errors++;
+      else this.replyError(request.callId ?? lentCallId!, new MalformedMessageError(request.reason));
+      return;
+    }
+    if (request.kind === FRAME_BULK_CALL) {
+      if (lentCallId === undefined) this.fetchLent(request.callId, request.reference);
+      else this.replyError(lentCallId, new MalformedMessageError('lent bytes must hold a CALL frame, not another BULK_CALL'));
+      return;
+    }
+    if (lentCallId !== undefined && (request.kind !== FRAME_CALL || request.callId !== lentCallId)) {
+      this.replyError(lentCallId, new MalformedMessageError('lent bytes must hold the CALL frame of the same call id'));
       return;
     }
     const isCall = request.kind === FRAME_CALL;
@@ -177,6 +195,24 @@ export class ServerChannel {
     } else if (isCall) {
       this.reply(callId, operation, result);
     }
+  }
+
+  /** BULK_CALL: fetch the lent CALL frame from RAM (the carrier checks the grant), then handle it. */
+  private fetchLent(callId: number, reference: BulkReference): void {
+    const bulk = this.host.bulk;
+    if (!bulk) {
+      this.replyError(callId, new MessageTooLargeError(`${this.service.compiled.name}: this server takes no bulk messages`));
+      return;
+    }
+    bulk.fetch(reference, this.context.clientName).then(
+      (bytes) => {
+        if (!this.open) return;
+        const decoded = decodeFrame(bytes, bytes.length);
+        if ('error' in decoded) this.replyError(callId, new MalformedMessageError(`lent bytes are not a msgpack frame: ${decoded.error}`));
+        else this.handle(decoded.value, callId);
+      },
+      (error: unknown) => this.replyError(callId, error instanceof IpcError ? error : new PermissionDeniedError(`lent bytes could not be read: ${String(error)}`)),
+    );
   }
 
   private refuse(callId: number, error: IpcError): void {

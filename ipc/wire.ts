@@ -12,6 +12,7 @@
 // parseResponse turn an untrusted decoded value into a typed frame or say why they cannot,
 // recovering the call id when there is one so the error can be answered.
 
+import { checkBulkReference, type BulkReference } from './bulk.js';
 import { Packr, RESET_BUFFER_MODE, Unpackr } from 'msgpackr';
 import type { WireError } from './errors.js';
 
@@ -20,6 +21,8 @@ export const FRAME_SEND = 2;
 export const FRAME_REPLY = 3;
 export const FRAME_ERROR = 4;
 export const FRAME_NOTIFICATION = 5;
+/** A CALL too large for the ring, lent in RAM pages (see bulk.ts): [6, callId, reference]. */
+export const FRAME_BULK_CALL = 6;
 
 /** Largest call id; ids wrap around to 1 after it. */
 export const MAX_CALL_ID = 0xffff_ffff;
@@ -44,6 +47,11 @@ export function encodeCall(callId: number, opId: number, args: unknown): Uint8Ar
 }
 
 /** Encodes a SEND frame (same buffer rules as encodeCall). */
+/** A BULK_CALL: the CALL frame with `callId` is in RAM at `reference`. */
+export function encodeBulkCall(callId: number, reference: BulkReference): Uint8Array {
+  return packer.pack([FRAME_BULK_CALL, callId, reference], RESET_BUFFER_MODE);
+}
+
 export function encodeSend(opId: number, args: unknown): Uint8Array {
   return packer.pack([FRAME_SEND, opId, args], RESET_BUFFER_MODE);
 }
@@ -81,7 +89,8 @@ export function decodeFrame(bytes: Uint8Array, length = bytes.length): { readonl
 /** A client → server frame whose shape has been checked (args not yet: see define.ts). */
 export type Request =
   | { readonly kind: typeof FRAME_CALL; readonly callId: number; readonly opId: number; readonly args: unknown }
-  | { readonly kind: typeof FRAME_SEND; readonly opId: number; readonly args: unknown };
+  | { readonly kind: typeof FRAME_SEND; readonly opId: number; readonly args: unknown }
+  | { readonly kind: typeof FRAME_BULK_CALL; readonly callId: number; readonly reference: BulkReference };
 
 /** A server → client frame whose shape has been checked. */
 export type Response =
@@ -111,6 +120,13 @@ export function parseRequest(value: unknown): Request | Malformed {
   if (kind === FRAME_SEND) {
     if (value.length !== 3 || !isWireId(value[1])) return { kind: 'malformed', reason: 'SEND frame is not [2, opId, args]' };
     return { kind: FRAME_SEND, opId: value[1], args: value[2] };
+  }
+  if (kind === FRAME_BULK_CALL) {
+    const callId = value[1];
+    if (!isCallId(callId)) return { kind: 'malformed', reason: 'BULK_CALL frame without a valid call id' };
+    const reference = value.length === 3 ? checkBulkReference(value[2]) : undefined;
+    if (!reference) return { kind: 'malformed', reason: 'BULK_CALL frame is not [6, callId, {pa, length, grant}]', callId };
+    return { kind: FRAME_BULK_CALL, callId, reference };
   }
   return { kind: 'malformed', reason: `unexpected frame kind ${describeKind(kind)} from a client` };
 }

@@ -4,7 +4,7 @@
 // name, driver name, or the name of the interface asked for) in talksTo, and the target
 // serves that interface. A name no program has may be a service name: the kernel's host
 // finds a program serving it (so "random" reaches whichever driver serves random).
-// Everyone may reach "log". Every refusal is logged. The kernel tracks each channel it
+// Everyone may reach "log" and "memory". Every refusal is logged. The kernel tracks each channel it
 // made, so it can revoke them when either end dies: the client of a dead server sees
 // PEER_RESTARTED (with the new generation) or PEER_STOPPED.
 
@@ -14,7 +14,7 @@ import { IpcError, PermissionDeniedError, PeerStoppedError } from '../ipc/errors
 import type { Process } from './process.js';
 
 /** Services any program may reach without listing them. */
-const UNIVERSAL_SERVICES = new Set(['log']);
+const UNIVERSAL_SERVICES = new Set(['log', 'memory']);
 export const KERNEL_NAME = 'kernel';
 
 export class NotFoundError extends IpcError {
@@ -107,6 +107,7 @@ export class NameService {
       clientSlot,
       serverSlot: server === 'kernel' ? this.host.kernelSlot : server.slot,
       serverGeneration: server === 'kernel' ? 0 : server.generation,
+      serverName,
     });
     this.channels.set(descriptor.id, { descriptor, client: clientName, server: serverName });
     this.host.attach(server, descriptor, clientName);

@@ -24,6 +24,8 @@ export const echoInterface = defineInterface({
     unsupported: { id: 12, kind: 'call', args: Type.Object({}) },
     badReply: { id: 13, kind: 'call', args: Type.Object({}), reply: Type.String() },
     grow: { id: 14, kind: 'call', args: Type.Object({ size: Type.Integer({ minimum: 0 }) }), reply: Type.Uint8Array() },
+    sum: { id: 16, kind: 'call', args: Type.Object({ data: Type.Uint8Array() }), reply: Type.Object({ length: Type.Integer(), sum: Type.Integer() }),
+      doc: 'Length and byte sum of data (a large request with a small reply).' },
     later: { id: 15, kind: 'call', args: Type.Object({ text: Type.String() }), reply: Type.String(), doc: 'Replies from a later macrotask.' },
   },
   notifications: {
@@ -35,6 +37,7 @@ export const echoInterface = defineInterface({
 export function serveEcho(endpoint: Endpoint, generation: number): void {
   const recorded: string[] = [];
   endpoint.serve(echoInterface, {
+    sum: ({ data }) => ({ length: data.length, sum: data.reduce((total, byte) => total + byte, 0) }),
     echo: ({ text }) => text,
     add: ({ a, b }) => a + b,
     bytes: ({ data }) => data,

@@ -15,6 +15,8 @@ import { Endpoint } from '../../ipc/endpoint.js';
 import { errorToWire, PeerRestartedError, PeerStoppedError } from '../../ipc/errors.js';
 import type { ClientOf, InterfaceDefinition } from '../../ipc/define.js';
 import { logInterface } from '../../ipc/interfaces/log.js';
+import { memoryInterface } from '../../ipc/interfaces/memory.js';
+import { memoryBulkCarrier } from './bulk_carrier.js';
 import { HEARTBEAT_BEATS, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, type BootInfo, type KernelToThread } from '../protocol.js';
 import { KernelLink } from './kernel_link.js';
 import { createLogger } from './logger.js';
@@ -61,6 +63,13 @@ async function start(boot: BootInfo): Promise<void> {
     doorbells,
     slot: boot.slot,
     name: boot.name,
+    // Calls too large for a ring travel in pages lent through the memory service.
+    bulk: memoryBulkCarrier({
+      name: boot.name,
+      ram,
+      memory: () => connect(memoryInterface, 'memory'),
+      allocate: (bytes) => kernel.allocate(bytes, 4096),
+    }),
     // A peer that is gone is the supervisor's business; anything else is logged.
     onFault: (error, where) => {
       if (error instanceof PeerStoppedError || error instanceof PeerRestartedError) return;
