@@ -64,8 +64,9 @@ export const commands: Record<string, Command> = {
         if (!Number.isInteger(value) || value < 1 || words.length > 3) throw new CommandError('usage: dmesg [-n N] (N a positive whole number)');
         count = value;
       }
-      const { lines } = await log.read(count === undefined ? {} : { count });
-      return { output: lines.join('\n') };
+      const { lines, omitted } = await log.read(count === undefined ? {} : { count });
+      const note = omitted ? [`(${omitted} older lines not shown; all of them are in the run directory's baton.log)`] : [];
+      return { output: [...note, ...lines].join('\n') };
     },
   },
   history: {

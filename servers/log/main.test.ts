@@ -19,7 +19,7 @@ async function startLog(fileBytes: Uint8Array[] = []) {
   harness = await ServerHarness.start({
     module: 'servers/log/main',
     name: 'log',
-    config: { capacity: 100, logDevice: 'virtio-console.2' },
+    config: { capacity: 1000, logDevice: 'virtio-console.2' },
     peers: [fakePeer('virtio-console.2', chardevInterface, {
       write: ({ data }) => {
         fileBytes.push(data.slice());
@@ -90,5 +90,19 @@ describe('log server', () => {
     expect(Array.isArray(lines)).toBe(true);
     expect(harness.crashes).toEqual([]);
     void createChannel;
+  });
+});
+
+describe('log server reads', () => {
+  it('log.read answers with the newest lines that fit one reply and counts the older ones', async () => {
+    const { harness } = await startLog();
+    const log = harness.client(logInterface);
+    for (let batch = 0; batch < 4; batch++) {
+      log.write({ records: Array.from({ length: 100 }, (_, index) => record(`line ${batch * 100 + index} ${'x'.repeat(200)}`)) });
+    }
+    const { lines, omitted } = await log.read({ count: 400 });
+    expect(lines.length + (omitted ?? 0)).toBe(400);
+    expect(omitted).toBeGreaterThan(0);
+    expect(lines[lines.length - 1]).toContain('line 399 ');
   });
 });

@@ -77,7 +77,7 @@ export default defineServer({
 
     context.serve(logInterface, {
       write: ({ records }) => appendRecords(records),
-      read: ({ count }) => ({ lines: ring.last(count).map(formatRecord) }),
+      read: ({ count }) => newestThatFit(ring.last(count).map(formatRecord)),
       follow: ({ minimumLevel }, call: CallContext) => {
         followers.set(call.channelId, minimumLevel);
         return {};
@@ -101,4 +101,17 @@ async function openRing(context: ServerContext): Promise<Ring> {
     context.log.warn(`log ring is not preserved (${(error as Error).message}); keeping it in the server only`);
     return new LogRing(Number(context.config.capacity ?? 10000));
   }
+}
+
+/** A reply must fit the channel's ring: the newest lines up to about 48 KiB, and how many older ones were left out. */
+const READ_REPLY_BYTES = 48 * 1024;
+
+function newestThatFit(lines: string[]): { lines: string[]; omitted: number } {
+  let bytes = 0;
+  let first = lines.length;
+  while (first > 0 && bytes + lines[first - 1]!.length * 3 + 8 <= READ_REPLY_BYTES) {
+    first--;
+    bytes += lines[first]!.length * 3 + 8; // UTF-8 worst case per character, plus framing
+  }
+  return { lines: lines.slice(first), omitted: first };
 }
