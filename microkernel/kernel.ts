@@ -87,6 +87,8 @@ export class Kernel {
   private goingDown: (() => void) | undefined;
   /** The `verbose` boot argument: every log level on the console, debug records kept. */
   readonly verbose: boolean;
+  /** The `checked` boot argument: RAM references passed between programs are checked against ownership and grants. */
+  readonly checked: boolean;
   readonly regions: MemoryRegion[];
   readonly memory: BootMemory;
   readonly initrd: { start: number; end: number };
@@ -108,6 +110,7 @@ export class Kernel {
     this.tree = decodeFdt(this.ram.read(entry.deviceTree, header.totalSize));
     this.board = readBoardTree(this.tree);
     this.verbose = this.board.bootargs.split(/\s+/).includes('verbose');
+    this.checked = this.board.bootargs.split(/\s+/).includes('checked');
     if (this.verbose) this.log.level = 'debug';
     this.console.print(`baton kernel ${entry.image}: entered with device tree at ${hex(entry.deviceTree)} (${this.board.model})`);
     for (const range of this.board.ram) this.console.print(`memory: ${range.size / (1024 * 1024)} MiB at ${hex(range.base)}`);
@@ -259,7 +262,7 @@ export class Kernel {
       heartbeat: { buffer: this.heartbeats.buffer as SharedArrayBuffer, index: process.slot, periodMs: process.spec.heartbeatMs },
       ...(process.device ? { device: process.device } : {}),
       remembered: process.remembered,
-      config: { ...process.spec.config, ...this.kernelConfig(process), verbose: this.verbose, ...(this.verbose ? { logLevel: 'debug' } : {}) },
+      config: { ...process.spec.config, ...this.kernelConfig(process), verbose: this.verbose, checked: this.checked, ...(this.verbose ? { logLevel: 'debug' } : {}) },
     };
   }
 

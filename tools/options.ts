@@ -33,6 +33,7 @@ export const START_USAGE = `usage: npm start -- [options]
   --disk FILE[,ro]  a virtio-blk disk backed by the image FILE (repeatable; ",ro": read-only;
                     default: a fresh 64 MiB image in the run directory)
   --verbose         show every log level on the console
+  --checked         checked mode: buffers passed to drivers are checked against memory ownership and grants
   --run-dir DIR     where the control socket and log file go (default ./run)
   --dumpdtb FILE    write the board's device tree blob to FILE and exit
   --manifest NAME   boot manifest sysroot/boot/NAME.json (default "default")
@@ -52,6 +53,7 @@ export function parseStartOptions(argv: string[]): StartOptions {
         'kho-scratch': { type: 'string' },
         disk: { type: 'string', multiple: true },
         verbose: { type: 'boolean', default: false },
+        checked: { type: 'boolean', default: false },
         'run-dir': { type: 'string' },
         dumpdtb: { type: 'string' },
         manifest: { type: 'string', default: 'default' },
@@ -66,7 +68,7 @@ export function parseStartOptions(argv: string[]): StartOptions {
   }
   const values = parsed.values;
   if (values.help) throw new UsageError(START_USAGE);
-  const bootargs = ['console=hvc0', values.verbose ? 'verbose' : '', values.bootargs ?? ''].filter(Boolean).join(' ');
+  const bootargs = ['console=hvc0', values.verbose ? 'verbose' : '', values.checked ? 'checked' : '', values.bootargs ?? ''].filter(Boolean).join(' ');
   const ramText = values.ram ?? '256M';
   const ramIsSize = /^\d+[KMG]?i?B?$/i.test(ramText.trim());
   let incomingHandover: StartOptions['incomingHandover'];

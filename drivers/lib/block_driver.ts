@@ -22,7 +22,8 @@
 // fails in its client with PEER_RESTARTED, never silently.
 
 import { blockInterface, DeviceIoError, OutOfRangeError, ReadOnlyError, UnalignedError, ZeroLengthError, type BufferReference, type DiskStats } from '../../ipc/interfaces/block.js';
-import { InvalidArgumentError, NotSupportedError } from '../../ipc/errors.js';
+import { InvalidArgumentError, NotSupportedError, PermissionDeniedError } from '../../ipc/errors.js';
+import { memoryInterface } from '../../ipc/interfaces/memory.js';
 import type { ServerDefinition } from '../../microkernel/userlib/server.js';
 import { defineDriver, type DriverContext } from './driver.js';
 
@@ -185,13 +186,15 @@ export function defineBlockDriver(definition: BlockDriverDefinition): ServerDefi
       const bound = disk;
       driver.server.serve(blockInterface, {
         info: () => ({ ...geometry! }),
-        read: (args) => counted(async () => {
+        read: (args, call) => counted(async () => {
           const address = check('read', args, bound.ram);
+          if (bound.server.config.checked === true) await checkLent(bound, call.clientName, address, args.bytes, 'write');
           stats.reads++;
           return enqueue('read', args.sector, args.bytes, address) as Promise<{ bytes: number }>;
         }),
-        write: (args) => counted(async () => {
+        write: (args, call) => counted(async () => {
           const address = check('write', args, bound.ram);
+          if (bound.server.config.checked === true) await checkLent(bound, call.clientName, address, args.bytes, 'read');
           stats.writes++;
           return enqueue('write', args.sector, args.bytes, address) as Promise<{ bytes: number }>;
         }),
@@ -220,4 +223,17 @@ export function defineBlockDriver(definition: BlockDriverDefinition): ServerDefi
       await definition.stop?.(disk);
     },
   });
+}
+
+/**
+ * Checked mode (the `checked` boot argument, on in the whole-system tests): before the
+ * device touches a client's buffer on its behalf, the memory service confirms the client
+ * owns it or was lent it; otherwise the request is refused and who and where are logged.
+ */
+async function checkLent(driver: DriverContext, client: string | undefined, address: number, bytes: number, access: 'read' | 'write'): Promise<void> {
+  const verdict = await driver.server.connect(memoryInterface, 'memory').checkAccess({ ...(client ? { accessor: client } : {}), pa: address, length: bytes, access });
+  if (verdict.allowed) return;
+  const where = `0x${address.toString(16)}+${bytes}`;
+  driver.log.warn({ client, address, bytes, owner: verdict.owner }, `checked mode: ${client ?? 'a client'} passed ${where}, which it neither owns nor was lent (${verdict.reason ?? 'no access'})`);
+  throw new PermissionDeniedError(`checked mode: buffer ${where} is neither owned by nor lent to ${client ?? 'the caller'}`);
 }

@@ -60,6 +60,20 @@ export class ServerHarness {
   readonly crashes: Error[] = [];
   /** What the server logged, when the test did not fake the log service. */
   readonly logRecords: Array<{ level: number; message: string }> = [];
+  private readonly logWaiters: Array<() => void> = [];
+
+  /** Resolves with the first record the server logged that satisfies `predicate` (logging is asynchronous). */
+  logged(predicate: (record: { level: number; message: string }) => boolean): Promise<{ level: number; message: string }> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const found = this.logRecords.find(predicate);
+        if (found) resolve(found);
+        else this.logWaiters.push(check);
+      };
+      check();
+    });
+  }
+
   /** Names the server looked up, in order (granted or not). */
   readonly lookups: string[] = [];
   private readonly thread: HardwareThread;
@@ -85,7 +99,12 @@ export class ServerHarness {
     this.peers = new Map((options.peers ?? []).map((peer) => [peer.name, peer]));
     // Every program may log: unless the test fakes the log service itself, keep the records.
     if (!this.peers.has('log')) {
-      this.peers.set('log', fakePeer('log', logInterface, { write: ({ records }) => void this.logRecords.push(...records) }));
+      this.peers.set('log', fakePeer('log', logInterface, {
+        write: ({ records }) => {
+          this.logRecords.push(...records);
+          for (const waiter of this.logWaiters.splice(0)) waiter();
+        },
+      }));
     }
     this.endpoint = new Endpoint({ doorbells: this.doorbells, slot: HARNESS_SLOT, name: 'harness' });
     // Several fake peers may speak one interface (two terminals): serve each interface

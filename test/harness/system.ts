@@ -48,7 +48,8 @@ export class RunningSystem {
 
   private constructor(runDirectory: string, args: string[]) {
     this.runDirectory = runDirectory;
-    this.child = spawn(process.execPath, [launcher, 'start', '--run-dir', runDirectory, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Checked mode is on in tests: RAM references between programs are checked (see --checked).
+    this.child = spawn(process.execPath, [launcher, 'start', '--run-dir', runDirectory, '--checked', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     const collect = (chunk: Buffer) => {
       this.output += chunk.toString();
       for (const waiter of this.waiters.splice(0)) waiter();
