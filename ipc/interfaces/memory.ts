@@ -157,6 +157,10 @@ export const memoryInterface = defineInterface({
       doc: 'Kernel only, when `owner` dies or restarts: revokes its grants (both ways), destroys its spaces, frees its pages. ' +
         'pagesFreed counts every page that came back (page tables included); pages others still map become "shared". An owner holding KHO-preserved state (config preservedOwners) is refused unless includePreserved.' },
 
+    trackPreserved: { id: 22, kind: 'call', idempotent: true, args: Type.Object({ fdtPa: Address }), reply: Empty,
+      errors: ['PERMISSION_DENIED'],
+      doc: 'The KHO service only (a client named in config.preservedOwners): the outgoing KHO FDT at fdtPa is where preserved blocks are listed; ' +
+        'reclaiming a dead server first hands the blocks it preserved there to the KHO service, so they survive the crash.' },
     report: { id: 30, kind: 'call', idempotent: true, args: Empty, reply: Type.Object({ text: Type.String() }),
       doc: 'What `mem` prints: memory map with purposes, free blocks per order, totals, usage per server, spaces, grants, the KHO revival.' },
     usage: { id: 31, kind: 'call', idempotent: true, args: Empty, reply: MemoryUsage, doc: 'The report\'s numbers as data.' },

@@ -11,6 +11,7 @@
 
 import { PAGE_SIZE, hex } from '../../hal/address.js';
 import { khoInterface } from '../../ipc/interfaces/kho.js';
+import { memoryInterface } from '../../ipc/interfaces/memory.js';
 import { decodeFdt } from '../../hal/fdt/decode.js';
 import { toDts } from '../../hal/fdt/dts.js';
 import { PermissionDeniedError } from '../../ipc/errors.js';
@@ -43,6 +44,11 @@ export default defineServer({
       arena.rootFdt = outgoing.fdt.pa;
       context.remember(base);
     }
+
+    // The memory service hands a dead server's preserved blocks to KHO instead of freeing
+    // them; it finds them through the outgoing FDT.
+    await context.connect(memoryInterface, 'memory').trackPreserved({ fdtPa: outgoing.fdt.pa }).catch((error: unknown) =>
+      context.log.warn(`the memory service does not track preserved blocks (${(error as Error).message}): a server's preserved folios die with it`));
 
     // The incoming handover: the kernel already validated it and reserved its blocks; this
     // instance keeps the restore bookkeeping ('KHOP' marks) and the incoming subtrees.

@@ -17,6 +17,8 @@ import type { Ram } from '../../hal/ram.js';
 import type { CallContext, HandlersOf } from '../../ipc/define.js';
 import { PermissionDeniedError } from '../../ipc/errors.js';
 import { memoryInterface, type MemoryUsage } from '../../ipc/interfaces/memory.js';
+import { KhoOutgoingFdt } from '../../microkernel/kho/kho_fdt.js';
+import { KhoRadixTree } from '../../microkernel/kho/radix_tree.js';
 import { MAX_PAGE_ORDER } from './buddy.js';
 import type { ResolvedMemoryConfig } from './config.js';
 import { InvalidArgumentError, InvalidBlockError } from './errors.js';
@@ -33,6 +35,8 @@ export type ServiceLog = Pick<Logger, 'info' | 'warn'>;
 export class MemoryService {
   readonly memory: MemoryServer;
   readonly owners: OwnerNames;
+  /** The outgoing KHO FDT, once the KHO service has named it, and that service's name. */
+  #preservedFdt: { pa: number; owner: string } | undefined;
   /** The KHO revival on a KHO boot; undefined otherwise. */
   readonly revival: HandoverRevival | undefined;
   readonly #config: ResolvedMemoryConfig;
@@ -203,6 +207,8 @@ export class MemoryService {
         }
         const id = this.owners.find(owner);
         if (id === undefined) return { pagesFreed: 0, grantsRevoked: 0, spacesDestroyed: 0 };
+        const kept = this.#keepPreserved(id);
+        if (kept > 0) this.#log.info(`${owner}: ${kept} blocks it preserved through KHO handed to ${this.#config.preservedOwners.at(-1)} before reclaim`);
         const freeBefore = memory.buddy.freePages;
         const result = memory.reclaim(id);
         const pagesFreed = memory.buddy.freePages - freeBefore;
@@ -210,6 +216,13 @@ export class MemoryService {
         return { pagesFreed, grantsRevoked: result.grantsRevoked, spacesDestroyed: result.spacesDestroyed };
       },
 
+      trackPreserved: ({ fdtPa }, call) => {
+        if (!call.clientName || !this.#config.preservedOwners.includes(call.clientName)) {
+          throw new PermissionDeniedError(`only the KHO service may name the preserved-memory tree (${call.clientName ?? 'unnamed'} tried)`);
+        }
+        this.#preservedFdt = { pa: fdtPa, owner: call.clientName };
+        return {};
+      },
       report: () => ({ text: this.formatReport() }),
       usage: () => this.usage(),
     };
@@ -229,6 +242,33 @@ export class MemoryService {
     if (!caller.kernel) throw new PermissionDeniedError(`${caller.name} may not act on behalf of ${onBehalfOf}: only the kernel may`, { caller: caller.name, onBehalfOf });
     if (onBehalfOf === SHARED_NAME) throw new InvalidArgumentError('nobody acts as "shared"');
     return this.owners.idOf(onBehalfOf);
+  }
+
+  /**
+   * Hands every block `owner` preserved in the outgoing KHO tree to the KHO service's owner,
+   * so reclaiming `owner` leaves them alone (issue: "except what it preserved through KHO").
+   * Returns how many blocks changed hands; a tree that cannot be read keeps nothing.
+   */
+  #keepPreserved(owner: number): number {
+    const tracked = this.#preservedFdt;
+    if (!tracked) return 0;
+    const memory = this.memory;
+    const keeper = this.owners.idOf(tracked.owner);
+    let moved = 0;
+    try {
+      const fdt = KhoOutgoingFdt.open(memory.ram, tracked.pa);
+      const tree = KhoRadixTree.open(memory.ram, fdt.treeRootPa, { allocatePage: () => null, freePage: () => undefined });
+      tree.walk((pa) => {
+        const block = memory.buddy.blockAt(pa);
+        if (block?.state === 'allocated' && block.owner === owner) {
+          memory.buddy.transfer(block.base, keeper);
+          moved++;
+        }
+      });
+    } catch (error) {
+      this.#log.warn(`the preserved-memory tree at 0x${tracked.pa.toString(16)} could not be read: ${(error as Error).message}`);
+    }
+    return moved;
   }
 
   #requireKernel(call: CallContext, what: string): void {

@@ -59,6 +59,15 @@ describe('kexec with KHO', () => {
     expect(kho).toContain('compatible = "kho-v2"');
   });
 
+  it('a server that crashes keeps the folios it preserved: they pass to KHO and survive the kexec', async () => {
+    const system = await boot(['--manifest', 'kho-test']);
+    await dmesgUntil(system, /KHO test: folios preserved/);
+    expect(await system.command('kill kho-test')).toContain('kho-test: killed');
+    await dmesgUntil(system, /kho-test: \d+ blocks it preserved through KHO handed to kho before reclaim/);
+    await system.command('kexec');
+    expect(await dmesgWithVerdict(system)).toContain('KHO restore succeeded');
+  });
+
   it('keeps preserved pages intact through kho_poison, which fills everything else', async () => {
     const system = await boot(['--manifest', 'kho-test', '--bootargs', 'kho_poison']);
     await system.command('kexec');
