@@ -32,7 +32,8 @@ class MapCarrier implements BulkCarrier {
 
   async fetch(reference: BulkReference, from: string | undefined) {
     const entry = this.lent.get(reference.grant);
-    if (this.refuseFetch || !entry || entry.to !== 'server') throw new PermissionDeniedError(`${from} lent nothing at grant ${reference.grant}`);
+    // A peer reads only what was lent to it, never what it lent itself.
+    if (this.refuseFetch || !entry || entry.to === from) throw new PermissionDeniedError(`${from} lent nothing at grant ${reference.grant}`);
     return this.replaceWith ?? entry.bytes;
   }
 }
@@ -40,6 +41,7 @@ class MapCarrier implements BulkCarrier {
 function pair(carrier: BulkCarrier | undefined) {
   const doorbells = new DoorbellPage();
   const server = new Endpoint({ doorbells, slot: 2, name: 'server', ...(carrier ? { bulk: carrier } : {}) });
+  void server;
   const client = new Endpoint({ doorbells, slot: 1, name: 'client', ...(carrier ? { bulk: carrier } : {}) });
   started.push(server, client);
   serveEcho(server, 1);
@@ -86,5 +88,21 @@ describe('bulk calls', () => {
     const { echo } = pair(carrier);
     await expect(echo.sum({ data: big(100_000) })).rejects.toBeInstanceOf(MalformedMessageError);
     expect(await echo.lines({})).toEqual([]);
+  });
+
+  it('a reply larger than the ring is lent back, read by the client, and taken back after its BULK_DONE', async () => {
+    const carrier = new MapCarrier();
+    const { echo } = pair(carrier);
+    const grown = await echo.grow({ size: 200_000 });
+    expect(grown).toHaveLength(200_000);
+    expect(carrier.lends).toBe(1);
+    expect(await echo.echo({ text: 'after' })).toBe('after'); // the BULK_DONE went before this call
+    expect(carrier.releases).toBe(1);
+    expect(carrier.lent.size).toBe(0);
+  });
+
+  it('without a carrier a reply larger than the ring is a MESSAGE_TOO_LARGE error', async () => {
+    const { echo } = pair(undefined);
+    await expect(echo.grow({ size: 200_000 })).rejects.toBeInstanceOf(MessageTooLargeError);
   });
 });

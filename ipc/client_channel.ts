@@ -8,7 +8,7 @@
 // every call still pending rejects with PEER_RESTARTED (with the new generation),
 // PEER_STOPPED or PERMISSION_DENIED (revoked).
 
-import type { BulkCarrier, LentBytes } from './bulk.js';
+import type { BulkCarrier, BulkReference, LentBytes } from './bulk.js';
 import type { DoorbellPage } from '../hal/doorbells.js';
 import { ChannelState, type ChannelDescriptor, type ChannelStatus } from './channel.js';
 import {
@@ -20,9 +20,12 @@ import {
   PeerRestartedError, PeerStoppedError, PermissionDeniedError, UnknownOperationError,
 } from './errors.js';
 import { Outbox } from './outbox.js';
-import type { PendingCalls } from './pending_calls.js';
+import type { PendingCall, PendingCalls } from './pending_calls.js';
 import { Ring } from './ring.js';
-import { decodeFrame, encodeBulkCall, encodeCall, encodeSend, FRAME_ERROR, FRAME_REPLY, parseResponse } from './wire.js';
+import {
+  decodeFrame, encodeBulkCall, encodeBulkDone, encodeCall, encodeSend, FRAME_BULK_REPLY, FRAME_ERROR, FRAME_REPLY, parseResponse,
+  type Malformed, type Response,
+} from './wire.js';
 
 /** Counters an Endpoint keeps (see Endpoint.stats). */
 export interface MutableStats {
@@ -223,25 +226,64 @@ export class ClientChannel {
         host.stats.errors++;
         return;
       }
-      host.calls.take(call.id);
-      if (response.kind === 'malformed') {
-        host.stats.errors++;
-        call.reject(new MalformedMessageError(`malformed reply to ${call.operation.label}: ${response.reason}`));
-      } else if (response.kind === FRAME_ERROR) {
-        call.reject(errorFromWire(response.error));
-      } else {
-        const check = call.operation.reply;
-        const mismatch = check ? explainMismatch(check, response.value) : undefined;
-        if (mismatch === undefined) {
-          call.resolve(check ? response.value : undefined);
-        } else {
-          host.stats.errors++;
-          call.reject(new MalformedMessageError(`reply to ${call.operation.label} does not match its schema: ${mismatch}`));
-        }
-      }
+      this.settle(call, response);
+      return;
+    }
+    if (response.kind === FRAME_BULK_REPLY) {
+      void this.fetchLentReply(response.callId, response.reference);
       return;
     }
     host.deliverNotification(this, response.notificationId, response.args);
+  }
+
+  /** Settles a pending call with its reply, error or malformed answer. */
+  private settle(call: PendingCall<ClientChannel>, response: Extract<Response | Malformed, { kind: typeof FRAME_REPLY | typeof FRAME_ERROR | 'malformed' }>): void {
+    const host = this.host;
+    host.calls.take(call.id);
+    if (response.kind === 'malformed') {
+      host.stats.errors++;
+      call.reject(new MalformedMessageError(`malformed reply to ${call.operation.label}: ${response.reason}`));
+    } else if (response.kind === FRAME_ERROR) {
+      call.reject(errorFromWire(response.error));
+    } else {
+      const check = call.operation.reply;
+      const mismatch = check ? explainMismatch(check, response.value) : undefined;
+      if (mismatch === undefined) {
+        call.resolve(check ? response.value : undefined);
+      } else {
+        host.stats.errors++;
+        call.reject(new MalformedMessageError(`reply to ${call.operation.label} does not match its schema: ${mismatch}`));
+      }
+    }
+  }
+
+  /** BULK_REPLY: read the reply the server lent in RAM, tell it so (BULK_DONE), then settle the call. */
+  private async fetchLentReply(callId: number, reference: BulkReference): Promise<void> {
+    const host = this.host;
+    let bytes: Uint8Array | undefined;
+    let failure: IpcError | undefined;
+    try {
+      if (!host.bulk) throw new MessageTooLargeError('the server lent its reply in RAM, but this thread reads no bulk messages');
+      bytes = await host.bulk.fetch(reference, this.descriptor.serverName);
+    } catch (error) {
+      failure = error instanceof IpcError ? error : new MalformedMessageError(`lent reply could not be read: ${String(error)}`);
+    } finally {
+      if (!this.finished) this.outbox.write(encodeBulkDone(callId));
+    }
+    const call = host.calls.get(callId);
+    if (!call || call.owner !== this) return; // timed out or the channel went away meanwhile
+    if (failure || !bytes) {
+      host.calls.take(callId);
+      call.reject(failure ?? new MalformedMessageError('lent reply is empty'));
+      return;
+    }
+    const decoded = decodeFrame(bytes, bytes.length);
+    const response = 'error' in decoded ? undefined : parseResponse(decoded.value);
+    if (!response || !(response.kind === FRAME_REPLY || response.kind === FRAME_ERROR) || response.callId !== callId) {
+      this.settle(call, { kind: 'malformed', reason: 'lent bytes do not hold the REPLY or ERROR of this call' });
+      return;
+    }
+    this.settle(call, response);
   }
 
   private compiledFor(definition: InterfaceDefinition): CompiledInterface {

@@ -9,7 +9,7 @@
 // since it is a bug in the server). Replies to calls still running when the channel closes
 // are dropped.
 
-import type { BulkCarrier, BulkReference } from './bulk.js';
+import type { BulkCarrier, BulkReference, LentBytes } from './bulk.js';
 import type { DoorbellPage } from '../hal/doorbells.js';
 import { ChannelState, type ChannelDescriptor } from './channel.js';
 import { explainMismatch, type CallContext, type CompiledInterface, type CompiledOperation } from './define.js';
@@ -20,7 +20,7 @@ import {
 import type { MutableStats } from './client_channel.js';
 import { Outbox } from './outbox.js';
 import { Ring } from './ring.js';
-import { decodeFrame, encodeError, encodeNotification, encodeReply, FRAME_BULK_CALL, FRAME_CALL, parseRequest } from './wire.js';
+import { decodeFrame, encodeBulkReply, encodeError, encodeNotification, encodeReply, FRAME_BULK_CALL, FRAME_BULK_DONE, FRAME_CALL, parseRequest } from './wire.js';
 
 /** A handler as stored at runtime (the typed form is HandlersOf<D>). */
 export type AnyHandler = (args: unknown, context: CallContext) => unknown;
@@ -57,6 +57,8 @@ export class ServerChannel {
   private readonly inbox: Ring;
   private readonly outbox: Outbox;
   private finished = false;
+  /** Replies lent to the client, by call id, until its BULK_DONE. */
+  private readonly lentReplies = new Map<number, LentBytes>();
 
   constructor(descriptor: ChannelDescriptor, service: Service, host: ServerHost, clientName?: string) {
     this.descriptor = descriptor;
@@ -127,7 +129,14 @@ export class ServerChannel {
     if (this.finished) return;
     this.finished = true;
     this.outbox.clear();
+    this.releaseLentReplies();
     this.host.forget(this);
+  }
+
+  /** Takes back every reply still lent to the client (the channel is gone or finished). */
+  private releaseLentReplies(): void {
+    for (const lent of this.lentReplies.values()) lent.release().catch((error: unknown) => this.host.fault(error, 'releasing a lent reply'));
+    this.lentReplies.clear();
   }
 
   private receive(bytes: Uint8Array, length: number): void {
@@ -148,6 +157,12 @@ export class ServerChannel {
     if (request.kind === 'malformed') {
       if (request.callId === undefined && lentCallId === undefined) stats.errors++;
       else this.replyError(request.callId ?? lentCallId!, new MalformedMessageError(request.reason));
+      return;
+    }
+    if (request.kind === FRAME_BULK_DONE) {
+      const lent = this.lentReplies.get(request.callId);
+      this.lentReplies.delete(request.callId);
+      lent?.release().catch((error: unknown) => this.host.fault(error, 'releasing a lent reply'));
       return;
     }
     if (request.kind === FRAME_BULK_CALL) {
@@ -244,12 +259,37 @@ export class ServerChannel {
       return;
     }
     if (frame.length > this.outbox.maxFrameBytes) {
+      const bulk = this.host.bulk;
+      const client = this.context.clientName;
+      if (bulk && client !== undefined) {
+        // pack() returns a view of its reusable buffer: copy before the next frame overwrites it.
+        void this.replyByLending(bulk, client, callId, Uint8Array.prototype.slice.call(frame));
+        return;
+      }
       this.replyError(callId, new MessageTooLargeError(`reply of ${frame.length} bytes exceeds the ring's ${this.outbox.maxFrameBytes}`, {
         bytes: frame.length, maxBytes: this.outbox.maxFrameBytes,
       }));
       return;
     }
     this.outbox.write(frame);
+    this.host.stats.replied++;
+  }
+
+  /** A reply too large for the ring: lent to the client in RAM pages until it says BULK_DONE. */
+  private async replyByLending(bulk: BulkCarrier, client: string, callId: number, frame: Uint8Array): Promise<void> {
+    let lent: LentBytes;
+    try {
+      lent = await bulk.lend(frame, client);
+    } catch (error) {
+      this.replyError(callId, error instanceof IpcError ? error : new MessageTooLargeError(`reply of ${frame.length} bytes could not be lent: ${String(error)}`));
+      return;
+    }
+    if (!this.open) {
+      await lent.release().catch(() => undefined);
+      return;
+    }
+    this.lentReplies.set(callId, lent);
+    this.outbox.write(encodeBulkReply(callId, lent.reference));
     this.host.stats.replied++;
   }
 

@@ -23,6 +23,10 @@ export const FRAME_ERROR = 4;
 export const FRAME_NOTIFICATION = 5;
 /** A CALL too large for the ring, lent in RAM pages (see bulk.ts): [6, callId, reference]. */
 export const FRAME_BULK_CALL = 6;
+/** A REPLY or ERROR too large for the ring, lent in RAM pages: [7, callId, reference]. */
+export const FRAME_BULK_REPLY = 7;
+/** The client has read a lent reply; the server may take its pages back: [8, callId]. */
+export const FRAME_BULK_DONE = 8;
 
 /** Largest call id; ids wrap around to 1 after it. */
 export const MAX_CALL_ID = 0xffff_ffff;
@@ -50,6 +54,14 @@ export function encodeCall(callId: number, opId: number, args: unknown): Uint8Ar
 /** A BULK_CALL: the CALL frame with `callId` is in RAM at `reference`. */
 export function encodeBulkCall(callId: number, reference: BulkReference): Uint8Array {
   return packer.pack([FRAME_BULK_CALL, callId, reference], RESET_BUFFER_MODE);
+}
+
+export function encodeBulkReply(callId: number, reference: BulkReference): Uint8Array {
+  return packer.pack([FRAME_BULK_REPLY, callId, reference], RESET_BUFFER_MODE);
+}
+
+export function encodeBulkDone(callId: number): Uint8Array {
+  return packer.pack([FRAME_BULK_DONE, callId], RESET_BUFFER_MODE);
 }
 
 export function encodeSend(opId: number, args: unknown): Uint8Array {
@@ -90,13 +102,15 @@ export function decodeFrame(bytes: Uint8Array, length = bytes.length): { readonl
 export type Request =
   | { readonly kind: typeof FRAME_CALL; readonly callId: number; readonly opId: number; readonly args: unknown }
   | { readonly kind: typeof FRAME_SEND; readonly opId: number; readonly args: unknown }
-  | { readonly kind: typeof FRAME_BULK_CALL; readonly callId: number; readonly reference: BulkReference };
+  | { readonly kind: typeof FRAME_BULK_CALL; readonly callId: number; readonly reference: BulkReference }
+  | { readonly kind: typeof FRAME_BULK_DONE; readonly callId: number };
 
 /** A server → client frame whose shape has been checked. */
 export type Response =
   | { readonly kind: typeof FRAME_REPLY; readonly callId: number; readonly value: unknown }
   | { readonly kind: typeof FRAME_ERROR; readonly callId: number; readonly error: WireError }
-  | { readonly kind: typeof FRAME_NOTIFICATION; readonly notificationId: number; readonly args: unknown };
+  | { readonly kind: typeof FRAME_NOTIFICATION; readonly notificationId: number; readonly args: unknown }
+  | { readonly kind: typeof FRAME_BULK_REPLY; readonly callId: number; readonly reference: BulkReference };
 
 /** A frame that has no valid shape; callId is set when one could be recovered. */
 export interface Malformed {
@@ -128,6 +142,10 @@ export function parseRequest(value: unknown): Request | Malformed {
     if (!reference) return { kind: 'malformed', reason: 'BULK_CALL frame is not [6, callId, {pa, length, grant}]', callId };
     return { kind: FRAME_BULK_CALL, callId, reference };
   }
+  if (kind === FRAME_BULK_DONE) {
+    if (value.length !== 2 || !isCallId(value[1])) return { kind: 'malformed', reason: 'BULK_DONE frame is not [8, callId]' };
+    return { kind: FRAME_BULK_DONE, callId: value[1] };
+  }
   return { kind: 'malformed', reason: `unexpected frame kind ${describeKind(kind)} from a client` };
 }
 
@@ -147,6 +165,13 @@ export function parseResponse(value: unknown): Response | Malformed {
       return { kind: 'malformed', reason: 'ERROR frame is not [4, callId, code, message, data?]', callId };
     }
     return { kind: FRAME_ERROR, callId, error: value.length === 5 ? { code, message, data } : { code, message } };
+  }
+  if (kind === FRAME_BULK_REPLY) {
+    const callId = value[1];
+    if (!isCallId(callId)) return { kind: 'malformed', reason: 'BULK_REPLY without a valid call id' };
+    const reference = value.length === 3 ? checkBulkReference(value[2]) : undefined;
+    if (!reference) return { kind: 'malformed', reason: 'BULK_REPLY frame is not [7, callId, {pa, length, grant}]', callId };
+    return { kind: FRAME_BULK_REPLY, callId, reference };
   }
   if (kind === FRAME_NOTIFICATION) {
     if (value.length !== 3 || !isWireId(value[1])) return { kind: 'malformed', reason: 'NOTIFICATION frame is not [5, id, args]' };
