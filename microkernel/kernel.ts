@@ -31,6 +31,7 @@ import { driversInterface } from '../ipc/interfaces/drivers.js';
 import type { DmaPool } from './dma_pool.js';
 import { planBootMemory, type BootMemory } from './boot_memory.js';
 import { poolMemory, serverMemory, type PhysicalMemory } from './physical_memory.js';
+import { memoryBulkCarrier } from './userlib/bulk_carrier.js';
 import { memoryInterface } from '../ipc/interfaces/memory.js';
 import { kernelHandlers } from './kernel_service.js';
 import { validateManifest, type BootManifest } from './manifest.js';
@@ -83,6 +84,7 @@ export class Kernel {
   private nextSlot = KERNEL_SLOT + 1;
   private powering = false;
   private khoProxy: ClientOf<typeof khoInterface> | undefined;
+  private memoryClient: ClientOf<typeof memoryInterface> | undefined;
   /** The shutdown, reboot or kexec waiting for its caller's `proceed`. */
   private goingDown: (() => void) | undefined;
   /** The `verbose` boot argument: every log level on the console, debug records kept. */
@@ -131,6 +133,16 @@ export class Kernel {
       doorbells: this.doorbells,
       slot: KERNEL_SLOT,
       name: 'kernel',
+      // Replies and calls too large for a ring go in pages the memory service lends for the kernel.
+      bulk: memoryBulkCarrier({
+        name: 'kernel',
+        ram: this.ram,
+        memory: () => {
+          if (!this.memoryClient) throw new KexecError('no memory service to lend bulk data through');
+          return this.memoryClient;
+        },
+        allocate: (bytes) => this.physicalMemory.allocate('kernel', bytes, 4096),
+      }),
       // A peer that is gone is the supervisor's business, not a fault (e.g. logging while the log server stops).
       onFault: (error, where) => {
         if (isPeerGone(error)) return;
@@ -139,6 +151,7 @@ export class Kernel {
     });
     this.pool = new ThreadPool(new URL('./userlib/thread_main.js', import.meta.url));
     this.names = new NameService({
+      ringBytes: ringBytesArgument(this.board.bootargs),
       doorbells: this.doorbells,
       kernelSlot: KERNEL_SLOT,
       find: (name) => this.supervisor.find(name) ?? this.drivers.provider(name),
@@ -208,6 +221,7 @@ export class Kernel {
         connect: () => this.names.lookup('kernel', memoryServer.name, 'memory'),
         reconnect: () => this.names.lookup('kernel', memoryServer.name, 'memory'),
       });
+      this.memoryClient = memory;
       this.physicalMemory = serverMemory(memory);
     }
     this.supervisor.watch();
@@ -400,6 +414,16 @@ export class Kernel {
     if (action.kind === 'poweroff') this.firmware.powerOff(action.status);
     else this.firmware.reset();
   }
+}
+
+/**
+ * `ipc.ring_bytes=N` (a power of two from 1024): smaller channel rings than the default 64 KiB,
+ * so messages that would fit travel as bulk (lent pages) — for exercising that path.
+ */
+function ringBytesArgument(bootargs: string): number | undefined {
+  const match = /(?:^|\s)ipc\.ring_bytes=(\d+)(?:\s|$)/.exec(bootargs);
+  const value = match ? Number(match[1]) : undefined;
+  return value !== undefined && value >= 1024 && (value & (value - 1)) === 0 ? value : undefined;
 }
 
 function isPeerGone(error: unknown): boolean {

@@ -35,6 +35,8 @@ export interface NameServiceHost {
   find(name: string): Process | undefined;
   /** Services the kernel itself serves under their own name, besides "kernel" (e.g. "drivers"). */
   readonly kernelServices?: readonly string[];
+  /** Data capacity of each ring of a new channel (a power of two); default 64 KiB. */
+  readonly ringBytes?: number;
   /** Hands the server end of a channel to `server`'s thread (or to the kernel's endpoint). */
   attach(server: Process | 'kernel', channel: ChannelDescriptor, clientName: string): void;
   warn(message: string, fields: Record<string, unknown>): void;
@@ -108,6 +110,7 @@ export class NameService {
       serverSlot: server === 'kernel' ? this.host.kernelSlot : server.slot,
       serverGeneration: server === 'kernel' ? 0 : server.generation,
       serverName,
+      ...(this.host.ringBytes ? { capacityBytes: this.host.ringBytes } : {}),
     });
     this.channels.set(descriptor.id, { descriptor, client: clientName, server: serverName });
     this.host.attach(server, descriptor, clientName);

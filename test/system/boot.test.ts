@@ -111,6 +111,20 @@ describe('running system', () => {
     expect(await system.command('dmesg -n x')).toMatch(/^error: usage: dmesg/);
   });
 
+  it('moves messages larger than a channel ring through pages lent by the memory service', async () => {
+    // 1 KiB rings: the device tree text, the memory report, the log and the console's own
+    // output all exceed them, so every one of these travels as bulk (ipc/bulk.ts).
+    system = await RunningSystem.boot(['--bootargs', 'ipc.ring_bytes=1024']);
+    const tree = await system.command('dt');
+    expect(tree.length).toBeGreaterThan(2000);
+    expect(tree).toContain('compatible = "virtio,mmio"');
+    expect(await system.command('mem')).toContain('buddyinfo');
+    expect(await system.command('dmesg')).toContain('boot complete');
+    const ctl = await system.ctl(['dt']);
+    expect(ctl.stdout).toContain('timebase-frequency');
+    expect(await system.command('ps')).toMatch(/memory\s+server\s+1\s+running/);
+  });
+
   it('answers the control CLI from another process over a 0600 socket', async () => {
     system = await RunningSystem.boot();
     expect(statSync(join(system.runDirectory, 'baton.sock')).mode & 0o777).toBe(0o600);
