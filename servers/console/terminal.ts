@@ -23,6 +23,8 @@ export class Terminal {
   private readonly queue: Array<{ kind: 'line'; text: string } | { kind: 'end-of-input' }> = [];
   /** Commands wait until the system has booted and the first prompt is shown. */
   private busy = true;
+  /** A prompt is the last thing on this terminal's screen (log lines printed above must redraw it). */
+  private promptShown = false;
   private closed = false;
   private readonly encoder = new TextEncoder();
   /** Called when a command took the system down (shutdown, reboot). */
@@ -45,7 +47,10 @@ export class Terminal {
    * and reads up to the prompt that ends the answer, and an early prompt would end it.
    */
   async prompt(): Promise<void> {
-    if (this.options.echo) await this.write(PROMPT);
+    if (this.options.echo) {
+      this.promptShown = true;
+      await this.write(PROMPT);
+    }
     this.busy = false;
     void this.drain();
   }
@@ -57,7 +62,10 @@ export class Terminal {
     if (echo) void this.write(echo);
     for (const event of events) {
       if (event.kind === 'interrupt') {
-        if (!this.busy && this.queue.length === 0) void this.write(PROMPT);
+        if (!this.busy && this.queue.length === 0) {
+          this.promptShown = true;
+          void this.write(PROMPT);
+        }
         continue;
       }
       this.queue.push(event);
@@ -78,7 +86,9 @@ export class Terminal {
   /** Prints a log line above the prompt, then redraws the prompt and what was typed. */
   async printAbove(line: string): Promise<void> {
     if (this.closed) return;
-    const redraw = this.busy ? '' : PROMPT + this.discipline.partialLine;
+    // Redraw the prompt only if one is on screen: while a command runs there is none, but
+    // its final prompt counts from the moment it is written, before the command is "done".
+    const redraw = this.promptShown ? PROMPT + this.discipline.partialLine : '';
     await this.write(`\r\x1b[K${line}\r\n${redraw}`);
   }
 
@@ -97,6 +107,7 @@ export class Terminal {
     try {
       while (this.queue.length > 0 && !this.closed) {
         const next = this.queue.shift()!;
+        this.promptShown = false;
         const line = next.kind === 'line' ? next.text : 'shutdown';
         if (next.kind === 'line' && line.trim()) this.services.history.add({ terminal: this.options.device, line: line.trim() });
         const result = await runCommand(line, this.services);
@@ -109,6 +120,7 @@ export class Terminal {
           await this.services.kernel.proceed({}).catch(() => undefined);
           return;
         }
+        this.promptShown = true;
         await this.write(PROMPT);
       }
     } finally {

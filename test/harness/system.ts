@@ -32,11 +32,14 @@ export function runBaton(args: string[], input?: string): Promise<CommandResult>
 }
 
 /**
- * Removes the log lines the console prints above its prompt while the system runs
- * ("\r ESC[K line \r\n" and the prompt redrawn after it), leaving the command's output.
+ * Removes the log lines the console prints above its prompt while the system runs, leaving
+ * the command's output. A log line is "\r ESC[K line \r\n"; when the console was idle it
+ * erases the prompt already on screen (so that prompt goes too) and redraws it after.
  */
+const PRINTED_ABOVE = /(?:baton> )?\r\x1b\[K[^\r\n]*\r\n/g;
+
 function withoutLogLines(text: string): string {
-  return text.replace(/\r\x1b\[K[^\r\n]*\r\n(baton> )?/g, '');
+  return text.replace(PRINTED_ABOVE, '');
 }
 
 export class RunningSystem {
