@@ -35,6 +35,20 @@ export class IpcError extends Error {
   }
 }
 
+/**
+ * The class of an error with a stable `code` and the usual (message, data) constructor.
+ * Extend it to name the error: `export class ZeroLengthError extends errorClass('ZERO_LENGTH') {}`
+ * (instanceof and the class name work as for a hand-written class; register it as usual).
+ */
+export function errorClass<const C extends string>(code: C) {
+  return class extends IpcError {
+    static readonly code: C = code;
+    constructor(message: string, data?: unknown) {
+      super(code, message, data);
+    }
+  };
+}
+
 /** The server of a channel restarted; `data.generation` is the generation now running. */
 export class PeerRestartedError extends IpcError {
   static readonly code = 'PEER_RESTARTED';
@@ -49,28 +63,13 @@ export class PeerRestartedError extends IpcError {
 }
 
 /** The peer stopped (or failed) and is not coming back on this channel. */
-export class PeerStoppedError extends IpcError {
-  static readonly code = 'PEER_STOPPED';
-  constructor(message: string, data?: unknown) {
-    super(PeerStoppedError.code, message, data);
-  }
-}
+export class PeerStoppedError extends errorClass('PEER_STOPPED') {}
 
 /** The caller may not do this (capability missing or revoked). */
-export class PermissionDeniedError extends IpcError {
-  static readonly code = 'PERMISSION_DENIED';
-  constructor(message: string, data?: unknown) {
-    super(PermissionDeniedError.code, message, data);
-  }
-}
+export class PermissionDeniedError extends errorClass('PERMISSION_DENIED') {}
 
 /** A frame could not be decoded or does not have the shape of any message. */
-export class MalformedMessageError extends IpcError {
-  static readonly code = 'MALFORMED_MESSAGE';
-  constructor(message: string, data?: unknown) {
-    super(MalformedMessageError.code, message, data);
-  }
-}
+export class MalformedMessageError extends errorClass('MALFORMED_MESSAGE') {}
 
 /** A message is larger than the ring can carry (`data.bytes`, `data.maxBytes`). */
 export class MessageTooLargeError extends IpcError {
@@ -81,20 +80,10 @@ export class MessageTooLargeError extends IpcError {
 }
 
 /** The operation id is not part of the interface (or is used with the wrong kind). */
-export class UnknownOperationError extends IpcError {
-  static readonly code = 'UNKNOWN_OPERATION';
-  constructor(message: string, data?: unknown) {
-    super(UnknownOperationError.code, message, data);
-  }
-}
+export class UnknownOperationError extends errorClass('UNKNOWN_OPERATION') {}
 
 /** The operation exists but this server has no handler for it. */
-export class NotSupportedError extends IpcError {
-  static readonly code = 'NOT_SUPPORTED';
-  constructor(message: string, data?: unknown) {
-    super(NotSupportedError.code, message, data);
-  }
-}
+export class NotSupportedError extends errorClass('NOT_SUPPORTED') {}
 
 /** No reply arrived within the call's timeout (`data.timeoutMs`). */
 export class CallTimeoutError extends IpcError {
@@ -105,28 +94,13 @@ export class CallTimeoutError extends IpcError {
 }
 
 /** Arguments do not match the operation's schema, or a caller passed a bad value. */
-export class InvalidArgumentError extends IpcError {
-  static readonly code = 'INVALID_ARGUMENT';
-  constructor(message: string, data?: unknown) {
-    super(InvalidArgumentError.code, message, data);
-  }
-}
+export class InvalidArgumentError extends errorClass('INVALID_ARGUMENT') {}
 
 /** The handler threw something that is not an IpcError (a bug in the server). */
-export class ServerFaultError extends IpcError {
-  static readonly code = 'SERVER_FAULT';
-  constructor(message: string, data?: unknown) {
-    super(ServerFaultError.code, message, data);
-  }
-}
+export class ServerFaultError extends errorClass('SERVER_FAULT') {}
 
 /** The local Endpoint was stopped while the call was pending. */
-export class EndpointStoppedError extends IpcError {
-  static readonly code = 'ENDPOINT_STOPPED';
-  constructor(message: string, data?: unknown) {
-    super(EndpointStoppedError.code, message, data);
-  }
-}
+export class EndpointStoppedError extends errorClass('ENDPOINT_STOPPED') {}
 
 type ErrorFactory = (message: string, data?: unknown) => IpcError;
 

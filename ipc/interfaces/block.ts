@@ -24,7 +24,7 @@
 
 import { Type, type Static } from '../typebox.js';
 import { defineInterface } from '../define.js';
-import { IpcError, registerError } from '../errors.js';
+import { IpcError, registerError, errorClass } from '../errors.js';
 
 /** Where a request's data lives: for now, a physical address of client-owned DMA memory. */
 export const BufferReference = Type.Union([
@@ -91,20 +91,10 @@ export const blockInterface = defineInterface({
 });
 
 /** The request names no data (bytes = 0). */
-export class ZeroLengthError extends IpcError {
-  static readonly code = 'ZERO_LENGTH';
-  constructor(message: string, data?: unknown) {
-    super(ZeroLengthError.code, message, data);
-  }
-}
+export class ZeroLengthError extends errorClass('ZERO_LENGTH') {}
 
 /** The length is not a whole number of sectors. */
-export class UnalignedError extends IpcError {
-  static readonly code = 'UNALIGNED';
-  constructor(message: string, data?: unknown) {
-    super(UnalignedError.code, message, data);
-  }
-}
+export class UnalignedError extends errorClass('UNALIGNED') {}
 
 /** The sector range runs past the end of the disk. */
 export class OutOfRangeError extends IpcError {
@@ -115,20 +105,10 @@ export class OutOfRangeError extends IpcError {
 }
 
 /** The disk is read-only. */
-export class ReadOnlyError extends IpcError {
-  static readonly code = 'READ_ONLY';
-  constructor(message: string, data?: unknown) {
-    super(ReadOnlyError.code, message, data);
-  }
-}
+export class ReadOnlyError extends errorClass('READ_ONLY') {}
 
 /** The device reported failure for the request. */
-export class DeviceIoError extends IpcError {
-  static readonly code = 'IO_ERROR';
-  constructor(message: string, data?: unknown) {
-    super(DeviceIoError.code, message, data);
-  }
-}
+export class DeviceIoError extends errorClass('IO_ERROR') {}
 
 registerError(ZeroLengthError.code, (message, data) => new ZeroLengthError(message, data));
 registerError(UnalignedError.code, (message, data) => new UnalignedError(message, data));

@@ -5,7 +5,7 @@
 
 import { Type, type Static } from '../typebox.js';
 import { defineInterface } from '../define.js';
-import { IpcError, registerError } from '../errors.js';
+import { IpcError, registerError, errorClass } from '../errors.js';
 
 export const DeviceRow = Type.Object({
   /** Device-tree path, e.g. "/soc/virtio_mmio@10001000". */
@@ -66,20 +66,10 @@ export class InvalidManifestError extends IpcError {
 }
 
 /** A driver folder could not be loaded (missing, does not compile, module not found). */
-export class LoadFailedError extends IpcError {
-  static readonly code = 'LOAD_FAILED';
-  constructor(message: string, data?: unknown) {
-    super(LoadFailedError.code, message, data);
-  }
-}
+export class LoadFailedError extends errorClass('LOAD_FAILED') {}
 
 /** The same (or a newer) version of the driver is already loaded. */
-export class AlreadyLoadedError extends IpcError {
-  static readonly code = 'ALREADY_LOADED';
-  constructor(message: string, data?: unknown) {
-    super(AlreadyLoadedError.code, message, data);
-  }
-}
+export class AlreadyLoadedError extends errorClass('ALREADY_LOADED') {}
 
 registerError(InvalidManifestError.code, (message, data) => new InvalidManifestError(message, data as { field?: string; reason?: string }));
 registerError(LoadFailedError.code, (message, data) => new LoadFailedError(message, data));
