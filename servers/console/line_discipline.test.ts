@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { LineDiscipline } from './line_discipline.js';
+import { LineDiscipline, MAXIMUM_LINE } from './line_discipline.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -46,5 +46,24 @@ describe('LineDiscipline', () => {
 
   it('LineDiscipline does not echo when echo is off', () => {
     expect(new LineDiscipline({ echo: false }).feed(bytes('ps\n')).echo).toBe('');
+  });
+
+  it('LineDiscipline refuses a line over MAXIMUM_LINE bytes whole, and takes the next line as usual', () => {
+    const discipline = new LineDiscipline({ echo: true });
+    const long = `random ${' '.repeat(MAXIMUM_LINE)}2`;
+    const first = discipline.feed(bytes(long.slice(0, 3000)));
+    const second = discipline.feed(bytes(`${long.slice(3000)}\nps\n`));
+    expect([...first.events, ...second.events]).toEqual([{ kind: 'overlong', bytes: long.length }, { kind: 'line', text: 'ps' }]);
+    expect((first.echo + second.echo).length).toBe(MAXIMUM_LINE + '\r\nps\r\n'.length);
+  });
+
+  it('LineDiscipline takes a line of exactly MAXIMUM_LINE bytes', () => {
+    const line = 'x'.repeat(MAXIMUM_LINE);
+    expect(new LineDiscipline({ echo: false }).feed(bytes(`${line}\n`)).events).toEqual([{ kind: 'line', text: line }]);
+  });
+
+  it('LineDiscipline forgets an overlong line abandoned with Ctrl-C', () => {
+    const discipline = new LineDiscipline({ echo: false });
+    expect(discipline.feed(bytes(`${'x'.repeat(MAXIMUM_LINE + 10)}\x03ps\n`)).events).toEqual([{ kind: 'interrupt' }, { kind: 'line', text: 'ps' }]);
   });
 });

@@ -4,7 +4,7 @@
 import type { ClientOf } from '../../ipc/define.js';
 import type { chardevInterface } from '../../ipc/interfaces/chardev.js';
 import { runCommand, type CommandServices } from './commands.js';
-import { LineDiscipline } from './line_discipline.js';
+import { LineDiscipline, MAXIMUM_LINE, type LineEvent } from './line_discipline.js';
 
 export const PROMPT = 'baton> ';
 
@@ -20,7 +20,7 @@ export class Terminal {
   private readonly device: ClientOf<typeof chardevInterface>;
   private readonly services: CommandServices;
   private discipline: LineDiscipline;
-  private readonly queue: Array<{ kind: 'line'; text: string } | { kind: 'end-of-input' }> = [];
+  private readonly queue: Array<Exclude<LineEvent, { kind: 'interrupt' }>> = [];
   /** Commands wait until the system has booted and the first prompt is shown. */
   private busy = true;
   /** A prompt is the last thing on this terminal's screen (log lines printed above must redraw it). */
@@ -108,6 +108,12 @@ export class Terminal {
       while (this.queue.length > 0 && !this.closed) {
         const next = this.queue.shift()!;
         this.promptShown = false;
+        if (next.kind === 'overlong') {
+          await this.write(`error: line too long (${next.bytes} bytes; a line holds at most ${MAXIMUM_LINE}): none of it was run\r\n`);
+          this.promptShown = true;
+          await this.write(PROMPT);
+          continue;
+        }
         const line = next.kind === 'line' ? next.text : 'shutdown';
         if (next.kind === 'line' && line.trim()) this.services.history.add({ terminal: this.options.device, line: line.trim() });
         const result = await runCommand(line, this.services);
