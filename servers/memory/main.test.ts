@@ -7,6 +7,8 @@ import { PAGE_SIZE } from '../../hal/address.js';
 import { Ram } from '../../hal/ram.js';
 import { PermissionDeniedError } from '../../ipc/errors.js';
 import { logInterface } from '../../ipc/interfaces/log.js';
+import { pack, unpack } from 'msgpackr';
+import { compileInterface } from '../../ipc/define.js';
 import { Ring } from '../../ipc/ring.js';
 import {
   InvalidBlockError, LimitExceededError, MEMORY_MAX_ORDER, OutOfMemoryError, memoryInterface,
@@ -255,14 +257,45 @@ describe('memory server', () => {
     expect(lines).toContain(`  ${'console'.padEnd(16)} 0 pages (0 B), limit 64`);
   });
 
-  it('memory server answers malformed requests with errors and keeps serving', async () => {
+  it('memory server answers malformed requests with typed errors on the reply ring and keeps serving', async () => {
     const { harness, memory } = await startMemory();
     const channel = harness.connectToServer('memory');
-    new Ring(channel.requests).tryWrite(new Uint8Array([0x93, 1, 2, 3]));
+    const compiled = compileInterface(memoryInterface);
+    const opId = (name: string) => compiled.operationsByName.get(name)!.id;
+    const requests = new Ring(channel.requests);
+    const replies = new Ring(channel.replies);
+    const frames = [
+      new Uint8Array([0xc1]), // not msgpack: dropped, nothing to answer
+      pack([1, 11, opId('allocate'), { order: 'three' }]), // fails the operation's schema
+      pack([1, 12, 9999, {}]), // no such operation
+      pack([1, 13, opId('free'), { pa: 0x1000 }]), // valid shape, not a page of RAM
+      pack([1, 14, opId('free'), { pa: 0x8000_0000 }]), // a page of RAM that is free
+      pack([1, 15, opId('allocate'), {}]), // still serving
+    ];
+    for (const frame of frames) expect(requests.tryWrite(frame)).toBe(true);
     harness.doorbells.ring(channel.serverSlot);
+    const received = new Map<number, unknown[]>();
+    const deadline = Date.now() + 10_000;
+    while (!received.has(15)) {
+      const seen = harness.doorbells.sequence(channel.clientSlot);
+      for (let frame = replies.tryRead(); frame; frame = replies.tryRead()) {
+        const reply = unpack(frame) as unknown[];
+        received.set(reply[1] as number, reply);
+      }
+      if (received.has(15)) break;
+      if (Date.now() > deadline) throw new Error(`no answer to call 15 on the reply ring; received ${JSON.stringify([...received.values()])}`);
+      await harness.doorbells.waitAsync(channel.clientSlot, seen, { timeoutMs: 500 });
+    }
+    expect([...received.keys()].sort()).toEqual([11, 12, 13, 14, 15]);
+    expect(received.get(11)!.slice(0, 3)).toEqual([4, 11, 'INVALID_ARGUMENT']);
+    expect(received.get(12)!.slice(0, 3)).toEqual([4, 12, 'UNKNOWN_OPERATION']);
+    expect(received.get(13)!.slice(0, 3)).toEqual([4, 13, 'INVALID_ARGUMENT']);
+    expect(String(received.get(13)![3])).toContain('not a page of RAM');
+    expect(received.get(14)!.slice(0, 3)).toEqual([4, 14, 'DOUBLE_FREE']);
+    expect(received.get(15)![0]).toBe(3);
+    expect(received.get(15)![2]).toMatchObject({ order: 0, pages: 1 });
     await expect(memory.checkAccess({ pa: 0x8000_0000, length: 0, access: 'read' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(memory.map({ space: 7, va: 0, pa: 0, permissions: 'r' })).rejects.toMatchObject({ code: 'NO_SUCH_SPACE' });
-    expect((await memory.allocate({})).pages).toBe(1);
     expect(harness.crashes).toEqual([]);
   });
 });
