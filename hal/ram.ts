@@ -1,14 +1,17 @@
 // Guest physical RAM: one SharedArrayBuffer that every thread of the board maps whole.
 //
-// Physical address `base + i` is byte `i` of the buffer. RAM up to 4 GiB is one
-// Uint8Array (a typed array holds at most 2^32 elements on Node 20); larger sizes are
-// refused rather than silently windowed.
+// Physical address `base + i` is byte `i` of the buffer. The board is 32-bit: RAM must end
+// at or below 4 GiB (ADDRESS_SPACE_END), so with the default base at 0x8000_0000 it is at
+// most 2 GiB; more is refused rather than placed where no 32-bit address reaches it.
 
 import { type PhysAddr, PAGE_SIZE, hex } from './address.js';
 
 export const DEFAULT_RAM_BASE = 0x8000_0000;
 export const DEFAULT_RAM_SIZE = 256 * 1024 * 1024;
-export const MAXIMUM_RAM_SIZE = 4 * 1024 * 1024 * 1024;
+/** The end of the board's 32-bit physical address space. */
+export const ADDRESS_SPACE_END = 2 ** 32;
+/** The most RAM at DEFAULT_RAM_BASE that 32-bit addresses reach (2 GiB). */
+export const MAXIMUM_RAM_SIZE = ADDRESS_SPACE_END - DEFAULT_RAM_BASE;
 
 /** What a thread needs to map the same RAM: passed through postMessage / workerData. */
 export interface RamDescriptor {
@@ -38,7 +41,9 @@ export class Ram {
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
       throw new RangeError(`RAM size must be a positive multiple of ${PAGE_SIZE} bytes, got ${size}`);
     }
-    if (size > MAXIMUM_RAM_SIZE) throw new RangeError(`RAM size ${size} exceeds the 4 GiB the board supports`);
+    if (base + size > ADDRESS_SPACE_END) {
+      throw new RangeError(`RAM ${hex(base)}+${size} ends above the 4 GiB a 32-bit board addresses (at most ${(ADDRESS_SPACE_END - base) / 2 ** 20} MiB at ${hex(base)})`);
+    }
     return new Ram(new SharedArrayBuffer(size), base);
   }
 

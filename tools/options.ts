@@ -1,7 +1,9 @@
 // Command-line options of `npm start`, parsed with node:util's parseArgs.
 
+import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { MAXIMUM_RAM_SIZE } from '../hal/ram.js';
 import { defaultRunDirectory } from './paths.js';
 
 /** A --disk: a host image file for a virtio-blk device. */
@@ -12,7 +14,7 @@ export interface DiskOption {
 
 export interface StartOptions {
   readonly ramSize: number;
-  /** --disk FILE[,ro], in order; empty: a fresh image in the run directory. */
+  /** --disk FILE[,ro], in order; empty: the run directory's own disk.img. */
   readonly disks: readonly DiskOption[];
   /** A saved RAM image to boot with (--ram FILE). */
   readonly ramFile: string | undefined;
@@ -26,12 +28,12 @@ export interface StartOptions {
 }
 
 export const START_USAGE = `usage: npm start -- [options]
-  --ram SIZE|FILE   RAM size, e.g. 256M or 2G (default 256M), or a saved RAM image to boot with
+  --ram SIZE|FILE   RAM size, 32M to 2G, e.g. 256M (default); or a saved RAM image (--dump-ram) to boot with
   --dump-ram FILE   save RAM to FILE at power-off and at each kexec
   --kho-fdt ADDR    with --ram FILE: boot it as an incoming KHO handover whose FDT is at ADDR
   --kho-scratch ADDR,LEN  ... and whose scratch array is at ADDR, LEN bytes
   --disk FILE[,ro]  a virtio-blk disk backed by the image FILE (repeatable; ",ro": read-only;
-                    default: a fresh 64 MiB image in the run directory)
+                    default: the run directory's disk.img, 64 MiB, made once and kept)
   --verbose         show every log level on the console
   --checked         checked mode: buffers passed to drivers are checked against memory ownership and grants
   --run-dir DIR     where the control socket and log file go (default ./run)
@@ -71,6 +73,9 @@ export function parseStartOptions(argv: string[]): StartOptions {
   const bootargs = ['console=hvc0', values.verbose ? 'verbose' : '', values.checked ? 'checked' : '', values.bootargs ?? ''].filter(Boolean).join(' ');
   const ramText = values.ram ?? '256M';
   const ramIsSize = /^\d+[KMG]?i?B?$/i.test(ramText.trim());
+  if (!ramIsSize && !isFile(ramText)) {
+    throw new UsageError(`--ram ${ramText}: neither a size (e.g. 256M or 2G) nor a saved RAM image file`);
+  }
   let incomingHandover: StartOptions['incomingHandover'];
   if (values['kho-fdt'] !== undefined || values['kho-scratch'] !== undefined) {
     if (ramIsSize) throw new UsageError('--kho-fdt and --kho-scratch need --ram FILE (a saved RAM image)');
@@ -109,13 +114,58 @@ function parseAddress(text: string | undefined, what: string): number {
   return value;
 }
 
-/** "256M", "2G", "65536K", "1048576" → bytes; a multiple of 4 KiB, 16 MiB to 4 GiB. */
+/** The least RAM the board boots with. */
+export const MINIMUM_RAM_SIZE = 32 * 1024 ** 2;
+
+/**
+ * "256M", "2G", "65536K", "1048576" → bytes; a multiple of 4 KiB, 32 MiB to 2 GiB (the
+ * board is 32-bit and its RAM starts at 0x8000_0000, so 2 GiB reaches the top of its
+ * address space).
+ */
 export function parseSize(text: string): number {
   const match = /^(\d+)([KMG]?)i?B?$/i.exec(text.trim());
   if (!match) throw new UsageError(`--ram ${text}: not a size (use e.g. 256M or 2G)`);
   const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
-  const bytes = Number(match[1]) * unit;
-  if (bytes % 4096 !== 0) throw new UsageError(`--ram ${text}: must be a whole number of 4 KiB pages`);
-  if (bytes < 32 * 1024 ** 2 || bytes > 4 * 1024 ** 3) throw new UsageError(`--ram ${text}: must be between 32M and 4G`);
-  return bytes;
+  const problem = ramSizeProblem(Number(match[1]) * unit);
+  if (problem) throw new UsageError(`--ram ${text}: ${problem}`);
+  return Number(match[1]) * unit;
+}
+
+/** Why `bytes` of RAM cannot be the board's, or undefined when it can. */
+function ramSizeProblem(bytes: number): string | undefined {
+  if (bytes % 4096 !== 0) return 'must be a whole number of 4 KiB pages';
+  if (bytes < MINIMUM_RAM_SIZE) return 'must be at least 32M';
+  if (bytes > MAXIMUM_RAM_SIZE) return 'must be at most 2G: the board is 32-bit and its RAM starts at 0x80000000, so more would lie above 4 GiB';
+  return undefined;
+}
+
+/**
+ * --ram FILE: reads a saved RAM image; throws UsageError unless it is a regular file whose
+ * size is a RAM size the board takes (what --dump-ram writes).
+ */
+export function readRamImage(path: string): Uint8Array {
+  let size: number;
+  try {
+    const stats = statSync(path);
+    if (!stats.isFile()) throw new UsageError(`--ram ${path}: not a regular file (a saved RAM image is one)`);
+    size = stats.size;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`--ram ${path}: ${(error as Error).message}`);
+  }
+  const problem = ramSizeProblem(size);
+  if (problem) throw new UsageError(`--ram ${path}: a ${size}-byte file is not a saved RAM image (its size is the RAM size, which ${problem})`);
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (error) {
+    throw new UsageError(`--ram ${path}: ${(error as Error).message}`);
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }

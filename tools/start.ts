@@ -1,6 +1,6 @@
 // `npm start`: build the board, enter the kernel, and be the console until power-off.
 
-import { mkdirSync, openSync, writeSync, closeSync, writeFileSync, readFileSync } from 'node:fs';
+import { closeSync, fchmodSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import type { Ram } from '../hal/ram.js';
 import { serveHostRequest } from './kernel_images.js';
 import { serveLoadDriverRequest } from './driver_loader.js';
@@ -14,7 +14,7 @@ import { VirtioEntropy } from '../hal/virtio/rng.js';
 import type { VirtioBlock } from '../hal/virtio/block.js';
 import { ManifestError } from '../microkernel/manifest.js';
 import { encodeInitrd, resolveBootManifest } from './boot_image.js';
-import { parseStartOptions, UsageError } from './options.js';
+import { parseStartOptions, readRamImage, UsageError } from './options.js';
 import { buildRoot, runFiles } from './paths.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -31,24 +31,27 @@ export async function main(argv: string[]): Promise<number> {
     throw error;
   }
 
-  mkdirSync(options.runDirectory, { recursive: true });
-  const files = runFiles(options.runDirectory);
-  const stdout = (bytes: Uint8Array | string) => process.stdout.write(bytes);
-  const control = new SocketConsole(files.socket);
-  const logFile = openSync(files.log, 'w');
-  const mainConsole = new VirtioConsole({ input: process.stdin, output: (bytes) => stdout(bytes) });
-  const controlConsole = new VirtioConsole({ output: (bytes) => control.output(bytes) });
-  const logConsole = new VirtioConsole({ output: (bytes) => void writeSync(logFile, bytes) });
-  control.connect(controlConsole);
-
   let ramImage: Uint8Array | undefined;
   if (options.ramFile) {
     try {
-      ramImage = new Uint8Array(readFileSync(options.ramFile));
+      ramImage = readRamImage(options.ramFile);
     } catch (error) {
-      process.stderr.write(`baton: --ram ${options.ramFile}: ${(error as Error).message}\n`);
-      closeSync(logFile);
+      process.stderr.write(`baton: ${(error as Error).message}\n`);
       return 2;
+    }
+  }
+
+  // Claim the run directory before touching anything in it: a start refused because a
+  // system runs there leaves that system's log and disk as they are.
+  mkdirSync(options.runDirectory, { recursive: true, mode: 0o700 });
+  const files = runFiles(options.runDirectory);
+  const control = new SocketConsole(files.socket);
+  if (!options.dumpDeviceTree) {
+    try {
+      await control.listen();
+    } catch (error) {
+      process.stderr.write(`baton: ${(error as Error).message}\n`);
+      return 1;
     }
   }
   let disks: VirtioBlock[];
@@ -56,9 +59,16 @@ export async function main(argv: string[]): Promise<number> {
     disks = openDisks(options.disks, options.runDirectory);
   } catch (error) {
     process.stderr.write(`baton: ${(error as Error).message}\n`);
-    closeSync(logFile);
+    control.close();
     return 2;
   }
+  const stdout = (bytes: Uint8Array | string) => process.stdout.write(bytes);
+  const logFile = options.dumpDeviceTree ? undefined : openPrivate(files.log);
+  const mainConsole = new VirtioConsole({ input: process.stdin, output: (bytes) => stdout(bytes) });
+  const controlConsole = new VirtioConsole({ output: (bytes) => control.output(bytes) });
+  const logConsole = new VirtioConsole({ output: (bytes) => void (logFile !== undefined && writeSync(logFile, bytes)) });
+  control.connect(controlConsole);
+
   const board = new Board({
     ramSize: options.ramSize,
     ...(ramImage ? { ramImage } : {}),
@@ -72,20 +82,12 @@ export async function main(argv: string[]): Promise<number> {
     earlyOutput: (text) => void stdout(text.replace(/\n/g, '\r\n')),
   });
 
-  if (options.dumpDeviceTree) {
+  if (options.dumpDeviceTree !== undefined) {
     writeFileSync(resolve(options.dumpDeviceTree), board.buildDeviceTree());
     for (const disk of disks) disk.close();
-    closeSync(logFile);
     return 0;
   }
 
-  try {
-    await control.listen();
-  } catch (error) {
-    process.stderr.write(`baton: ${(error as Error).message}\n`);
-    closeSync(logFile);
-    return 1;
-  }
   const raw = process.stdin.isTTY === true;
   if (raw) process.stdin.setRawMode(true);
   const powerButton = () => void board.powerOff(130);
@@ -101,13 +103,20 @@ export async function main(argv: string[]): Promise<number> {
   process.stdin.pause();
   process.stdin.unref?.();
   control.close();
-  closeSync(logFile);
+  if (logFile !== undefined) closeSync(logFile);
   return status;
+}
+
+/** Opens (truncating) a run-directory file that only its owner may read: mode 0600 whether new or old. */
+function openPrivate(path: string): number {
+  const descriptor = openSync(path, 'w', 0o600);
+  fchmodSync(descriptor, 0o600);
+  return descriptor;
 }
 
 /** --dump-ram: writes RAM to `path` and says how to boot the handover it holds. */
 function saveRam(path: string, ram: Ram, why: string, chosen: { fdt?: number; scratch?: number; scratchLength?: number }, print: (text: string) => void): void {
-  writeFileSync(path, ram.bytes);
+  writeFileSync(path, ram.bytes, { mode: 0o600 });
   const resume = chosen.fdt !== undefined && chosen.scratch !== undefined
     ? `; boot this handover with: npm start -- --ram ${path} --kho-fdt 0x${chosen.fdt.toString(16)} --kho-scratch 0x${chosen.scratch.toString(16)},${chosen.scratchLength}`
     : '';

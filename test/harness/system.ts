@@ -44,13 +44,16 @@ function withoutLogLines(text: string): string {
 
 export class RunningSystem {
   readonly runDirectory: string;
+  /** Whether stop() removes the run directory (it does when boot() made it). */
+  private readonly ownsRunDirectory: boolean;
   private readonly child: ChildProcessWithoutNullStreams;
   private output = '';
   private waiters: Array<() => void> = [];
   readonly exited: Promise<number | null>;
 
-  private constructor(runDirectory: string, args: string[]) {
+  private constructor(runDirectory: string, args: string[], ownsRunDirectory: boolean) {
     this.runDirectory = runDirectory;
+    this.ownsRunDirectory = ownsRunDirectory;
     // Checked mode is on in tests: RAM references between programs are checked (see --checked).
     this.child = spawn(process.execPath, [launcher, 'start', '--run-dir', runDirectory, '--checked', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     const collect = (chunk: Buffer) => {
@@ -65,9 +68,12 @@ export class RunningSystem {
     }));
   }
 
-  /** Boots a system and waits for its first prompt. */
-  static async boot(args: string[] = []): Promise<RunningSystem> {
-    const system = new RunningSystem(mkdtempSync(join(tmpdir(), 'baton-run-')), args);
+  /**
+   * Boots a system and waits for its first prompt: in a fresh run directory, or in
+   * `runDirectory` (which the caller made, and removes).
+   */
+  static async boot(args: string[] = [], runDirectory?: string): Promise<RunningSystem> {
+    const system = new RunningSystem(runDirectory ?? mkdtempSync(join(tmpdir(), 'baton-run-')), args, runDirectory === undefined);
     await system.waitFor((text) => text.includes(PROMPT), 'the first prompt');
     return system;
   }
@@ -127,12 +133,12 @@ export class RunningSystem {
     return this.exited;
   }
 
-  /** Always safe to call: kills the system if it still runs, removes its run directory. */
+  /** Always safe to call: kills the system if it still runs, removes the run directory boot() made. */
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGKILL');
       await this.exited;
     }
-    rmSync(this.runDirectory, { recursive: true, force: true });
+    if (this.ownsRunDirectory) rmSync(this.runDirectory, { recursive: true, force: true });
   }
 }

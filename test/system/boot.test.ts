@@ -1,7 +1,7 @@
 // Whole-system tests: boot baton as a user does and drive its console and control CLI.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, linkSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,10 +11,19 @@ import { RunningSystem, runBaton } from '../harness/system.js';
 
 const hasDtc = spawnSync('dtc', ['--version']).status === 0;
 let system: RunningSystem | undefined;
+const directories: string[] = [];
 afterEach(async () => {
   await system?.stop();
   system = undefined;
+  for (const directory of directories.splice(0)) rmSync(directory, { recursive: true, force: true });
 });
+
+/** A fresh host directory, removed after the test. */
+function temporaryDirectory(prefix: string): string {
+  const directory = mkdtempSync(join(tmpdir(), prefix));
+  directories.push(directory);
+  return directory;
+}
 
 /** Repeats `ps` until `name` shows `pattern` (each ps is an event we wait on, not a sleep). */
 async function psUntil(running: RunningSystem, name: string, pattern: RegExp): Promise<string> {
@@ -150,5 +159,93 @@ describe('running system', () => {
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the run directory', () => {
+  it('is made 0700 with its log and default disk 0600', async () => {
+    const runDirectory = join(temporaryDirectory('baton-modes-'), 'run');
+    system = await RunningSystem.boot([], runDirectory);
+    expect(statSync(runDirectory).mode & 0o777).toBe(0o700);
+    expect(statSync(join(runDirectory, 'baton.log')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(runDirectory, 'disk.img')).mode & 0o777).toBe(0o600);
+  });
+
+  it('keeps the default disk across boots', async () => {
+    const runDirectory = temporaryDirectory('baton-disk-');
+    system = await RunningSystem.boot([], runDirectory);
+    expect(await system.command('blk write virtio-blk 0 kept-across-boots')).not.toMatch(/error/);
+    expect(await system.shutdown()).toBe(0);
+    system = await RunningSystem.boot([], runDirectory);
+    expect(await system.command('blk read virtio-blk 0')).toContain('|kept-across-boo');
+  });
+
+  it('refuses a second start while a system runs there, touching neither its log nor its disk', async () => {
+    const runDirectory = temporaryDirectory('baton-twice-');
+    system = await RunningSystem.boot([], runDirectory);
+    expect(await system.command('blk write virtio-blk 0 still-here')).not.toMatch(/error/);
+    expect(await system.command('blk flush virtio-blk')).not.toMatch(/error/);
+    const logBefore = readFileSync(join(runDirectory, 'baton.log'));
+    expect(logBefore.length).toBeGreaterThan(0);
+
+    const second = await runBaton(['start', '--run-dir', runDirectory]);
+    expect(second.status).toBe(1);
+    expect(second.stderr).toContain('a baton system is already running');
+
+    const logAfter = readFileSync(join(runDirectory, 'baton.log'));
+    expect(logAfter.subarray(0, logBefore.length).equals(logBefore)).toBe(true);
+    expect(logAfter.includes(0)).toBe(false);
+    expect(readFileSync(join(runDirectory, 'disk.img')).subarray(0, 10).toString()).toBe('still-here');
+    expect(await system.command('blk read virtio-blk 0')).toContain('|still-here');
+  });
+});
+
+describe('bad command-line input', () => {
+  it('refuses RAM the 32-bit board cannot address and a --ram that is neither a size nor a file', async () => {
+    for (const size of ['3G', '4G']) {
+      const result = await runBaton(['start', '--ram', size, '--dumpdtb', join(temporaryDirectory('baton-ram-'), 'board.dtb')]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(`--ram ${size}: must be at most 2G: the board is 32-bit`);
+    }
+    const banana = await runBaton(['start', '--ram', 'banana']);
+    expect(banana.status).toBe(2);
+    expect(banana.stderr).toContain('--ram banana: neither a size (e.g. 256M or 2G) nor a saved RAM image file');
+  });
+
+  it('refuses a --ram file that is not a saved RAM image', async () => {
+    const directory = temporaryDirectory('baton-ramfile-');
+    for (const [bytes, reason] of [[1000, 'a whole number of 4 KiB pages'], [1024 * 1024, 'at least 32M']] as const) {
+      const file = join(directory, `ram-${bytes}.img`);
+      writeFileSync(file, new Uint8Array(bytes));
+      const result = await runBaton(['start', '--run-dir', join(directory, 'run'), '--ram', file]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(`--ram ${file}: a ${bytes}-byte file is not a saved RAM image`);
+      expect(result.stderr).toContain(reason);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('refuses a disk that is not whole sectors, a read-only file attached read-write, and one image twice', async () => {
+    const directory = temporaryDirectory('baton-disks-');
+    const run = join(directory, 'run');
+    const partial = join(directory, 'partial.img');
+    writeFileSync(partial, new Uint8Array(1000));
+    const readOnly = join(directory, 'read-only.img');
+    writeFileSync(readOnly, new Uint8Array(4096));
+    chmodSync(readOnly, 0o444);
+    const sameImage = join(directory, 'another-name.img');
+    linkSync(readOnly, sameImage);
+    const dtb = join(directory, 'board.dtb');
+    const cases: Array<[string[], string]> = [
+      [['--disk', partial], `--disk ${partial}: 1000 bytes is not a whole number of 512-byte sectors`],
+      [['--disk', readOnly], `--disk ${readOnly}: the file is read-only (mode 0444); attach it with ${readOnly},ro`],
+      [['--disk', readOnly + ',ro', '--disk', sameImage + ',ro'], `--disk ${sameImage}: the same image as --disk ${readOnly}`],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runBaton(['start', '--run-dir', run, ...args]);
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain(message);
+    }
+    expect((await runBaton(['start', '--run-dir', run, '--disk', readOnly + ',ro', '--dumpdtb', dtb])).status).toBe(0);
   });
 });
