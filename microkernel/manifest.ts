@@ -7,6 +7,7 @@
 
 import { Type, type Static } from '../ipc/typebox.js';
 import { TypeCompiler } from '../ipc/typebox.js';
+import { firstSchemaFault, type SchemaError } from './schema_errors.js';
 
 export const RestartPolicy = Type.Object({
   policy: Type.Union([Type.Literal('always'), Type.Literal('never')], { default: 'always' }),
@@ -108,34 +109,8 @@ function checkDriver(program: ProgramSpec): void {
   if (!program.match) throw new ManifestError(`${program.name}: field "match": a driver needs one (the compatible strings it binds to)`, 'match', 'a driver needs one');
 }
 
-interface SchemaError {
-  readonly path: string;
-  readonly message: string;
-  readonly value: unknown;
-  readonly schema: { readonly description?: string; readonly anyOf?: readonly { readonly const?: unknown }[] };
-}
-
 /** The first schema error as `field "a.b": reason (got value)`. */
 function firstError(errors: Iterable<SchemaError>): ManifestError {
-  for (const error of errors) {
-    const field = error.path.split('/').filter(Boolean).map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`)).join('').replace(/^\./, '');
-    const reason = explain(error);
-    const got = error.value === undefined ? '' : ` (got ${describeValue(error.value)})`;
-    return new ManifestError(`${field ? `field "${field}"` : 'the manifest'}: ${reason}${got}`, field || undefined, reason);
-  }
-  return new ManifestError('invalid manifest');
-}
-
-function explain(error: SchemaError): string {
-  if (error.message === 'Expected required property') return 'is required';
-  if (error.message === 'Unexpected property') return 'is not a manifest field';
-  const choices = error.schema.anyOf?.filter((member) => member.const !== undefined).map((member) => JSON.stringify(member.const));
-  if (choices && choices.length > 0) return `must be one of ${choices.join(', ')}`;
-  const message = error.message.replace(/^Expected /, 'expected ');
-  return error.schema.description && /match|pattern/.test(error.message) ? `${message}: ${error.schema.description}` : message;
-}
-
-function describeValue(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  const fault = firstSchemaFault(errors, 'the manifest', 'is not a manifest field');
+  return fault ? new ManifestError(fault.message, fault.field || undefined, fault.reason) : new ManifestError('invalid manifest');
 }

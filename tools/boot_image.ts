@@ -1,23 +1,52 @@
 // Builds the initrd: the boot manifest with every program resolved, as the kernel reads it.
 //
-// Sources: sysroot/boot/NAME.json lists servers (inline) and driver folders; each driver
-// folder has its own manifest.json. Entries become file URLs of compiled modules, missing
+// Sources: sysroot/boot/NAME.json lists which programs start — server folders under
+// "servers", driver folders under "drivers" — each entry a folder path, or an object
+// { "folder": PATH, ...overrides } that changes the folder's config, restart policy,
+// heartbeat, memory limit or start timeout for this system. Every folder has its own
+// manifest.json (a server's and a driver's are one schema, microkernel/manifest.ts).
+// A manifest may "extend" another; an entry naming a folder the base already lists
+// overrides that entry in place. Entries become file URLs of compiled modules, missing
 // fields take the schema's defaults, and the whole is validated before the board starts,
 // so a bad manifest is a clear error at the prompt of `npm start`, not a kernel panic.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Value } from '../ipc/typebox.js';
-import { ManifestError, ProgramSpec, validateManifest, validateProgram, type BootManifest } from '../microkernel/manifest.js';
+import { Type, TypeCompiler, Value, type Static } from '../ipc/typebox.js';
+import { ManifestError, ProgramSpec, RestartPolicy, validateManifest, validateProgram, type BootManifest } from '../microkernel/manifest.js';
+import { firstSchemaFault } from '../microkernel/schema_errors.js';
 import { projectRoot } from './paths.js';
 
-interface SourceManifest {
+/** What a boot manifest may change of a folder's manifest for the system it describes. */
+const ProgramOverrides = Type.Object({
+  folder: Type.String({ minLength: 1, description: 'a server or driver folder, relative to the tree' }),
+  config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  restart: Type.Optional(Type.Partial(RestartPolicy)),
+  heartbeatMs: Type.Optional(ProgramSpec.properties.heartbeatMs),
+  memoryLimitPages: Type.Optional(ProgramSpec.properties.memoryLimitPages),
+  startTimeoutMs: Type.Optional(ProgramSpec.properties.startTimeoutMs),
+}, { additionalProperties: false });
+type ProgramOverrides = Static<typeof ProgramOverrides>;
+
+const checkOverrides = TypeCompiler.Compile(ProgramOverrides);
+/** An entry: a folder path, or { folder, ...overrides } (checked on its own, so an error names its field). */
+const ProgramEntry = Type.Union([Type.String({ minLength: 1 }), Type.Object({})]);
+const SourceManifest = Type.Object({
   /** Another manifest in sysroot/boot whose servers and drivers come first. */
-  extends?: unknown;
-  system?: unknown;
-  servers?: unknown[];
-  drivers?: unknown[];
+  extends: Type.Optional(Type.String({ minLength: 1 })),
+  system: Type.Optional(Type.String()),
+  servers: Type.Optional(Type.Array(ProgramEntry)),
+  drivers: Type.Optional(Type.Array(ProgramEntry)),
+}, { additionalProperties: false });
+type SourceManifest = Static<typeof SourceManifest>;
+const checkSource = TypeCompiler.Compile(SourceManifest);
+
+/** A merged boot manifest: the system's name and its entries, folder paths with overrides. */
+interface ResolvedSource {
+  system: string | undefined;
+  servers: ProgramOverrides[];
+  drivers: ProgramOverrides[];
 }
 
 /**
@@ -27,28 +56,46 @@ interface SourceManifest {
 export function resolveBootManifest(name: string, root: string = projectRoot): BootManifest {
   const path = join(root, 'sysroot', 'boot', `${name}.json`);
   if (!existsSync(path)) throw new ManifestError(`no boot manifest ${relative(root, path) || path}`);
-  const build = join(root, 'build');
-  const compiledModule = (entry: string) => pathToFileURL(join(build, `${entry}.js`)).href;
   const source = readSource(root, name, []);
-  const programs: unknown[] = [];
-  for (const server of source.servers ?? []) {
-    const spec = { kind: 'server', ...(server as object) } as Record<string, unknown>;
-    if (typeof spec.entry === 'string') spec.entry = compiledModule(spec.entry);
-    programs.push(withDefaults(spec));
+  const programs: ProgramSpec[] = [
+    ...source.servers.map((entry) => readProgramManifest(join(root, entry.folder), 'server', root, entry)),
+    ...source.drivers.map((entry) => readProgramManifest(join(root, entry.folder), 'driver', root, entry)),
+  ];
+  try {
+    return validateManifest({ system: source.system ?? 'baton', programs });
+  } catch (error) {
+    if (error instanceof ManifestError) throw error.within(path);
+    throw error;
   }
-  for (const folder of source.drivers ?? []) {
-    if (typeof folder !== 'string') throw new ManifestError(`drivers: each entry is a driver folder path, got ${JSON.stringify(folder)}`);
-    programs.push(readDriverManifest(join(root, folder), root));
-  }
-  return validateManifest({ system: source.system, programs });
 }
 
 /** Reads and validates DRIVER_FOLDER/manifest.json; its entry resolves inside the build. */
 export function readDriverManifest(folder: string, root: string = projectRoot): ProgramSpec {
+  return readProgramManifest(folder, 'driver', root);
+}
+
+/**
+ * Reads and validates FOLDER/manifest.json as a `kind` program, with a boot manifest's
+ * `overrides` applied (config keys and restart fields merged over the folder's, the others
+ * replaced). Its entry resolves inside the build (in the tree) or beside the folder's sources.
+ */
+export function readProgramManifest(folder: string, kind: 'server' | 'driver', root: string = projectRoot, overrides?: ProgramOverrides): ProgramSpec {
   const compiledModule = (entry: string) => pathToFileURL(join(root, 'build', `${entry}.js`)).href;
   const path = join(folder, 'manifest.json');
-  if (!existsSync(path)) throw new ManifestError(`${folder}: no manifest.json`);
-  const spec = { kind: 'driver', ...(parseJson(path) as object) } as Record<string, unknown>;
+  if (!existsSync(path)) throw new ManifestError(`${folder}: no manifest.json (a ${kind} folder holds manifest.json and main.ts)`);
+  const parsed = parseJson(path);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ManifestError(`${path}: the manifest must be a JSON object`);
+  const fields = parsed as Record<string, unknown>;
+  if (fields.kind !== undefined && fields.kind !== kind) {
+    throw new ManifestError(`${path}: field "kind": the boot manifest lists this folder as a ${kind} (leave "kind" out)`, 'kind', `listed as a ${kind}`);
+  }
+  const spec: Record<string, unknown> = { ...fields, kind };
+  if (overrides) {
+    const { folder: _folder, config, restart, ...replaced } = overrides;
+    Object.assign(spec, replaced);
+    if (config) spec.config = { ...(fields.config as object | undefined), ...config };
+    if (restart) spec.restart = { ...(fields.restart as object | undefined), ...restart };
+  }
   if (typeof spec.entry === 'string') {
     const inTree = relative(root, folder);
     spec.entry = inTree.startsWith('..') || isAbsolute(inTree)
@@ -58,7 +105,7 @@ export function readDriverManifest(folder: string, root: string = projectRoot): 
   try {
     return validateProgram(withDefaults(spec));
   } catch (error) {
-    if (error instanceof ManifestError) throw new ManifestError(`${path}: ${error.message}`);
+    if (error instanceof ManifestError) throw error.within(path);
     throw error;
   }
 }
@@ -68,19 +115,54 @@ export function encodeInitrd(manifest: BootManifest): Uint8Array {
 }
 
 /** Reads sysroot/boot/NAME.json, folding in what it extends (its servers and drivers first). */
-function readSource(root: string, name: string, seen: string[]): SourceManifest {
+function readSource(root: string, name: string, seen: string[]): ResolvedSource {
   if (seen.includes(name)) throw new ManifestError(`boot manifest "${name}" extends itself (${[...seen, name].join(' → ')})`);
   const path = join(root, 'sysroot', 'boot', `${name}.json`);
   if (!existsSync(path)) throw new ManifestError(`no boot manifest ${path}`);
-  const source = parseJson(path) as SourceManifest;
-  if (source.extends === undefined) return source;
-  if (typeof source.extends !== 'string') throw new ManifestError(`${path}: "extends" names another manifest in sysroot/boot`);
-  const base = readSource(root, source.extends, [...seen, name]);
-  return {
-    system: source.system ?? base.system,
-    servers: [...(base.servers ?? []), ...(source.servers ?? [])],
-    drivers: [...(base.drivers ?? []), ...(source.drivers ?? [])],
-  };
+  const parsed = parseJson(path);
+  if (!checkSource.Check(parsed)) {
+    const fault = firstSchemaFault(checkSource.Errors(parsed), 'the boot manifest', 'is not a boot manifest field');
+    throw new ManifestError(`${path}: ${fault?.message ?? 'invalid boot manifest'}`, fault?.field || undefined, fault?.reason);
+  }
+  const entries = (list: 'servers' | 'drivers') => (parsed[list] ?? []).map((entry, index) => asEntry(entry, `${list}[${index}]`, path));
+  const own: ResolvedSource = { system: parsed.system, servers: entries('servers'), drivers: entries('drivers') };
+  if (parsed.extends === undefined) return own;
+  const base = readSource(root, parsed.extends, [...seen, name]);
+  return { system: own.system ?? base.system, servers: overlay(base.servers, own.servers), drivers: overlay(base.drivers, own.drivers) };
+}
+
+/** A boot manifest entry (`where`, e.g. "servers[2]", of the file `path`) as a folder with overrides. */
+function asEntry(entry: unknown, where: string, path: string): ProgramOverrides {
+  if (typeof entry === 'string') return { folder: entry };
+  if (checkOverrides.Check(entry)) return entry;
+  const fault = firstSchemaFault(checkOverrides.Errors(entry), where, 'is not a field a boot manifest may set (only folder, config, restart, heartbeatMs, memoryLimitPages, startTimeoutMs)');
+  const field = fault?.field ? `${where}.${fault.field}` : where;
+  const message = fault?.field ? fault.message.replace(`field "${fault.field}"`, `field "${field}"`) : fault?.message ?? `${where}: invalid entry`;
+  throw new ManifestError(`${path}: ${message}`, field, fault?.reason);
+}
+
+/** `base` then `added`; an added entry for a folder `base` lists merges into that entry instead. */
+function overlay(base: ProgramOverrides[], added: ProgramOverrides[]): ProgramOverrides[] {
+  const result = [...base];
+  for (const entry of added) {
+    const index = result.findIndex((existing) => sameFolder(existing.folder, entry.folder));
+    if (index < 0) {
+      result.push(entry);
+      continue;
+    }
+    const existing = result[index]!;
+    result[index] = {
+      ...existing,
+      ...entry,
+      ...(existing.config || entry.config ? { config: { ...existing.config, ...entry.config } } : {}),
+      ...(existing.restart || entry.restart ? { restart: { ...existing.restart, ...entry.restart } } : {}),
+    };
+  }
+  return result;
+}
+
+function sameFolder(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 }
 
 function withDefaults(spec: Record<string, unknown>): unknown {

@@ -112,7 +112,9 @@ describe('kexec with KHO', () => {
     const other = temporaryDirectory();
     cpSync(join(root, 'build'), join(other, 'build'), { recursive: true });
     cpSync(join(root, 'sysroot'), join(other, 'sysroot'), { recursive: true });
-    cpSync(join(root, 'drivers'), join(other, 'drivers'), { recursive: true, filter: (path) => !path.endsWith('.ts') || path.endsWith('manifest.json') });
+    for (const folder of ['servers', 'drivers']) {
+      cpSync(join(root, folder), join(other, folder), { recursive: true, filter: (path) => !path.endsWith('.ts') || path.endsWith('manifest.json') });
+    }
     cpSync(join(root, 'package.json'), join(other, 'package.json'));
     symlinkSync(join(root, 'node_modules'), join(other, 'node_modules'));
     const system = await boot(['--manifest', 'kho-test']);
