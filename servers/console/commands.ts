@@ -1,18 +1,23 @@
 // The monitor commands the console offers, one table row each.
 //
-// A command gets its words and the services it may use, and returns the text to print.
-// A mistake (unknown command, missing or unknown name) is a one-line "error: ..." and the
-// prompt returns; errors from services are shown the same way.
+// A command declares its forms and parameters as data (command_syntax.ts) and gets its
+// parsed arguments and the services it may use; it returns the text to print. A line that
+// does not fit the declaration is refused before anything runs: "error: ..." saying what
+// was expected, then the usage. Errors from services are one "error: ..." line.
 
 import type { ClientOf } from '../../ipc/define.js';
 import { IpcError } from '../../ipc/errors.js';
 import type { kernelInterface } from '../../ipc/interfaces/kernel.js';
 import type { logInterface } from '../../ipc/interfaces/log.js';
+import {
+  type Arguments, type Form, type Parameter, type Syntax, formUsageLine, helpFor, parseArguments, splitWords, usageLine, UsageError,
+} from './command_syntax.js';
 import { driverCommands, type DriverCommandServices } from './driver_commands.js';
+import { diskNames, type NameServices } from './names.js';
 import { formatProcessTable } from './process_table.js';
 import type { History } from './history.js';
 
-export interface CommandServices extends DriverCommandServices {
+export interface CommandServices extends DriverCommandServices, NameServices {
   readonly kernel: ClientOf<typeof kernelInterface>;
   readonly log: ClientOf<typeof logInterface>;
   readonly history: History;
@@ -24,115 +29,135 @@ export interface CommandResult {
   readonly final?: boolean;
 }
 
-interface Command {
-  readonly usage: string;
+export interface Command<S = CommandServices> {
+  /** The command's forms and parameters: its parsing, usage, help and completion. */
+  readonly forms: readonly Form[];
   readonly summary: string;
-  run(words: string[], services: CommandServices): Promise<CommandResult>;
+  run(args: Arguments, services: S): Promise<CommandResult>;
 }
 
 export class CommandError extends Error {}
 
-const withName = (action: 'restart' | 'stop' | 'start' | 'kill'): Command['run'] => async (words, { kernel }) => {
-  const name = words[1];
-  if (!name || words.length > 2) throw new CommandError(`usage: ${action} NAME`);
-  const { message } = await kernel[action]({ name });
-  return { output: message };
-};
+const NAME: Parameter = { name: 'NAME', kind: 'program' };
+const COUNT_FLAG: Parameter = { name: 'N', kind: 'integer', flag: '-n', minimum: 1 };
+
+const withName = (action: 'restart' | 'stop' | 'start' | 'kill', summary: string): Command => ({
+  forms: [{ parameters: [NAME] }],
+  summary,
+  run: async (args, { kernel }) => ({ output: (await kernel[action]({ name: args.word('NAME') })).message }),
+});
 
 export const commands: Record<string, Command> = {
   help: {
-    usage: 'help',
-    summary: 'list the commands',
-    run: async () => ({ output: helpText() }),
+    forms: [{ parameters: [{ name: 'COMMAND', kind: 'command', optional: true }] }],
+    summary: 'list the commands, or show how to use one',
+    run: async (args) => {
+      const name = args.optionalWord('COMMAND');
+      if (name === undefined) return { output: helpText() };
+      const command = lookUp(name);
+      if (!command) throw new CommandError(`no command named "${name}" (try help)`);
+      return { output: helpFor({ name, forms: command.forms }, command.summary) };
+    },
   },
   ps: {
-    usage: 'ps',
+    forms: [{ parameters: [] }],
     summary: 'servers and drivers: generation, state, restarts, uptime, messages handled',
     run: async (_, { kernel }) => ({ output: formatProcessTable((await kernel.list({})).rows) }),
   },
-  restart: { usage: 'restart NAME', summary: 'stop NAME and start its next generation', run: withName('restart') },
-  kill: { usage: 'kill NAME', summary: 'make NAME crash, to watch the supervisor restart it', run: withName('kill') },
-  stop: { usage: 'stop NAME', summary: 'stop NAME until started again', run: withName('stop') },
-  start: { usage: 'start NAME', summary: 'start a stopped or failed NAME', run: withName('start') },
+  restart: withName('restart', 'stop NAME and start its next generation'),
+  kill: withName('kill', 'make NAME crash, to watch the supervisor restart it'),
+  stop: withName('stop', 'stop NAME until started again'),
+  start: withName('start', 'start a stopped or failed NAME'),
   dmesg: {
-    usage: 'dmesg [-n N]',
+    forms: [{ parameters: [COUNT_FLAG] }],
     summary: 'the kernel and server log (the last N lines)',
-    run: async (words, { log }) => {
-      let count: number | undefined;
-      if (words.length > 1) {
-        const value = words[1] === '-n' ? Number(words[2]) : NaN;
-        if (!Number.isInteger(value) || value < 1 || words.length > 3) throw new CommandError('usage: dmesg [-n N] (N a positive whole number)');
-        count = value;
-      }
+    run: async (args, { log }) => {
+      const count = args.optionalInteger('N');
       const { lines, omitted } = await log.read(count === undefined ? {} : { count });
       const note = omitted ? [`(${omitted} older lines not shown; all of them are in the run directory's baton.log)`] : [];
       return { output: [...note, ...lines].join('\n') };
     },
   },
   history: {
-    usage: 'history [-n N]',
+    forms: [{ parameters: [COUNT_FLAG] }],
     summary: 'the commands typed on every terminal (kept across console restarts and kexec)',
-    run: async (words, { history }) => {
-      let count: number | undefined;
-      if (words.length > 1) {
-        const value = words[1] === '-n' ? Number(words[2]) : NaN;
-        if (!Number.isInteger(value) || value < 1 || words.length > 3) throw new CommandError('usage: history [-n N]');
-        count = value;
-      }
-      return { output: history.last(count).map((entry, index) => `${String(index + 1).padStart(5)}  ${entry.line}`).join('\n') };
-    },
+    run: async (args, { history }) => ({
+      output: history.last(args.optionalInteger('N')).map((entry, index) => `${String(index + 1).padStart(5)}  ${entry.line}`).join('\n'),
+    }),
   },
-  mem: { usage: 'mem', summary: 'the physical memory map', run: async (_, { kernel }) => ({ output: (await kernel.memoryMap({})).text }) },
-  dt: { usage: 'dt', summary: 'the device tree, as DTS text', run: async (_, { kernel }) => ({ output: (await kernel.deviceTree({})).text }) },
+  mem: { forms: [{ parameters: [] }], summary: 'the physical memory map', run: async (_, { kernel }) => ({ output: (await kernel.memoryMap({})).text }) },
+  dt: { forms: [{ parameters: [] }], summary: 'the device tree, as DTS text', run: async (_, { kernel }) => ({ output: (await kernel.deviceTree({})).text }) },
   kexec: {
-    usage: 'kexec [IMAGE]',
+    forms: [{ parameters: [{ name: 'IMAGE', kind: 'path', optional: true, describe: 'a kernel image on the host (default: this build)' }] }],
     summary: 'enter a kernel image (default: this build; or a path to another build), keeping memory handed over with KHO',
-    run: async (words, { kernel }) => {
-      if (words.length > 2) throw new CommandError('usage: kexec [IMAGE]');
-      return { output: (await kernel.kexec(words[1] ? { image: words[1] } : {})).message, final: true };
+    run: async (args, { kernel }) => {
+      const image = args.optionalWord('IMAGE');
+      return { output: (await kernel.kexec(image === undefined ? {} : { image })).message, final: true };
     },
   },
   kho: {
-    usage: 'kho [dump DIR]',
+    forms: [{ parameters: [] }, { subcommand: 'dump', parameters: [{ name: 'DIR', kind: 'path', describe: 'a directory on the host' }] }],
     summary: 'Kexec HandOver state (scratch, FDT, subtrees, preserved blocks); dump writes the FDT and subtree blobs to DIR',
-    run: async (words, { kernel }) => {
-      if (words.length === 1) return { output: (await kernel.kho({})).text };
-      if (words[1] === 'dump' && words.length === 3) return { output: (await kernel.khoDump({ directory: words[2]! })).message };
-      throw new CommandError('usage: kho [dump DIR]');
-    },
+    run: async (args, { kernel }) => args.subcommand === 'dump'
+      ? { output: (await kernel.khoDump({ directory: args.word('DIR') })).message }
+      : { output: (await kernel.kho({})).text },
   },
   ...driverCommands,
   reboot: {
-    usage: 'reboot',
+    forms: [{ parameters: [] }],
     summary: 'stop everything and reset the board',
     run: async (_, { kernel }) => ({ output: (await kernel.reboot({})).message, final: true }),
   },
   shutdown: {
-    usage: 'shutdown',
+    forms: [{ parameters: [] }],
     summary: 'stop everything cleanly and power off (exit status 0)',
     run: async (_, { kernel }) => ({ output: (await kernel.shutdown({ status: 0 })).message, final: true }),
   },
 };
 
-/** Runs one command line; never throws. */
+/** The command called `name`, if there is one (own properties only: not `toString`). */
+export function lookUp(name: string): Command | undefined {
+  return Object.hasOwn(commands, name) ? commands[name] : undefined;
+}
+
+/** Runs one command line; never throws. A usage error is followed by the usage it broke. */
 export async function runCommand(line: string, services: CommandServices): Promise<CommandResult> {
-  const words = line.trim().split(/\s+/).filter((word) => word.length > 0);
+  const words = splitWords(line);
   if (words.length === 0) return { output: '' };
-  const command = commands[words[0]!];
-  if (!command || !Object.hasOwn(commands, words[0]!)) return { output: `error: unknown command "${words[0]}" (try help)` };
+  const command = lookUp(words[0]!);
+  if (!command) return { output: `error: unknown command "${words[0]}" (try help)` };
   try {
-    return await command.run(words, services);
+    const syntax = { name: words[0]!, forms: command.forms };
+    const args = parseArguments(syntax, words);
+    await checkDisks(syntax, args, services);
+    return await command.run(args, services);
   } catch (error) {
+    if (error instanceof UsageError) return { output: `error: ${error.message}\nusage: ${error.usage}` };
     if (error instanceof CommandError) return { output: `error: ${error.message}` };
     if (error instanceof IpcError) return { output: `error: ${error.message}` };
     return { output: `error: ${error instanceof Error ? error.message : String(error)}` };
   }
 }
 
+/** A DISK argument must name a disk there is: say which there are otherwise. */
+async function checkDisks(syntax: Syntax, args: Arguments, services: CommandServices): Promise<void> {
+  for (const parameter of args.form.parameters) {
+    const name = parameter.kind === 'disk' ? args.optionalWord(parameter.name) : undefined;
+    if (name === undefined) continue;
+    const disks = await diskNames(services);
+    if (!disks.includes(name)) {
+      const known = disks.length === 0 ? 'there are none (see devices)' : `the disks: ${disks.join(', ')}`;
+      const usage = formUsageLine(syntax, args.form);
+      throw new UsageError(`${usage.split(' ', args.subcommand ? 2 : 1).join(' ')}: no disk named "${name}" (${known})`, usage);
+    }
+  }
+}
+
 /** One line per command; a usage longer than the column puts its summary on the next line. */
 function helpText(): string {
   const column = 16;
-  return Object.values(commands).map((command) => command.usage.length <= column
-    ? `  ${command.usage.padEnd(column)}  ${command.summary}`
-    : `  ${command.usage}\n  ${''.padEnd(column)}  ${command.summary}`).join('\n');
+  const rows = Object.entries(commands).map(([name, command]) => ({ usage: usageLine({ name, forms: command.forms }), summary: command.summary }));
+  return [...rows.map(({ usage, summary }) => usage.length <= column
+    ? `  ${usage.padEnd(column)}  ${summary}`
+    : `  ${usage}\n  ${''.padEnd(column)}  ${summary}`), '', 'help COMMAND shows how to use one.'].join('\n');
 }

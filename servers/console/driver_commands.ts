@@ -9,6 +9,8 @@ import type { ClientOf } from '../../ipc/define.js';
 import type { blockInterface, DiskInfo, DiskStats } from '../../ipc/interfaces/block.js';
 import type { DeviceRow, driversInterface } from '../../ipc/interfaces/drivers.js';
 import { RANDOM_READ_LIMIT, type randomInterface } from '../../ipc/interfaces/random.js';
+import type { Parameter } from './command_syntax.js';
+import type { Command } from './commands.js';
 
 export interface DriverCommandServices {
   readonly drivers: ClientOf<typeof driversInterface>;
@@ -28,11 +30,10 @@ export const CONSOLE_BLOCK_BUFFER = 64 * 1024;
 const LOAD_TIMEOUT_MS = 120_000;
 const VIRTIO_TYPES: Record<number, string> = { 0: 'empty', 1: 'net', 2: 'block', 3: 'console', 4: 'entropy' };
 
-interface DriverCommand {
-  readonly usage: string;
-  readonly summary: string;
-  run(words: string[], services: DriverCommandServices): Promise<{ output: string }>;
-}
+type DriverCommand = Command<DriverCommandServices>;
+
+const DISK: Parameter = { name: 'DISK', kind: 'disk' };
+const SECTOR: Parameter = { name: 'SECTOR', kind: 'integer', minimum: 0 };
 
 let buffer: Promise<number> | undefined;
 let bufferLock: Promise<unknown> = Promise.resolve();
@@ -47,12 +48,12 @@ function withBuffer<T>(services: DriverCommandServices, use: (address: number) =
 
 export const driverCommands: Record<string, DriverCommand> = {
   devices: {
-    usage: 'devices',
+    forms: [{ parameters: [] }],
     summary: 'device-tree devices: compatible, registers, interrupt, bound driver, state, generation',
     run: async (_, { drivers }) => ({ output: formatDevices((await drivers.devices({})).rows) }),
   },
   drivers: {
-    usage: 'drivers',
+    forms: [{ parameters: [] }],
     summary: 'the drivers the kernel knows: version, where from, instances',
     run: async (_, { drivers }) => {
       const rows = (await drivers.drivers({})).rows;
@@ -60,50 +61,42 @@ export const driverCommands: Record<string, DriverCommand> = {
     },
   },
   load: {
-    usage: 'load PATH',
+    forms: [{ parameters: [{ name: 'PATH', kind: 'path', rest: true, describe: 'a driver folder on the host, with manifest.json and main.ts' }] }],
     summary: 'load the driver folder PATH (on the host) and bind it to matching unbound devices',
-    run: async (words, { drivers }) => {
-      if (words.length < 2) throw new DriverCommandError('usage: load PATH (a host folder with manifest.json and main.ts)');
-      return { output: (await drivers.load({ path: words.slice(1).join(' ') }, { timeoutMs: LOAD_TIMEOUT_MS })).message };
-    },
+    run: async (args, { drivers }) => ({ output: (await drivers.load({ path: args.word('PATH') }, { timeoutMs: LOAD_TIMEOUT_MS })).message }),
   },
   unload: {
-    usage: 'unload NAME',
+    forms: [{ parameters: [{ name: 'NAME', kind: 'driver' }] }],
     summary: 'stop the driver NAME (or one instance NAME.N) and release its devices',
-    run: async (words, { drivers }) => {
-      if (words.length !== 2) throw new DriverCommandError('usage: unload NAME');
-      return { output: (await drivers.unload({ name: words[1]! }, { timeoutMs: LOAD_TIMEOUT_MS })).message };
-    },
+    run: async (args, { drivers }) => ({ output: (await drivers.unload({ name: args.word('NAME') }, { timeoutMs: LOAD_TIMEOUT_MS })).message }),
   },
   random: {
-    usage: 'random [N]',
+    forms: [{ parameters: [{ name: 'N', kind: 'integer', optional: true, minimum: 1, maximum: RANDOM_READ_LIMIT, default: 16 }] }],
     summary: `N random bytes from the entropy device, in hex (default 16, at most ${RANDOM_READ_LIMIT})`,
-    run: async (words, { random }) => {
-      const count = words.length > 1 ? Number(words[1]) : 16;
-      if (words.length > 2 || !Number.isInteger(count) || count < 1 || count > RANDOM_READ_LIMIT) {
-        throw new DriverCommandError(`usage: random [N] (N a whole number from 1 to ${RANDOM_READ_LIMIT})`);
-      }
-      const { data } = await random.read({ bytes: count });
+    run: async (args, { random }) => {
+      const { data } = await random.read({ bytes: args.integer('N') });
       return { output: [...data].map((byte) => byte.toString(16).padStart(2, '0')).join('') };
     },
   },
   blk: {
-    usage: 'blk [read DISK SECTOR [COUNT] | write DISK SECTOR TEXT | flush DISK]',
+    forms: [
+      { parameters: [] },
+      { subcommand: 'read', parameters: [DISK, SECTOR, { name: 'COUNT', kind: 'integer', optional: true, minimum: 1, default: 1 }] },
+      { subcommand: 'write', parameters: [DISK, SECTOR, { name: 'TEXT', kind: 'text', rest: true, describe: 'text to write, zero-padded to whole sectors: the rest of the line' }] },
+      { subcommand: 'flush', parameters: [DISK] },
+    ],
     summary: 'disks: size, requests served, errors; or read, write (TEXT, zero-padded to whole sectors) and flush one',
-    run: async (words, services) => {
-      switch (words[1]) {
-        case undefined:
-          return { output: await diskTable(services) };
+    run: async (args, services) => {
+      switch (args.subcommand) {
         case 'read':
-          return { output: await readSectors(words, services) };
+          return { output: await readSectors(args.word('DISK'), args.integer('SECTOR'), args.integer('COUNT'), services) };
         case 'write':
-          return { output: await writeText(words, services) };
+          return { output: await writeText(args.word('DISK'), args.integer('SECTOR'), args.word('TEXT'), services) };
         case 'flush':
-          if (words.length !== 3) throw new DriverCommandError('usage: blk flush DISK');
-          await services.disk(words[2]!).flush({});
-          return { output: `${words[2]}: flushed` };
+          await services.disk(args.word('DISK')).flush({});
+          return { output: `${args.word('DISK')}: flushed` };
         default:
-          throw new DriverCommandError('usage: blk [read DISK SECTOR [COUNT] | write DISK SECTOR TEXT | flush DISK]');
+          return { output: await diskTable(services) };
       }
     },
   },
@@ -125,19 +118,9 @@ async function diskTable(services: DriverCommandServices): Promise<string> {
   return table(['DISK', 'SIZE', 'SECTORS', 'MODE', 'SERIAL', 'READS', 'WRITES', 'SERVED', 'ERRORS'], cells);
 }
 
-function sectorArgument(text: string | undefined, what: string): number {
-  const value = Number(text);
-  if (text === undefined || !/^\d+$/.test(text) || !Number.isSafeInteger(value)) throw new DriverCommandError(`${what} must be a whole number, got ${text ?? 'nothing'}`);
-  return value;
-}
-
-async function readSectors(words: string[], services: DriverCommandServices): Promise<string> {
-  if (words.length < 4 || words.length > 5) throw new DriverCommandError('usage: blk read DISK SECTOR [COUNT]');
-  const name = words[2]!;
-  const sector = sectorArgument(words[3], 'SECTOR');
+async function readSectors(name: string, sector: number, count: number, services: DriverCommandServices): Promise<string> {
   const disk = services.disk(name);
   const { sectorBytes } = await disk.info({});
-  const count = words[4] === undefined ? 1 : sectorArgument(words[4], 'COUNT');
   const bytes = count * sectorBytes;
   if (bytes > CONSOLE_BLOCK_BUFFER) throw new DriverCommandError(`blk read: at most ${CONSOLE_BLOCK_BUFFER / sectorBytes} sectors at once`);
   return withBuffer(services, async (address) => {
@@ -146,20 +129,17 @@ async function readSectors(words: string[], services: DriverCommandServices): Pr
   });
 }
 
-async function writeText(words: string[], services: DriverCommandServices): Promise<string> {
-  if (words.length < 5) throw new DriverCommandError('usage: blk write DISK SECTOR TEXT');
-  const name = words[2]!;
-  const sector = sectorArgument(words[3], 'SECTOR');
-  const text = new TextEncoder().encode(words.slice(4).join(' '));
+async function writeText(name: string, sector: number, text: string, services: DriverCommandServices): Promise<string> {
+  const data = new TextEncoder().encode(text);
   const disk = services.disk(name);
   const { sectorBytes } = await disk.info({});
-  const bytes = Math.max(1, Math.ceil(text.length / sectorBytes)) * sectorBytes;
+  const bytes = Math.max(1, Math.ceil(data.length / sectorBytes)) * sectorBytes;
   if (bytes > CONSOLE_BLOCK_BUFFER) throw new DriverCommandError(`blk write: at most ${CONSOLE_BLOCK_BUFFER} bytes at once`);
   return withBuffer(services, async (address) => {
     services.ram.fill(address, bytes, 0);
-    services.ram.write(address, text);
+    services.ram.write(address, data);
     await disk.write({ sector, bytes, buffer: { kind: 'physical', address } });
-    return `${name}: wrote ${text.length} bytes (${bytes / sectorBytes} sector${bytes === sectorBytes ? '' : 's'}) at sector ${sector}`;
+    return `${name}: wrote ${data.length} bytes (${bytes / sectorBytes} sector${bytes === sectorBytes ? '' : 's'}) at sector ${sector}`;
   });
 }
 

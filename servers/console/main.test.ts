@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { chardevInterface } from '../../ipc/interfaces/chardev.js';
+import { driversInterface } from '../../ipc/interfaces/drivers.js';
 import { kernelInterface } from '../../ipc/interfaces/kernel.js';
 import { logInterface } from '../../ipc/interfaces/log.js';
 import { NotFoundError } from '../../microkernel/name_service.js';
@@ -62,6 +63,11 @@ const fakeLog = fakePeer('log', logInterface, {
   follow: () => ({}),
 });
 
+const fakeDrivers = fakePeer('drivers', driversInterface, {
+  devices: () => ({ rows: [{ path: '/soc/virtio_mmio@10005000', compatible: ['virtio,mmio'], base: 0x10005000, size: 0x1000, driver: 'virtio-blk', state: 'running', generation: 1, serves: ['block'] }] }),
+  drivers: () => ({ rows: [{ name: 'virtio-blk', version: '1.0.0', source: 'boot', instances: ['virtio-blk'] }] }),
+});
+
 async function startConsole() {
   const main = new FakeTerminal('tty0');
   const control = new FakeTerminal('tty1');
@@ -72,7 +78,7 @@ async function startConsole() {
       { device: 'tty0', echo: true, endOfInputShutsDown: true },
       { device: 'tty1', echo: false, endOfInputShutsDown: false },
     ] },
-    peers: [fakeKernel, fakeLog, main.peer(), control.peer()],
+    peers: [fakeKernel, fakeLog, fakeDrivers, main.peer(), control.peer()],
   });
   await main.listening;
   await main.until('baton> ');
@@ -130,5 +136,36 @@ describe('console server', () => {
     harness.endpoint.notify(main.reader!, chardevInterface, 'hangup', { device: 'tty0' });
     await main.until('shutting down');
     expect(kernelCalls).toEqual(['shutdown 0']);
+  });
+
+  it('console refuses extra words with the usage, and runs nothing', async () => {
+    const { main, type } = await startConsole();
+    kernelCalls.length = 0;
+    const from = main.output.length;
+    type(main, 'shutdown ps\n');
+    expect(await main.until('baton> ', from)).toBe('shutdown ps\r\nerror: shutdown: unexpected "ps" (shutdown takes no arguments)\r\nusage: shutdown\r\nbaton> ');
+    const next = main.output.length;
+    type(main, 'ps x\n');
+    expect(await main.until('baton> ', next)).toContain('error: ps: unexpected "x" (ps takes no arguments)\r\nusage: ps\r\n');
+    expect(kernelCalls).toEqual([]);
+  });
+
+  it('console says which disks there are when a command names one that is not', async () => {
+    const { main, type } = await startConsole();
+    const from = main.output.length;
+    type(main, 'blk read nosuchdisk 0\n');
+    expect(await main.until('baton> ', from)).toContain(
+      'error: blk read: no disk named "nosuchdisk" (the disks: virtio-blk)\r\nusage: blk read DISK SECTOR [COUNT]\r\n');
+  });
+
+  it('console shows one command\'s usage with help NAME', async () => {
+    const { main, type } = await startConsole();
+    const from = main.output.length;
+    type(main, 'help dmesg\n');
+    expect(await main.until('baton> ', from)).toBe(
+      'help dmesg\r\nusage: dmesg [-n N]\r\nthe kernel and server log (the last N lines)\r\n  N  a whole number, 1 or more\r\nbaton> ');
+    const next = main.output.length;
+    type(main, 'help nosuch\n');
+    expect(await main.until('baton> ', next)).toContain('error: no command named "nosuch" (try help)');
   });
 });

@@ -117,7 +117,7 @@ describe('running system', () => {
     expect(await system.command('dt')).toMatch(/compatible = "virtio,mmio"/);
     const dmesg = await system.command('dmesg -n 5');
     expect(dmesg.split('\n').length).toBeLessThanOrEqual(5);
-    expect(await system.command('dmesg -n x')).toMatch(/^error: usage: dmesg/);
+    expect(await system.command('dmesg -n x')).toMatch(/^error: dmesg: N must be a whole number.*\nusage: dmesg \[-n N\]$/);
   });
 
   it('moves messages larger than a channel ring through pages lent by the memory service', async () => {
