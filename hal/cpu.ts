@@ -4,6 +4,7 @@
 // worker_threads, so layers above stay free of host APIs: they start threads and talk to
 // their parent through these two small types.
 
+import { getHeapStatistics } from 'node:v8';
 import { Worker, parentPort, workerData, isMainThread } from 'node:worker_threads';
 
 export interface ThreadEvents {
@@ -90,6 +91,10 @@ export interface CurrentThread {
   onMessage(listener: (message: unknown) => void): void;
   /** Stop receiving messages so the thread can end when its work is done. */
   close(): void;
+  /** From now on, stack traces of modules loaded later point into their sources (source maps). */
+  mapStackTraces(): void;
+  /** Bytes of this thread's JavaScript heap in use (V8's used_heap_size). */
+  heapBytes(): number;
 }
 
 export function currentThread(): CurrentThread {
@@ -99,5 +104,7 @@ export function currentThread(): CurrentThread {
     post: (message) => parentPort?.postMessage(message),
     onMessage: (listener) => void parentPort?.on('message', listener),
     close: () => parentPort?.close(),
+    mapStackTraces: () => process.setSourceMapsEnabled(true),
+    heapBytes: () => getHeapStatistics().used_heap_size,
   };
 }

@@ -14,8 +14,8 @@
 //   unload NAME  stops the driver's instances (or one instance, NAME.N), resets and
 //                releases their devices, and forgets the driver.
 //
-// Loaded drivers are supervised like any program. A driver that is not ready within its
-// manifest's startTimeoutMs is treated as hung and crashed, so the restart policy decides.
+// Loaded drivers are supervised like any program: the supervisor treats one not ready
+// within its manifest's startTimeoutMs as hung, and the restart policy decides.
 
 import type { Logger } from 'pino';
 import type { BoardTreeDevice, BoardTreeSummary } from '../hal/devicetree.js';
@@ -34,8 +34,6 @@ import type { Supervisor } from './supervisor.js';
 
 /** Names nobody may load a driver under: the kernel's own services. */
 const RESERVED_NAMES = new Set(['kernel', 'drivers']);
-/** How often the start watchdog looks. */
-const WATCH_PERIOD_MS = 100;
 
 export interface DriverManagerHost {
   readonly supervisor: Supervisor;
@@ -69,8 +67,6 @@ export class DriverManager {
   private readonly nodes: DeviceNode[];
   private readonly known = new Map<string, KnownDriver>();
   private readonly freeSlots: number[] = [];
-  private readonly killedAtStart = new WeakMap<Process, number>();
-  private watchdog: ReturnType<typeof setInterval> | undefined;
 
   constructor(host: DriverManagerHost) {
     this.host = host;
@@ -101,11 +97,6 @@ export class DriverManager {
     return created;
   }
 
-  /** Starts the watchdog that crashes drivers not ready within their startTimeoutMs. */
-  watch(): void {
-    this.watchdog ??= setInterval(() => this.checkStarts(), WATCH_PERIOD_MS);
-  }
-
   /** A running (else any) program that serves `service`: how a service name is looked up. */
   provider(service: string): Process | undefined {
     const serving = this.host.supervisor.processes.filter((process) => process.spec.serves.includes(service));
@@ -134,10 +125,15 @@ export class DriverManager {
     const running = this.instancesOf(spec.name);
     const instances: string[] = [];
     if (existing && running.length > 0 && compareVersions(spec.version, existing.spec.version) <= 0) {
-      // Not newer: nothing to replace, but devices released since may still be bound.
-      if (!this.nodes.some((node) => this.canBind(existing.spec, node))) {
-        throw new AlreadyLoadedError(`${spec.name} ${existing.spec.version} is already loaded (from ${existing.source}); ` +
-          `give the new one a higher "version" to replace it, or unload ${spec.name} first`);
+      // Not newer: only the very same code may bind devices released since; anything else is refused.
+      const same = compareVersions(spec.version, existing.spec.version) === 0 && spec.entry === existing.spec.entry;
+      const releasedSince = this.nodes.some((node) => this.canBind(existing.spec, node));
+      if (!same || !releasedSince) {
+        const why = compareVersions(spec.version, existing.spec.version) < 0 ? `${spec.version} is lower`
+          : !same ? `${spec.name} ${spec.version} from ${path} is different code under the same version`
+            : 'no device it matches has been released since';
+        throw new AlreadyLoadedError(`${spec.name} ${existing.spec.version} is already loaded (from ${existing.source}); ${why}: ` +
+          `give the new one a higher "version" to replace it, or unload ${spec.name} first; nothing was loaded`);
       }
       lines.push(`${spec.name} ${existing.spec.version} is already loaded; binding it to the devices released since`);
       return this.bindUnbound(existing.spec, path, lines, []);
@@ -151,12 +147,23 @@ export class DriverManager {
         instances.push(process.name);
         lines.push(`${process.device?.path ?? process.name} → ${process.name}: ${await this.settle(process, this.host.supervisor.restart(process))}`);
       }
-    } else {
-      this.known.set(spec.name, { spec, source: path });
-      lines.push(`loaded ${spec.name} ${spec.version} from ${path}`);
+      return this.answer(lines, instances, running);
     }
-
+    if (!this.nodes.some((node) => this.canBind(spec, node))) throw new LoadFailedError(`${this.noDevice(spec)}; nothing was loaded`);
+    this.known.set(spec.name, { spec, source: path });
+    lines.push(`loaded ${spec.name} ${spec.version} from ${path}`);
     return this.bindUnbound(spec, path, lines, instances);
+  }
+
+  /**
+   * `start NAME` for a driver with no instance: a boot driver that was unloaded binds again
+   * to the devices it matches that are unbound now. Undefined when NAME is no such driver.
+   */
+  async startUnloaded(name: string): Promise<{ message: string } | undefined> {
+    const known = this.known.get(name);
+    if (!known || this.instancesOf(name).length > 0) return undefined;
+    if (!this.nodes.some((node) => this.canBind(known.spec, node))) throw new LoadFailedError(this.noDevice(known.spec));
+    return this.bindUnbound(known.spec, known.source, [], []);
   }
 
   /** Binds `spec` to every unbound node it matches and starts those instances; the load's answer. */
@@ -178,14 +185,25 @@ export class DriverManager {
     for (const process of fresh) {
       this.host.supervisor.add(process);
       instances.push(process.name);
-      this.host.log.info(`${process.name}: bound to ${process.device!.path} (loaded from ${path})`);
+      this.host.log.info(`${process.name}: bound to ${process.device!.path} (from ${path})`);
       lines.push(`${process.device!.path} → ${process.name}: ${await this.settle(process, this.host.supervisor.start(process, 'fresh'))}`);
     }
-    if (instances.length === 0) {
-      const wanted = spec.match?.compatible.join(', ') + (spec.match?.virtioDeviceId !== undefined ? ` (virtio device ${spec.match.virtioDeviceId})` : '');
-      lines.push(`${spec.name}: no unbound device matches ${wanted}; see devices (unload the driver that has it first)`);
+    if (fresh.length === 0) throw new LoadFailedError([...lines, this.noDevice(spec)].join('\n'));
+    return this.answer(lines, instances, fresh);
+  }
+
+  /** The answer to load or start: an error (LOAD_FAILED, with every line) unless each of `started` is running. */
+  private answer(lines: string[], instances: string[], started: readonly Process[]): { message: string; instances: string[] } {
+    const notRunning = started.filter((process) => process.state !== 'running');
+    if (notRunning.length > 0) {
+      throw new LoadFailedError([...lines, `${notRunning.map((process) => process.name).join(', ')} not running (see ps and dmesg)`].join('\n'));
     }
     return { message: lines.join('\n'), instances };
+  }
+
+  private noDevice(spec: ProgramSpec): string {
+    const wanted = spec.match?.compatible.join(', ') + (spec.match?.virtioDeviceId !== undefined ? ` (virtio device ${spec.match.virtioDeviceId})` : '');
+    return `${spec.name}: no unbound device matches ${wanted}; see devices (unload the driver that has it first, or start baton with a spare, e.g. --device virtio-rng)`;
   }
 
   /** Stops a driver's instances (or one instance) and releases their devices. */
@@ -201,11 +219,15 @@ export class DriverManager {
       this.release(target);
       lines.push(`${target.name}: stopped; ${target.device?.path ?? 'its device'} released`);
     }
-    if (!process && known) {
-      this.known.delete(name);
-      lines.push(`${name}: unloaded`);
-    } else if (process && this.instancesOf(process.spec.name).length === 0) {
-      this.known.delete(process.spec.name);
+    // A boot driver stays known, so `start NAME` binds it again; a loaded one is forgotten.
+    const driverName = process ? process.spec.name : name;
+    const entry = this.known.get(driverName);
+    if (entry && this.instancesOf(driverName).length === 0) {
+      if (entry.source === 'boot') lines.push(`${driverName}: unloaded (a boot driver: start ${driverName} binds it again)`);
+      else {
+        this.known.delete(driverName);
+        if (!process) lines.push(`${driverName}: unloaded`);
+      }
     }
     return { message: lines.join('\n') };
   }
@@ -325,18 +347,6 @@ export class DriverManager {
     if (outcome === true) return `generation ${process.generation} running`;
     if (outcome === 'late') return `not ready after ${startTimeout(process)} ms; the supervisor is handling it (see ps)`;
     return `${process.state}${process.lastExit ? ` (${process.lastExit})` : ''}; see dmesg`;
-  }
-
-  private checkStarts(): void {
-    const now = this.host.nowMs();
-    for (const process of this.host.supervisor.processes) {
-      if (process.kind !== 'driver' || process.state !== 'starting' || !process.thread) continue;
-      if (now - process.startedAtMs <= startTimeout(process)) continue;
-      if (this.killedAtStart.get(process) === process.generation) continue;
-      this.killedAtStart.set(process, process.generation);
-      this.host.log.error(`${process.name}: generation ${process.generation} not ready after ${startTimeout(process)} ms: treated as hung`);
-      this.host.supervisor.kill(process);
-    }
   }
 
   private instancesOf(driverName: string): Process[] {

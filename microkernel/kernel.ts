@@ -206,6 +206,7 @@ export class Kernel {
       proceed: () => this.goingDown?.(),
       khoText: async () => (await this.khoClient().kho()).text,
       khoDump: (directory) => this.khoDump(directory),
+      startDriver: (name) => this.drivers.startUnloaded(name),
     }));
     this.endpoint.serve(driversInterface, this.drivers.handlers());
     this.endpoint.start();
@@ -225,7 +226,6 @@ export class Kernel {
       this.physicalMemory = serverMemory(memory);
     }
     this.supervisor.watch();
-    this.drivers.watch();
     this.bootMs = Promise.all(this.supervisor.processes.map((process) => this.supervisor.start(process, this.memory.handover ? 'handover' : 'fresh'))).then((ready) => {
       const elapsed = this.clock.nowMs() - started;
       const failed = this.supervisor.processes.filter((_, index) => !ready[index]).map((process) => process.name);

@@ -22,6 +22,8 @@ export interface KernelServiceHost {
   khoDump(directory: string): Promise<string>;
   /** Runs the pending shutdown, reboot or kexec now. */
   proceed(): void;
+  /** `start NAME` of a driver with no instance (a boot driver after unload): binds it again; undefined if NAME is none. */
+  startDriver?(name: string): Promise<{ message: string } | undefined>;
 }
 
 export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kernelInterface> {
@@ -55,6 +57,10 @@ export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kerne
       return { message: `${name}: stopped` };
     },
     start: async ({ name }) => {
+      if (!supervisor.find(name)) {
+        const started = await host.startDriver?.(name);
+        if (started) return { message: started.message };
+      }
       const process = named(name);
       if (process.state === 'running' || process.state === 'starting') return { message: `${name}: already ${process.state}` };
       process.quickFailures = 0;

@@ -6,11 +6,14 @@
 // finds a program serving it (so "random" reaches whichever driver serves random).
 // Everyone may reach "log" and "memory". Every refusal is logged. The kernel tracks each channel it
 // made, so it can revoke them when either end dies: the client of a dead server sees
-// PEER_RESTARTED (with the new generation) or PEER_STOPPED.
+// PEER_RESTARTED (with the new generation) or PEER_STOPPED. A lookup of a program that is
+// still starting waits for it at most its startTimeoutMs, then fails with TIMEOUT: a
+// server that hangs at start never holds its callers (the console, the control socket).
 
 import type { DoorbellPage } from '../hal/doorbells.js';
 import { closeChannel, createChannel, type ChannelDescriptor } from '../ipc/channel.js';
-import { IpcError, PermissionDeniedError, PeerStoppedError } from '../ipc/errors.js';
+import { CallTimeoutError, IpcError, PermissionDeniedError, PeerStoppedError } from '../ipc/errors.js';
+import { DEFAULT_START_TIMEOUT_MS } from './manifest.js';
 import type { Process } from './process.js';
 
 /** Services any program may reach without listing them. */
@@ -69,8 +72,26 @@ export class NameService {
     if (!target.spec.serves.includes(interfaceName)) {
       throw new NotFoundError(`${name} does not serve the "${interfaceName}" interface`);
     }
-    if (!(await target.whenReady())) throw new PeerStoppedError(`${name} is ${target.state}`, target.generation);
+    const ready = await this.whenReady(target);
+    if (ready === 'late') {
+      const timeoutMs = target.spec.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+      throw new CallTimeoutError(`${target.name} is not ready (${target.state}, generation ${target.generation}) after ${timeoutMs} ms; see ps`, { timeoutMs });
+    }
+    if (!ready) throw new PeerStoppedError(`${target.name} is ${target.state}`, target.generation);
     return this.connect(callerName, callerSlot, target, interfaceName);
+  }
+
+  /** `target` became ready (true), stopped or failed first (false), or was not ready within its start timeout. */
+  private async whenReady(target: Process): Promise<boolean | 'late'> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), target.spec.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([target.whenReady(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Revokes every channel `process` is an end of; clients of it learn the new generation. */

@@ -57,7 +57,8 @@ export type ThreadToKernel =
   | { readonly type: 'shell-ready' }
   | { readonly type: 'ready' }
   | { readonly type: 'stopped' }
-  | { readonly type: 'init-failed'; readonly error: WireFailure }
+  /** `where`: the first stack frame in the program's own files (file:line:column); `stack`: the whole stack. */
+  | { readonly type: 'init-failed'; readonly error: WireFailure; readonly where?: string; readonly stack?: string }
   | { readonly type: 'lookup'; readonly id: number; readonly name: string; readonly interfaceName: string }
   | { readonly type: 'allocate'; readonly id: number; readonly bytes: number; readonly alignment: number }
   | { readonly type: 'remember'; readonly value: number };
@@ -79,7 +80,11 @@ export function parseThreadMessage(message: unknown): ThreadToKernel | undefined
     case 'init-failed': {
       const error = value.error as Record<string, unknown> | undefined;
       if (typeof error?.code !== 'string' || typeof error.message !== 'string') return undefined;
-      return { type: 'init-failed', error: { code: error.code, message: error.message } };
+      return {
+        type: 'init-failed', error: { code: error.code, message: error.message },
+        ...(typeof value.where === 'string' ? { where: value.where.slice(0, 1024) } : {}),
+        ...(typeof value.stack === 'string' ? { stack: value.stack.slice(0, 16 * 1024) } : {}),
+      };
     }
     case 'lookup':
       if (!Number.isInteger(value.id) || typeof value.name !== 'string' || typeof value.interfaceName !== 'string') return undefined;

@@ -1,9 +1,12 @@
 // When to restart a server that died, after MINIX 3's reincarnation server.
 //
-// The first failure restarts at once. Failures that follow quickly (the server ran less
-// than minimumRunMs) back off exponentially from backoffInitialMs up to backoffCapMs;
-// once more than maximumQuickFailures quick failures pile up, the server is marked
-// failed and left alone. A run longer than minimumRunMs forgives past failures.
+// A failure is quick when the generation never became ready (it threw in init, crashed
+// while starting, or was not ready within its start timeout) or ran less than
+// minimumRunMs. The first failure restarts at once; quick failures that follow back off
+// exponentially from backoffInitialMs up to backoffCapMs. The maximumQuickFailures-th
+// quick failure in a row marks the server failed, and it is left alone (with
+// maximumQuickFailures 3: three generations start, the third failure is the last).
+// A run of minimumRunMs or longer forgives past failures: its failure counts as the first.
 
 import type { RestartPolicy } from './manifest.js';
 
@@ -11,11 +14,22 @@ export type RestartDecision =
   | { readonly action: 'restart'; readonly delayMs: number; readonly quickFailures: number }
   | { readonly action: 'give-up'; readonly quickFailures: number; readonly reason: string };
 
-export function decideRestart(policy: RestartPolicy, previousQuickFailures: number, ranForMs: number): RestartDecision {
+/** How the generation that ended ran: for how long, and whether it ever became ready. */
+export interface EndedRun {
+  readonly ranForMs: number;
+  readonly becameReady: boolean;
+}
+
+export function decideRestart(policy: RestartPolicy, previousQuickFailures: number, run: EndedRun): RestartDecision {
   if (policy.policy === 'never') return { action: 'give-up', quickFailures: previousQuickFailures, reason: 'restart policy is "never"' };
-  const quickFailures = ranForMs >= policy.minimumRunMs ? 1 : previousQuickFailures + 1;
-  if (quickFailures > policy.maximumQuickFailures) {
-    return { action: 'give-up', quickFailures, reason: `${quickFailures} failures in a row, each within ${policy.minimumRunMs} ms of starting` };
+  const quick = !run.becameReady || run.ranForMs < policy.minimumRunMs;
+  const quickFailures = quick ? previousQuickFailures + 1 : 1;
+  if (quick && quickFailures >= policy.maximumQuickFailures) {
+    return {
+      action: 'give-up',
+      quickFailures,
+      reason: `${quickFailures} failures in a row, each before it was ready or within ${policy.minimumRunMs} ms of starting (maximumQuickFailures ${policy.maximumQuickFailures})`,
+    };
   }
   const delayMs = quickFailures <= 1 ? 0 : Math.min(policy.backoffCapMs, policy.backoffInitialMs * 2 ** (quickFailures - 2));
   return { action: 'restart', delayMs, quickFailures };

@@ -22,9 +22,10 @@ afterEach(async () => {
   await pool?.close();
 });
 
-function program(behaviour: string, maximumQuickFailures = 5): ProgramSpec {
+function program(behaviour: string, maximumQuickFailures = 5, startTimeoutMs?: number): ProgramSpec {
   return {
     name: 'victim', kind: 'server', version: '1', entry: fixture, serves: [], talksTo: [], heartbeatMs: 50,
+    ...(startTimeoutMs ? { startTimeoutMs } : {}),
     config: { behaviour },
     restart: { policy: 'always', maximumQuickFailures, minimumRunMs: 60_000, backoffInitialMs: 0, backoffCapMs: 0 },
   } as ProgramSpec;
@@ -86,7 +87,27 @@ describe('Supervisor', () => {
     const failed = until(target, (process) => process === victim && process.state === 'failed');
     void target.start(victim, 'fresh');
     await failed;
-    expect(victim.generation).toBe(3);
+    // maximumQuickFailures 2: the second failure in a row is the last.
+    expect(victim.generation).toBe(2);
+    expect(victim.restarts).toBe(1);
     expect(victim.thread).toBeUndefined();
+  });
+
+  it('Supervisor counts an init that never resolves as a quick failure: restarted with backoff, then failed', async () => {
+    const target = system();
+    // minimumRunMs is 60 s but each generation gets only 200 ms to become ready.
+    const victim = new Process('victim', program('never-ready', 3, 200), 2);
+    target.add(victim);
+    target.watch();
+    const reasons: string[] = [];
+    target.onStateChange((process, why) => {
+      if (process === victim && why) reasons.push(why);
+    });
+    const failed = until(target, (process) => process === victim && process.state === 'failed');
+    expect(await target.start(victim, 'fresh')).toBe(false);
+    await failed;
+    expect(victim.generation).toBe(3);
+    expect(reasons).toEqual(['not ready after 200 ms: treated as hung', 'not ready after 200 ms: treated as hung']);
+    expect(victim.lastExit).toBe('not ready after 200 ms: treated as hung');
   });
 });

@@ -1,11 +1,14 @@
 // The supervisor, after MINIX 3's reincarnation server.
 //
 // Starts each program on a thread shell, tells it which start this is (fresh or
-// restart), and watches it: an uncaught error or an exit is a crash, a heartbeat counter
-// that stands still for three periods is a hang. Crashed and hung programs are restarted
-// by their policy (restart_policy.ts) as a new generation; their channels are revoked
-// first so clients see PEER_RESTARTED. Nothing a program does can reach the board: every
-// thread error is caught here.
+// restart), and watches it: an uncaught error or an exit is a crash; a heartbeat counter
+// that stands still for three periods is a hang; a generation not ready within its
+// startTimeoutMs (an init that never resolves, a module stuck in a loop at import) is a
+// hang at start, and its thread is terminated. Crashed and hung programs are restarted by
+// their policy (restart_policy.ts) as a new generation — a generation that never became
+// ready is always a quick failure, so backoff and "failed" apply to it; their channels
+// are revoked first so clients see PEER_RESTARTED. Nothing a program does can reach the
+// board: every thread error is caught here.
 
 import type { HardwareThread } from '../hal/cpu.js';
 import { errorToWire } from '../ipc/errors.js';
@@ -13,6 +16,7 @@ import type { Logger } from 'pino';
 import { HEARTBEAT_BEATS, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, parseThreadMessage, type BootInfo, type KernelToThread, type StartKind } from './protocol.js';
 import type { Process } from './process.js';
 import { decideRestart } from './restart_policy.js';
+import { DEFAULT_START_TIMEOUT_MS } from './manifest.js';
 import type { ThreadPool } from './thread_pool.js';
 import type { NameService } from './name_service.js';
 import type { PhysicalMemory } from './physical_memory.js';
@@ -63,9 +67,12 @@ export class Supervisor {
     return this.processes.find((process) => process.name === name);
   }
 
-  /** Starts the watchdog that checks heartbeats every 100 ms. */
+  /** Starts the watchdog that checks heartbeats and start timeouts every 100 ms. */
   watch(): void {
-    this.watchdog = setInterval(() => this.checkHeartbeats(), 100);
+    this.watchdog ??= setInterval(() => {
+      this.checkStarts();
+      this.checkHeartbeats();
+    }, 100);
   }
 
   /** Starts a generation of `process`; resolves once it is ready or has failed to start. */
@@ -76,6 +83,7 @@ export class Supervisor {
     process.intent = 'none';
     process.lastBeats = -1;
     process.stalledChecks = 0;
+    process.lastExit = '';
     Atomics.store(this.host.heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_MESSAGES, 0);
     let thread: HardwareThread;
     try {
@@ -175,7 +183,9 @@ export class Supervisor {
         void process.thread?.terminate();
         return;
       case 'init-failed':
-        this.host.log.error(`${process.name}: init failed: ${message.error.message}`);
+        process.lastExit = `init failed: ${message.error.message}${message.where ? ` (${message.where})` : ''}`;
+        this.host.log.error({ server: process.name, generation, ...(message.stack ? { stack: message.stack } : {}) },
+          `${process.name}: ${process.lastExit}`);
         return;
       case 'lookup':
         this.host.names.lookup(process, message.name, message.interfaceName).then(
@@ -196,12 +206,14 @@ export class Supervisor {
 
   private onCrash(process: Process, generation: number, reason: string): void {
     if (process.generation !== generation) return;
-    process.lastExit = reason;
+    // An init failure already said why (with where); the thread's error is that same throw.
+    if (!process.lastExit.startsWith('init failed')) process.lastExit = reason;
   }
 
   private onExit(process: Process, generation: number, code: number): void {
     if (process.generation !== generation || process.thread === undefined) return;
     const ranForMs = this.host.nowMs() - process.startedAtMs;
+    const becameReady = process.state !== 'starting';
     process.thread = undefined;
     this.host.quiesce?.(process);
     // A program that remembers where its state is keeps its memory for its next generation.
@@ -219,8 +231,8 @@ export class Supervisor {
       return;
     }
     const reason = process.lastExit || `exited with code ${code}`;
-    process.lastExit = '';
-    const decision = decideRestart(process.spec.restart, process.quickFailures, ranForMs);
+    process.lastExit = reason;
+    const decision = decideRestart(process.spec.restart, process.quickFailures, { ranForMs, becameReady });
     process.quickFailures = decision.quickFailures;
     if (decision.action === 'give-up') {
       this.host.names.revoke(process, 'peer-stopped', process.generation);
@@ -239,6 +251,20 @@ export class Supervisor {
       process.restartTimer = undefined;
       void this.start(process, 'restart');
     }, decision.delayMs);
+  }
+
+  /** Terminates a generation not ready within its startTimeoutMs: a hang at start, for the restart policy. */
+  private checkStarts(): void {
+    const now = this.host.nowMs();
+    for (const process of this.processes) {
+      if (process.state !== 'starting' || !process.thread || process.lastExit.startsWith('not ready')) continue;
+      const timeout = process.spec.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+      if (now - process.startedAtMs <= timeout) continue;
+      process.lastExit = `not ready after ${timeout} ms: treated as hung`;
+      this.host.log.error({ server: process.name, generation: process.generation }, `${process.name}: generation ${process.generation} ${process.lastExit}`);
+      // terminate() ends a thread wherever it is, a loop at import included.
+      void process.thread.terminate();
+    }
   }
 
   private checkHeartbeats(): void {

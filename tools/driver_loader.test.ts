@@ -97,6 +97,19 @@ describe('loadDriverFolder', () => {
     expect(refusal({ ...MANIFEST, kind: 'server' })).toMatchObject({ field: 'kind' });
     expect(refusal({ ...MANIFEST, needs: { interrupts: 2 } })).toMatchObject({ field: 'needs.interrupts' });
     expect(refusal('{ "name": ').message).toMatch(/not valid JSON/);
+    expect(refusal({ ...MANIFEST, serves: ['random', 'randon'] })).toMatchObject({
+      field: 'serves[1]', message: expect.stringMatching(/field "serves\[1\]": no interface is named "randon" \(baton's: block, chardev, .*random/),
+    });
+  });
+
+  it('accepts in "serves" an interface the driver declares in its own folder', () => {
+    const { folder, output } = driverFolder({ ...MANIFEST, serves: ['my-sensor'] }, {
+      'main.ts': MAIN,
+      'helper.ts': 'export function helper(name: string): string { return name; }\n',
+      'sensor.ts': "import { defineInterface } from 'baton/ipc/define.js';\nimport { Type } from 'baton/ipc/typebox.js';\n" +
+        "export const sensorInterface = defineInterface({\n  name: 'my-sensor',\n  ops: { read: { id: 1, kind: 'call', args: Type.Object({}), reply: Type.Object({}) } },\n});\n",
+    });
+    expect(loadDriverFolder(folder, { outputRoot: output }).serves).toEqual(['my-sensor']);
   });
 
   it('refuses folders that are missing, have no manifest, lack the entry or do not compile', () => {

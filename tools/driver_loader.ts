@@ -58,6 +58,7 @@ export function loadDriverFolder(path: string, options: LoadOptions = {}): Progr
   const manifestPath = join(folder, 'manifest.json');
   if (!existsSync(manifestPath)) throw new DriverLoadError(`${folder}: no manifest.json (a driver folder holds manifest.json and main.ts)`);
   const spec = readManifest(manifestPath);
+  checkServes(spec, folder, manifestPath);
   const entry = spec.entry;
   const inTree = relative(projectRoot, folder);
   if (!inTree.startsWith('..') && !isAbsolute(inTree)) {
@@ -123,11 +124,36 @@ function readManifest(path: string): ProgramSpec {
   }
 }
 
+/** The interface names declared with defineInterface({ name: '...' }) in `files`. */
+function declaredInterfaces(files: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  for (const file of files) {
+    for (const match of readFileSync(file, 'utf8').matchAll(/defineInterface\(\s*\{\s*name:\s*['"]([^'"]+)['"]/g)) names.add(match[1]!);
+  }
+  return names;
+}
+
+/**
+ * Refuses a "serves" entry that names no interface: neither one of baton's
+ * (ipc/interfaces/) nor one the driver's own sources declare.
+ */
+function checkServes(spec: ProgramSpec, folder: string, manifestPath: string): void {
+  const interfaces = join(projectRoot, 'ipc', 'interfaces');
+  const baton = declaredInterfaces(readdirSync(interfaces).filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts')).map((file) => join(interfaces, file)));
+  const own = declaredInterfaces(listSources(folder).map((file) => join(folder, file)));
+  spec.serves.forEach((name, index) => {
+    if (baton.has(name) || own.has(name)) return;
+    const reason = `no interface is named "${name}" (baton's: ${[...baton].sort().join(', ')}; or one the driver declares with defineInterface)`;
+    throw new ManifestError(`${manifestPath}: field "serves[${index}]": ${reason}`, `serves[${index}]`, reason);
+  });
+}
+
 /** Compiles every source of `folder` into a fresh directory under `outputRoot`; returns it. */
 function compileFolder(folder: string, spec: ProgramSpec, outputRoot: string): string {
   const sources = listSources(folder);
   const hash = createHash('sha256');
-  hash.update(buildRoot);
+  // The folder is part of it: the compiled files' source maps name it.
+  hash.update(buildRoot).update(`\0${folder}`);
   for (const file of sources) hash.update(`\0${file}\0`).update(readFileSync(join(folder, file)));
   const output = join(outputRoot, `${spec.name}-${spec.version}-${hash.digest('hex').slice(0, 12)}`);
   if (existsSync(output)) return output;
@@ -183,6 +209,8 @@ function transpile(typescript: TypeScript, folder: string, file: string): string
       target: typescript.ScriptTarget.ES2022,
       inlineSourceMap: true,
       inlineSources: true,
+      // Stack traces name the driver's own main.ts, not its compiled copy.
+      sourceRoot: pathToFileURL(dirname(path)).href + '/',
       verbatimModuleSyntax: false,
     },
     transformers: { after: [rewriteSpecifiers(typescript, rewrite)] },

@@ -1,8 +1,10 @@
 // A server for supervisor tests: behaves as config.behaviour says.
 //   hang-after-ready  becomes ready, then loops forever (misses its heartbeats)
 //   crash-at-init     throws during init, every generation
+//   never-ready       init never resolves
 export default {
   init(context) {
+    if (context.config.behaviour === 'never-ready') return new Promise(() => undefined);
     if (context.config.behaviour === 'crash-at-init') throw new Error('broken on purpose');
     if (context.config.behaviour === 'hang-after-ready') {
       setTimeout(() => {

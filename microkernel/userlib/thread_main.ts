@@ -20,6 +20,7 @@ import { memoryBulkCarrier } from './bulk_carrier.js';
 import { HEARTBEAT_BEATS, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, type BootInfo, type KernelToThread } from '../protocol.js';
 import { KernelLink } from './kernel_link.js';
 import { createLogger } from './logger.js';
+import { programFrame } from './program_frame.js';
 import type { ServerContext, ServerDefinition } from './server.js';
 
 const thread = currentThread();
@@ -136,6 +137,8 @@ async function start(boot: BootInfo): Promise<void> {
   }, boot.heartbeat.periodMs);
 
   try {
+    // A throw in the program's own code is reported at its source line (loaded drivers carry inline source maps).
+    thread.mapStackTraces();
     const module = (await import(boot.module)) as { default?: ServerDefinition };
     const definition = module.default;
     if (!definition || typeof definition.init !== 'function') {
@@ -152,7 +155,9 @@ async function start(boot: BootInfo): Promise<void> {
     for (const message of earlyAttachments.splice(0)) void receive(message);
     kernel.post({ type: 'ready' });
   } catch (error) {
-    kernel.post({ type: 'init-failed', error: errorToWire(error) });
+    const stack = error instanceof Error ? error.stack : undefined;
+    const where = programFrame(stack, new URL('../../../', import.meta.url));
+    kernel.post({ type: 'init-failed', error: errorToWire(error), ...(where ? { where } : {}), ...(stack ? { stack } : {}) });
     throw error;
   }
 }

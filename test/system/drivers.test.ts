@@ -153,12 +153,16 @@ describe('devices and drivers', () => {
   it('a driver from a folder outside the tree loads into the running system, serves, and unloads', async () => {
     const folder = await scaffold('my-rng');
     system = await RunningSystem.boot();
-    expect(await command(system, `load ${folder}`)).toContain('my-rng: no unbound device matches');
-    expect(await command(system, 'unload virtio-rng')).toBe(`virtio-rng: stopped; ${RNG_DEVICE} released`);
+    expect(await command(system, `load ${folder}`)).toMatch(/^error: my-rng: no unbound device matches virtio,mmio \(virtio device 4\); see devices .*; nothing was loaded$/);
+    const refused = await system.ctl(['load', folder]);
+    expect(refused.status).toBe(1);
+    expect(await command(system, 'drivers')).not.toContain('my-rng');
+    expect(await command(system, 'unload virtio-rng')).toBe(`virtio-rng: stopped; ${RNG_DEVICE} released\nvirtio-rng: unloaded (a boot driver: start virtio-rng binds it again)`);
     expect(deviceRow(await command(system, 'devices'), RNG_DEVICE)).toMatch(/-\s+unbound\s+-$/);
     expect(await command(system, 'random 4')).toMatch(/^error: nothing serves "random"/);
 
     const loaded = await system.ctl(['load', folder]);
+    expect(loaded.status).toBe(0);
     expect(loaded.stdout).toContain(`loaded my-rng 0.1.0 from ${folder}`);
     expect(loaded.stdout).toContain(`${RNG_DEVICE} → my-rng: generation 1 running`);
     expect(deviceRow(await command(system, 'devices'), RNG_DEVICE)).toMatch(/my-rng\s+running\s+1$/);
@@ -166,17 +170,23 @@ describe('devices and drivers', () => {
     expect(await command(system, 'drivers')).toMatch(new RegExp(`^my-rng\\s+0\\.1\\.0\\s+${folder}\\s+my-rng$`, 'm'));
 
     expect(await command(system, 'unload my-rng')).toBe(`my-rng: stopped; ${RNG_DEVICE} released`);
+    expect(await command(system, 'drivers')).not.toContain('my-rng');
     expect(deviceRow(await command(system, 'devices'), RNG_DEVICE)).toMatch(/unbound/);
-    expect(await command(system, 'load drivers/virtio-rng')).toContain('→ virtio-rng: generation 1 running');
+    // The boot driver was unloaded, not forgotten: start binds it again.
+    expect(await command(system, 'start virtio-rng')).toBe(`${RNG_DEVICE} → virtio-rng: generation 1 running`);
     expect(await command(system, 'random 2')).toMatch(/^[0-9a-f]{4}$/);
   });
 
-  it('loading a newer version replaces the running driver and the device keeps working', async () => {
+  it('loading a newer version replaces the running driver; the same version again is refused', async () => {
     const folder = await scaffold('my-rng');
     system = await RunningSystem.boot();
     await command(system, 'unload virtio-rng');
     expect(await command(system, `load ${folder}`)).toContain('my-rng: generation 1 running');
-    expect(await command(system, `load ${folder}`)).toMatch(/^error: my-rng 0\.1\.0 is already loaded/);
+    expect(await command(system, `load ${folder}`)).toMatch(/^error: my-rng 0\.1\.0 is already loaded .*no device it matches has been released since/);
+    writeFileSync(join(folder, 'main.ts'), readFileSync(join(folder, 'main.ts'), 'utf8').replace('the device returned no bytes', 'no bytes'));
+    expect(await command(system, `load ${folder}`)).toMatch(/^error: my-rng 0\.1\.0 is already loaded .*is different code under the same version: give the new one a higher "version"/);
+    editManifest(folder, (manifest) => (manifest.version = '0.0.9'));
+    expect(await command(system, `load ${folder}`)).toMatch(/^error: my-rng 0\.1\.0 is already loaded .*0\.0\.9 is lower/);
     editManifest(folder, (manifest) => (manifest.version = '0.2.0'));
     const replaced = await command(system, `load ${folder}`);
     expect(replaced).toContain('replacing my-rng 0.1.0 with 0.2.0');
@@ -194,11 +204,14 @@ describe('devices and drivers', () => {
     editManifest(missingMatch, (manifest) => delete manifest.match);
     const badVersion = await scaffold('bad-field');
     editManifest(badVersion, (manifest) => (manifest.heartbeatMs = 'often'));
+    const typo = await scaffold('typo');
+    editManifest(typo, (manifest) => (manifest.serves = ['randon']));
     system = await RunningSystem.boot();
     const before = await command(system, 'devices');
     expect(await command(system, `load ${folder}`)).toMatch(/^error: .*manifest\.json: field "name": .*lower-case letters.*\(got "My RNG"\); nothing was loaded$/);
     expect(await command(system, `load ${missingMatch}`)).toMatch(/field "match": a driver needs one/);
     expect(await command(system, `load ${badVersion}`)).toMatch(/field "heartbeatMs": expected integer \(got "often"\)/);
+    expect(await command(system, `load ${typo}`)).toMatch(/field "serves\[0\]": no interface is named "randon" \(baton's: .*random.*\); nothing was loaded$/);
     expect(await command(system, `load ${join(folder, 'nowhere')}`)).toMatch(/^error: .*nowhere: no such folder$/);
     expect(await command(system, 'devices')).toBe(before);
     expect(await command(system, 'random 4')).toMatch(/^[0-9a-f]{8}$/);
@@ -212,7 +225,7 @@ describe('devices and drivers', () => {
     expect(await command(system, 'ps')).toMatch(/virtio-rng\s+driver\s+1\s+running/);
   });
 
-  it('a driver that throws at load or never gets ready is handled by the supervisor; the system stays up', async () => {
+  it('a driver that throws at load or never gets ready is handled by the supervisor; load says so and exits 1; the system stays up', async () => {
     const throwing = await scaffold('throws');
     writeFileSync(join(throwing, 'main.ts'), "import { defineDriver } from 'baton/drivers/lib/driver.js';\n" +
       "export default defineDriver({ init() { throw new Error('no such hardware'); } });\n");
@@ -226,11 +239,18 @@ describe('devices and drivers', () => {
     });
     system = await RunningSystem.boot();
     await command(system, 'unload virtio-rng');
-    expect(await command(system, `load ${throwing}`)).toMatch(/→ throws: failed/);
-    expect(await psUntil(system, 'throws', /\sfailed\s/)).toMatch(/^throws\s+driver\s+3\s+failed\s+2/);
+    const where = `${throwing}/main.ts:2:`;
+    const loaded = await system.ctl(['load', throwing]);
+    expect(loaded.status).toBe(1);
+    expect(loaded.stdout).toMatch(/^error: loaded throws 0\.1\.0 from .*\n.* → throws: failed \(init failed: Error: no such hardware \(.*main\.ts:2:\d+\)\); see dmesg\nthrows not running/);
+    // maximumQuickFailures 2: the second failure in a row marks it failed.
+    expect(await command(system, 'ps')).toMatch(/^throws\s+driver\s+2\s+failed\s+1/m);
+    const log = await command(system, 'dmesg');
+    expect(log).toContain(`throws: init failed: Error: no such hardware (${where}`);
+    expect(log).toMatch(/throws: init failed: .*; marked failed \(2 failures in a row, .*\(maximumQuickFailures 2\)\)/);
     expect(await command(system, 'unload throws')).toContain('throws: stopped');
-    expect(await command(system, `load ${hanging}`)).toMatch(/→ hangs: (failed|not ready after 300 ms)/);
-    await psUntil(system, 'hangs', /\sfailed\s/);
+    expect(await command(system, `load ${hanging}`)).toMatch(/^error: [^]*→ hangs: failed \(not ready after 300 ms: treated as hung\)/);
+    expect(await command(system, 'ps')).toMatch(/^hangs\s+driver\s+1\s+failed/m);
     expect(await command(system, 'dmesg')).toContain('hangs: generation 1 not ready after 300 ms: treated as hung');
     expect(await command(system, 'blk write virtio-blk 0 still here')).toMatch(/wrote 10 bytes/);
   }, 120_000);

@@ -1,0 +1,118 @@
+// Whole-system tests of drivers that misbehave, each a test driver loaded with `load` into
+// a running system: an init that never resolves, a module stuck in a loop at import, a
+// driver that hangs after it was ready (found by its heartbeat), and `start` of a driver
+// the supervisor marked failed. The system must handle each by itself and stay answerable.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDriver } from '../../tools/new_driver.js';
+import { RunningSystem } from '../harness/system.js';
+
+let system: RunningSystem | undefined;
+const folders: string[] = [];
+afterEach(async () => {
+  await system?.stop();
+  system = undefined;
+  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
+});
+
+/**
+ * A scaffolded driver (the entropy template) named `name`, with `change` applied to its
+ * main.ts and `manifest` merged into its manifest.json.
+ */
+function testDriver(name: string, change: (main: string) => string, manifest: Record<string, unknown>): string {
+  const parent = mkdtempSync(join(tmpdir(), 'baton-misbehaving-'));
+  folders.push(parent);
+  const folder = join(parent, name);
+  createDriver(name, folder);
+  const mainPath = join(folder, 'main.ts');
+  writeFileSync(mainPath, change(readFileSync(mainPath, 'utf8')));
+  const manifestPath = join(folder, 'manifest.json');
+  writeFileSync(manifestPath, JSON.stringify({ ...JSON.parse(readFileSync(manifestPath, 'utf8')), ...manifest }, null, 2));
+  return folder;
+}
+
+/** Inserts `code` as the first statement of the template's init. */
+function atInit(code: string): (main: string) => string {
+  return (main) => {
+    const marker = 'async init(driver) {\n';
+    if (!main.includes(marker)) throw new Error('the template\'s init has changed; update this test');
+    return main.replace(marker, `${marker}    ${code}\n`);
+  };
+}
+
+async function bootWithoutRng(): Promise<RunningSystem> {
+  system = await RunningSystem.boot();
+  await system.command('unload virtio-rng');
+  return system;
+}
+
+describe('drivers that misbehave', () => {
+  it('an init that never resolves is a quick failure: restarted with backoff, then marked failed', async () => {
+    // Each generation runs 500 ms before it is given up on: longer than minimumRunMs, so only
+    // "never became ready" makes these failures quick.
+    const folder = testDriver('stalls', atInit('await new Promise(() => undefined);'), {
+      startTimeoutMs: 500, restart: { policy: 'always', maximumQuickFailures: 3, minimumRunMs: 100, backoffInitialMs: 50 },
+    });
+    const running = await bootWithoutRng();
+    expect(await running.command(`load ${folder}`)).toMatch(/^error: loaded stalls 0\.1\.0 [^]*→ stalls: /);
+    await running.waitFor((output) => /stalls: not ready after 500 ms: treated as hung; marked failed \(3 failures in a row/.test(output),
+      'stalls to be marked failed after its third start timeout');
+    expect(await running.command('ps')).toMatch(/^stalls\s+driver\s+3\s+failed\s+2\s/m);
+    const log = await running.command('dmesg');
+    expect(log.match(/stalls: generation \d not ready after 500 ms: treated as hung(?!;)/g)).toEqual([1, 2, 3].map((generation) => `stalls: generation ${generation} not ready after 500 ms: treated as hung`));
+    expect(log).toMatch(/stalls: generation 2 not ready after 500 ms: treated as hung; restarting in 50 ms/);
+  }, 120_000);
+
+  it('a call to a driver that never becomes ready fails with a timeout; the console and the control socket stay answerable', async () => {
+    const folder = testDriver('stalls', atInit('await new Promise(() => undefined);'), {
+      startTimeoutMs: 2000, restart: { policy: 'always', maximumQuickFailures: 1000, minimumRunMs: 0, backoffInitialMs: 10, backoffCapMs: 10 },
+    });
+    const running = await bootWithoutRng();
+    expect(await running.command(`load ${folder}`)).toMatch(/^error: [^]*stalls: not ready after 2000 ms; the supervisor is handling it/);
+    const remote = await running.ctl(['random', '4']);
+    expect(remote.status).toBe(1);
+    expect(remote.stdout.trim()).toMatch(/^error: stalls is not ready \((starting|restarting), generation \d+\) after 2000 ms; see ps$/);
+    expect(await running.command('random 4')).toMatch(/^error: stalls is not ready/);
+    expect((await running.ctl(['ps'])).stdout).toMatch(/^stalls\s+driver\s+\d+\s+(starting|restarting)/m);
+    expect(await running.command('unload stalls')).toMatch(/^stalls: stopped/);
+  }, 120_000);
+
+  it('a driver stuck in a loop at import is terminated, restarted with backoff and marked failed', async () => {
+    const folder = testDriver('spins', (main) => main.replace('let device:', 'while (Date.now() > 0) { /* stuck at import */ }\nlet device:'), {
+      startTimeoutMs: 300, restart: { policy: 'always', maximumQuickFailures: 2, minimumRunMs: 100, backoffInitialMs: 10 },
+    });
+    const running = await bootWithoutRng();
+    expect(await running.command(`load ${folder}`)).toMatch(/^error: [^]*→ spins: /);
+    await running.waitFor((output) => /spins: not ready after 300 ms: treated as hung; marked failed \(2 failures in a row/.test(output),
+      'spins to be marked failed after its second start timeout');
+    expect(await running.command('ps')).toMatch(/^spins\s+driver\s+2\s+failed\s+1\s/m);
+    expect(await running.command('blk write virtio-blk 0 still here')).toMatch(/wrote 10 bytes/);
+  }, 120_000);
+
+  it('a hang after ready is found by the heartbeat: the driver restarts as its next generation and serves again', async () => {
+    const folder = testDriver('hangs-once', atInit('if (driver.generation === 1) setTimeout(() => { for (;;) { /* hung */ } }, 200);'), { heartbeatMs: 100 });
+    const running = await bootWithoutRng();
+    expect(await running.command(`load ${folder}`)).toContain('→ hangs-once: generation 1 running');
+    await running.waitFor((output) => /hangs-once: generation 1 hung: no heartbeat for \d+ ms; restarting in 0 ms/.test(output),
+      'the heartbeat to find hangs-once hung');
+    // The lookup waits for generation 2 to be ready, then it serves.
+    expect(await running.command('random 4')).toMatch(/^[0-9a-f]{8}$/);
+    expect(await running.command('ps')).toMatch(/^hangs-once\s+driver\s+2\s+running\s+1\s/m);
+  }, 120_000);
+
+  it('start of a failed driver starts its next generation', async () => {
+    const folder = testDriver('flaky', atInit("if (driver.generation <= 2) throw new Error('not yet');"), {
+      restart: { policy: 'always', maximumQuickFailures: 2, backoffInitialMs: 10 },
+    });
+    const running = await bootWithoutRng();
+    expect(await running.command(`load ${folder}`)).toMatch(/^error: [^]*→ flaky: failed \(init failed: Error: not yet/);
+    expect(await running.command('ps')).toMatch(/^flaky\s+driver\s+2\s+failed\s+1\s/m);
+    expect(await running.command('random 4')).toMatch(/^error: flaky is failed/);
+    expect(await running.command('start flaky')).toBe('flaky: generation 3 running');
+    expect(await running.command('random 4')).toMatch(/^[0-9a-f]{8}$/);
+    expect(await running.command('ps')).toMatch(/^flaky\s+driver\s+3\s+running\s/m);
+  }, 120_000);
+});
