@@ -44,7 +44,7 @@ function buildIfStale() {
 }
 
 const [command = 'start', ...rest] = process.argv.slice(2);
-const tools = { start: 'start.js', ctl: 'ctl.js', bench: 'bench/main.js', 'new-driver': 'new_driver.js' };
+const tools = { start: 'start.js', ctl: 'ctl.js', bench: 'bench/main.js', 'new-driver': 'new_driver.js', mkfs: 'mkfs/main.js' };
 const tool = tools[command];
 if (!tool) {
   // Anything else is a console command for a running system: `baton ps`, `baton restart log`.
