@@ -21,6 +21,11 @@ export class Clock {
     return performance.timeOrigin + performance.now() - this.epoch[0]!;
   }
 
+  /** Wall-clock milliseconds since the Unix epoch at `sinceBootMs` after power-on (as Date.now() counts). */
+  wallClockMs(sinceBootMs: number): number {
+    return this.epoch[0]! + sinceBootMs;
+  }
+
   /** mtime: ticks of TIMEBASE_FREQUENCY since power-on. */
   ticks(): number {
     return Math.floor(this.nowMs() * (TIMEBASE_FREQUENCY / 1000));

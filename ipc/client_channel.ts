@@ -47,8 +47,8 @@ export interface ClientHost {
   expectReply(): void;
   /** A notification arrived on `channel`. */
   deliverNotification(channel: ClientChannel, notificationId: number, args: unknown): void;
-  /** The channel is finished (closed or detached): forget it. */
-  forget(channel: ClientChannel): void;
+  /** The channel is finished (closed by the kernel, or detached): forget it. `why` is what its calls fail with. */
+  forget(channel: ClientChannel, why: IpcError): void;
   /** Something went wrong that nobody is waiting to hear about. */
   fault(error: unknown, where: string): void;
 }
@@ -338,7 +338,7 @@ export class ClientChannel {
     this.finished = error;
     this.outbox.clear();
     this.host.calls.rejectOwner(this, () => error);
-    this.host.forget(this);
+    this.host.forget(this, error);
   }
 }
 

@@ -23,7 +23,7 @@ import {
   compileInterface, explainMismatch,
   type ClientOf, type CompiledNotification, type HandlersOf, type InterfaceDefinition, type NotificationArgs, type NotificationName,
 } from './define.js';
-import { EndpointStoppedError, InvalidArgumentError, NotSupportedError } from './errors.js';
+import { EndpointStoppedError, InvalidArgumentError, NotSupportedError, PeerRestartedError, type IpcError } from './errors.js';
 import { PendingCalls } from './pending_calls.js';
 import { ServerChannel, type AnyHandler, type ServerHost, type Service } from './server_channel.js';
 import { SpinPolicy, Waiter, type SpinPolicyOptions } from './waiter.js';
@@ -101,6 +101,7 @@ export class Endpoint {
   private readonly clientChannels = new Map<number, ClientChannel>();
   private readonly notificationHandlers = new Map<string, Map<number, { notification: CompiledNotification; handler: NotificationHandler }>>();
   private readonly wakeSources = new Set<() => boolean | void>();
+  private readonly restartListeners = new Set<(descriptor: ChannelDescriptor, generation: number) => void>();
   private readonly replySpin: SpinPolicy;
   private readonly requestSpin: SpinPolicy;
   private readonly onFault: (error: unknown, where: string) => void;
@@ -129,7 +130,7 @@ export class Endpoint {
       defaultTimeoutMs: this.defaultTimeoutMs,
       expectReply: () => this.waiter.kick(),
       deliverNotification: (channel, id, args) => this.deliverNotification(channel, id, args),
-      forget: (channel) => this.forgetClient(channel),
+      forget: (channel, why) => this.forgetClient(channel, why),
       fault: (error, where) => this.fault(error, where),
     };
     this.serverHost = {
@@ -236,6 +237,19 @@ export class Endpoint {
     if (typeof poll !== 'function') throw new InvalidArgumentError('onWake needs a function');
     this.wakeSources.add(poll);
     return () => this.wakeSources.delete(poll);
+  }
+
+  /**
+   * Calls `listener` whenever the kernel closes a client channel of this thread because its
+   * server restarted (PEER_RESTARTED), with the new generation — whether or not a call was
+   * pending. What the old generation held for this client (a follow, a subscription) is
+   * gone: ask the new one again (the next call on the same client reconnects). Returns a
+   * function that removes the listener.
+   */
+  onPeerRestarted(listener: (descriptor: ChannelDescriptor, generation: number) => void): () => void {
+    if (typeof listener !== 'function') throw new InvalidArgumentError('onPeerRestarted needs a function');
+    this.restartListeners.add(listener);
+    return () => this.restartListeners.delete(listener);
   }
 
   /** Stops serving or using channel `descriptorId` (both ends, if this thread holds both). */
@@ -363,8 +377,16 @@ export class Endpoint {
     }
   }
 
-  private forgetClient(channel: ClientChannel): void {
+  private forgetClient(channel: ClientChannel, why: IpcError): void {
     if (this.clientChannels.get(channel.id) === channel) this.clientChannels.delete(channel.id);
+    if (!(why instanceof PeerRestartedError)) return;
+    for (const listener of this.restartListeners) {
+      try {
+        listener(channel.descriptor, why.generation ?? 0);
+      } catch (error) {
+        this.fault(error, `peer-restarted listener for ${channel.descriptor.interfaceName}`);
+      }
+    }
   }
 
   private forgetServer(channel: ServerChannel): void {

@@ -45,7 +45,7 @@ describe('defineBlockDriver in checked mode', () => {
     const stolen = rig.ram.base + 7 * 1024 * 1024;
     await expect(disk.write({ sector: 0, bytes: 512, buffer: { kind: 'physical', address: stolen } })).rejects.toBeInstanceOf(PermissionDeniedError);
     expect(checked).toEqual([{ accessor: 'harness', pa: lentAddress }, { accessor: 'harness', pa: stolen }]);
-    const warning = await rig.harness.logged((record) => record.message.startsWith('checked mode:'));
-    expect(warning.message).toBe(`checked mode: harness passed 0x${stolen.toString(16)}+512, which it neither owns nor was lent (owned by someone-else)`);
+    const warning = await rig.harness.logged((record) => record.msg.startsWith('checked mode:'));
+    expect(warning.msg).toBe(`checked mode: harness passed 0x${stolen.toString(16)}+512, which it neither owns nor was lent (owned by someone-else)`);
   });
 });

@@ -12,7 +12,7 @@ describe('createLogger', () => {
     logger.warn({ sector: 7 }, 'slow request');
     logger.debug('not at this level');
     await flushed();
-    expect(batches.flat()).toEqual([expect.objectContaining({ level: 40, server: 'disk', generation: 3, message: 'slow request', fields: '{"sector":7}' })]);
+    expect(batches.flat()).toEqual([expect.objectContaining({ level: 40, server: 'disk', generation: 3, msg: 'slow request', fields: { sector: 7 } })]);
   });
 
   it('createLogger keeps records until there is a sink', async () => {
@@ -20,7 +20,7 @@ describe('createLogger', () => {
     logger.info('early');
     await flushed();
     const seen: string[] = [];
-    setSink((records) => void seen.push(...records.map((record) => record.message)));
+    setSink((records) => void seen.push(...records.map((record) => record.msg)));
     expect(seen).toEqual(['early']);
   });
 
@@ -30,7 +30,7 @@ describe('createLogger', () => {
     let calls = 0;
     setSink((records) => {
       calls++;
-      sizes.push(records.reduce((total, record) => total + record.message.length, 0));
+      sizes.push(records.reduce((total, record) => total + record.msg.length, 0));
       if (calls === 1) throw new Error('log service gone');
     });
     for (let index = 0; index < 100; index++) logger.info('x'.repeat(4000));

@@ -41,6 +41,12 @@ export interface ServerContext {
   connect<D extends InterfaceDefinition>(definition: D, name?: string): ClientOf<D>;
   /** Handles notifications the service `definition` sends to this thread. */
   onNotification<D extends InterfaceDefinition>(definition: D, notification: string, handler: (args: never) => void): void;
+  /**
+   * Calls `handler` each time the program `name` restarts while this thread had a channel
+   * to it (the PEER_RESTARTED path, whether or not a call was pending), with its new
+   * generation. A follow or subscription the old generation held is gone: ask again here.
+   */
+  onPeerRestarted(name: string, handler: (generation: number) => void): void;
   /** Sends a notification to the client on channel `channelId` (from a CallContext). */
   notify<D extends InterfaceDefinition>(call: CallContext | number, definition: D, notification: string, args: unknown): void;
   /** What the previous generation passed to remember() (0 on a fresh start). */

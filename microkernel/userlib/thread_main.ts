@@ -109,6 +109,11 @@ async function start(boot: BootInfo): Promise<void> {
     connect,
     onNotification: (definition, notification, handler) =>
       endpoint.onNotification(definition, notification as never, handler as never),
+    onPeerRestarted: (name, handler) => {
+      endpoint.onPeerRestarted((descriptor, generation) => {
+        if (descriptor.serverName === name) handler(generation);
+      });
+    },
     notify: (call, definition, notification, args) =>
       endpoint.notify(typeof call === 'number' ? call : call.channelId, definition, notification as never, args as never),
     allocateDma: (bytes, alignment = 4096) => kernel.allocate(bytes, alignment),

@@ -60,7 +60,7 @@ const fakeKernel = fakePeer('kernel', kernelInterface, {
 });
 const fakeLog = fakePeer('log', logInterface, {
   read: ({ count }) => ({ lines: ['one', 'two', 'three'].slice(-(count ?? 3)) }),
-  follow: () => ({}),
+  follow: () => ({ sequence: 0 }),
 });
 
 const fakeDrivers = fakePeer('drivers', driversInterface, {

@@ -3,7 +3,7 @@
 //
 // Each terminal (terminal.ts) runs commands.ts through a line discipline. Warnings and
 // worse from the log service are printed above the main console's prompt while the
-// system runs (everything with the `verbose` boot argument).
+// system runs (everything with the `verbose` boot argument; log_view.ts).
 
 import { blockInterface } from '../../ipc/interfaces/block.js';
 import { chardevInterface } from '../../ipc/interfaces/chardev.js';
@@ -15,8 +15,7 @@ import { defineServer } from '../../microkernel/userlib/server.js';
 import { Terminal, type TerminalOptions } from './terminal.js';
 import { openHistory } from './history.js';
 import { khoInterface } from '../../ipc/interfaces/kho.js';
-
-const LEVEL_WARN = 40;
+import { followLog } from './log_view.js';
 
 export default defineServer({
   async init(context) {
@@ -42,14 +41,12 @@ export default defineServer({
 
     context.onNotification(chardevInterface, 'input', (args: { device: string; data: Uint8Array }) => terminals.get(args.device)?.input(args.data));
     context.onNotification(chardevInterface, 'hangup', (args: { device: string }) => terminals.get(args.device)?.hangup());
-    context.onNotification(logInterface, 'record', (args: { line: string }) => void main?.printAbove(args.line));
 
     for (const terminal of terminals.values()) {
       terminal.onFinal = () => context.log.info('the system is going down');
       await terminal.open();
     }
-    const verbose = context.config.verbose === true;
-    await log.follow({ minimumLevel: verbose ? 0 : LEVEL_WARN });
+    await followLog(context, log, (line) => void main?.printAbove(line));
 
     // The prompt appears once the whole system is up: each boot, and after a restart.
     void kernel.waitForBoot({}).then(async () => {

@@ -69,6 +69,8 @@ export class Terminal {
         continue;
       }
       this.queue.push(event);
+      // Its echo ended the prompt's line, even while the previous command is still finishing.
+      this.promptShown = false;
     }
     void this.drain();
   }

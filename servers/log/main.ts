@@ -1,6 +1,7 @@
 // The log server: collects every server's pino records into a ring for `dmesg`, writes
-// each as a JSON line to the log device (a console port backed by the run directory's
-// log file), and forwards records at or above each follower's level as notifications.
+// each as a JSON line in pino's own format to the log device (a console port backed by the
+// run directory's log file, so pino-pretty and jq read it), and forwards records at or
+// above each follower's level as notifications.
 //
 // The ring lives in guest RAM preserved through KHO (ram_ring.ts), as pstore keeps a
 // console log: a restarted log server finds it again in this boot's KHO subtree "log",
@@ -14,7 +15,8 @@ import { logInterface } from '../../ipc/interfaces/log.js';
 import type { CallContext } from '../../ipc/define.js';
 import { defineServer, type ServerContext } from '../../microkernel/userlib/server.js';
 import type { LogRecordData } from '../../microkernel/userlib/logger.js';
-import { LogRing, formatRecord, type StoredRecord } from './log_ring.js';
+import { LogRing, formatRecord, fromRing, storedRecord, type StoredRecord } from './log_ring.js';
+import { MessageTooLargeError } from '../../ipc/errors.js';
 import { RamRing } from '../../microkernel/userlib/ram_ring.js';
 import { openPreservedBlock } from '../../microkernel/userlib/preserved_block.js';
 import { khoInterface } from '../../ipc/interfaces/kho.js';
@@ -55,20 +57,26 @@ export default defineServer({
       }
     };
 
+    const wallClockMs = (sinceBootMs: number) => context.clock.wallClockMs(sinceBootMs);
+    // Records ever appended to this ring (it outlives restarts): the sequence number of the newest.
+    const newestSequence = () => ring.dropped + ring.size;
+    const notifyFollower = (channel: number, record: StoredRecord, sequence: number) => {
+      try {
+        context.notify(channel, logInterface, 'record', { record, sequence });
+      } catch (error) {
+        // A record too large for this follower's ring is skipped for it; any other refusal ends the follow.
+        if (!(error instanceof MessageTooLargeError)) followers.delete(channel);
+      }
+    };
     append = (records) => {
       for (const record of records) {
-        ring.append(record);
-        const line = formatRecord(record);
+        const stored = storedRecord(record, wallClockMs);
+        ring.append(stored);
+        const sequence = newestSequence();
         for (const [channel, minimumLevel] of followers) {
-          if (record.level >= minimumLevel) {
-            try {
-              context.notify(channel, logInterface, 'record', { line, level: record.level });
-            } catch {
-              followers.delete(channel);
-            }
-          }
+          if (stored.level >= minimumLevel) notifyFollower(channel, stored, sequence);
         }
-        if (logDevice) fileBatch.push(JSON.stringify(record) + '\n');
+        if (logDevice) fileBatch.push(JSON.stringify(stored) + '\n');
       }
       if (logDevice) void flushFile();
     };
@@ -77,17 +85,28 @@ export default defineServer({
 
     context.serve(logInterface, {
       write: ({ records }) => appendRecords(records),
-      read: ({ count }) => newestThatFit(ring.last(count).map(formatRecord)),
-      follow: ({ minimumLevel }, call: CallContext) => {
+      read: ({ count }) => newestThatFit(ring.last(count).map((raw) => formatRecord(fromRing(raw)))),
+      follow: ({ minimumLevel, after }, call: CallContext) => {
+        const sequence = newestSequence();
+        // What a follower of an earlier generation has not seen yet, before anything new (notifications keep their order).
+        if (after !== undefined && after < sequence) {
+          const missed = ring.last(Math.min(sequence - after, MAXIMUM_REPLAYED));
+          missed.forEach((raw, index) => {
+            const record = fromRing(raw);
+            if (record.level >= minimumLevel) notifyFollower(call.channelId, record, sequence - missed.length + 1 + index);
+          });
+        }
         followers.set(call.channelId, minimumLevel);
-        return {};
+        return { sequence };
       },
     });
     context.log.info({ capacity: ring.capacity, records: ring.size }, 'log ring ready');
   },
 });
 
-type Ring = Pick<LogRing, 'append' | 'last' | 'size' | 'capacity'>;
+type Ring = Pick<LogRing, 'append' | 'last' | 'size' | 'capacity' | 'dropped'>;
+/** Most records a follow with `after` sends of what the follower missed. */
+const MAXIMUM_REPLAYED = 1000;
 const SUBTREE = 'log';
 
 /** The preserved ring: this boot's (after a restart), the previous kernel's (after kexec), or a new one. */

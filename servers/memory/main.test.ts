@@ -35,10 +35,10 @@ function logCollector() {
   const peer = fakePeer('log', logInterface, {
     write: ({ records }) => {
       for (const record of records) {
-        messages.push(record.message);
-        for (const waiter of waiters.filter((candidate) => candidate.pattern.test(record.message))) {
+        messages.push(record.msg);
+        for (const waiter of waiters.filter((candidate) => candidate.pattern.test(record.msg))) {
           waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve(record.message);
+          waiter.resolve(record.msg);
         }
       }
     },

@@ -59,11 +59,11 @@ export class ServerHarness {
   /** Errors the server thread died of. */
   readonly crashes: Error[] = [];
   /** What the server logged, when the test did not fake the log service. */
-  readonly logRecords: Array<{ level: number; message: string }> = [];
+  readonly logRecords: Array<{ level: number; msg: string; fields?: Record<string, unknown> }> = [];
   private readonly logWaiters: Array<() => void> = [];
 
   /** Resolves with the first record the server logged that satisfies `predicate` (logging is asynchronous). */
-  logged(predicate: (record: { level: number; message: string }) => boolean): Promise<{ level: number; message: string }> {
+  logged(predicate: (record: { level: number; msg: string; fields?: Record<string, unknown> }) => boolean): Promise<{ level: number; msg: string; fields?: Record<string, unknown> }> {
     return new Promise((resolve) => {
       const check = () => {
         const found = this.logRecords.find(predicate);
