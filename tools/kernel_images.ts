@@ -40,7 +40,7 @@ export function serveHostRequest(request: Record<string, unknown>, ram: Ram, man
       }
       case 'write-file': {
         const path = resolve(String(request.path));
-        mkdirSync(dirname(path), { recursive: true });
+        makeDirectories(dirname(path));
         const data = ram.read(Number(request.address), Number(request.length));
         writeFileSync(path, data);
         return { written: data.length, path };
@@ -50,5 +50,30 @@ export function serveHostRequest(request: Record<string, unknown>, ram: Ram, man
     }
   } catch (error) {
     return { error: (error as Error).message };
+  }
+}
+
+/**
+ * Makes `directory` and its missing parents one at a time, checking first that the nearest
+ * existing ancestor is a directory. (Node's recursive mkdirSync loops forever, holding the
+ * board's thread, where a parent exists but refuses children, as under /proc.) Throws an
+ * error naming the directory that could not be made.
+ */
+function makeDirectories(directory: string): void {
+  const missing: string[] = [];
+  let at = directory;
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  if (existsSync(at) && !statSync(at).isDirectory()) throw new Error(`cannot write under ${directory}: ${at} is not a directory`);
+  for (const path of missing) {
+    try {
+      mkdirSync(path);
+    } catch (error) {
+      throw new Error(`cannot make the directory ${path}: ${(error as Error).message.split(',')[0]}`);
+    }
   }
 }

@@ -100,6 +100,11 @@ export class RunningSystem {
     this.child.stdin.write(text);
   }
 
+  /** Sends `signal` to the baton process, as `kill` from a shell would. */
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
   /** Runs the control CLI against this system. */
   ctl(args: string[]): Promise<CommandResult> {
     return runBaton(['ctl', '--run-dir', this.runDirectory, ...args]);

@@ -107,6 +107,15 @@ describe('kexec with KHO', () => {
     }
   });
 
+  it('kho dump to a directory the host cannot make is refused at once, and SIGTERM still ends baton cleanly', async () => {
+    const system = await boot([]);
+    expect(await system.command('kho dump /proc/forbidden')).toBe('error: kho dump: cannot make the directory /proc/forbidden: ENOENT: no such file or directory');
+    expect(await system.command('kho dump /etc/hostname/below')).toBe('error: kho dump: cannot write under /etc/hostname/below: /etc/hostname is not a directory');
+    expect(await system.command('ps')).toMatch(/kho\s+server\s+1\s+running/);
+    system.signal('SIGTERM');
+    expect(await system.exited).toBe(130);
+  });
+
   it('kexec into another build on the host runs that build\'s kernel and servers, handing memory over', async () => {
     const root = fileURLToPath(new URL('../..', import.meta.url));
     const other = temporaryDirectory();
