@@ -2,7 +2,7 @@
 // restore and verify — and the log surviving restarts and kexec.
 
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RunningSystem } from '../harness/system.js';
 
 const hasDtc = spawnSync('dtc', ['--version']).status === 0;
+const PAGE = 4096;
 let systems: RunningSystem[] = [];
 const directories: string[] = [];
 afterEach(async () => {
@@ -68,10 +69,25 @@ describe('kexec with KHO', () => {
     expect(await dmesgWithVerdict(system)).toContain('KHO restore succeeded');
   });
 
-  it('keeps preserved pages intact through kho_poison, which fills everything else', async () => {
-    const system = await boot(['--manifest', 'kho-test', '--bootargs', 'kho_poison']);
+  it('keeps preserved pages intact through kho_poison, which fills every other page: as many as it says', async () => {
+    const image = join(temporaryDirectory(), 'ram.img');
+    const system = await boot(['--manifest', 'kho-test', '--bootargs', 'kho_poison', '--dump-ram', image]);
+    await dmesgUntil(system, /KHO test: folios preserved/);
     await system.command('kexec');
+    const said = /kexec: KHO FDT at 0x[0-9a-f]+, scratch array at 0x[0-9a-f]+, (\d+) bytes poisoned/.exec(system.transcript);
+    expect(said).not.toBeNull();
+    const poisonedBytes = Number(said![1]);
     expect(await dmesgWithVerdict(system)).toContain('KHO restore succeeded');
+    // The RAM saved at kexec is RAM as the old kernel left it: count its pages of pure pattern.
+    await system.waitFor((text) => text.includes(`RAM saved to ${image} at kexec`), 'the RAM saved at kexec');
+    const ram = readFileSync(image);
+    const poisonPage = Buffer.alloc(PAGE, 0x6b);
+    let poisonedPages = 0;
+    for (let offset = 0; offset < ram.length; offset += PAGE) if (ram.subarray(offset, offset + PAGE).equals(poisonPage)) poisonedPages++;
+    expect(poisonedBytes % PAGE).toBe(0);
+    expect(poisonedPages * PAGE).toBe(poisonedBytes);
+    // Most of RAM is not handed over: the boot RAM (256 MiB) less scratch and preserved blocks.
+    expect(poisonedBytes).toBeGreaterThan(ram.length / 2);
   });
 
   it('restart of the log server loses nothing', async () => {
@@ -143,13 +159,20 @@ describe('kexec with KHO', () => {
   it('boots a RAM image saved at kexec as an incoming handover elsewhere', async () => {
     const directory = temporaryDirectory();
     const image = join(directory, 'ram.img');
+    const atKexec = join(directory, 'ram-at-kexec.img');
     const first = await boot(['--manifest', 'kho-test', '--dump-ram', image]);
     await first.command('kexec');
+    await first.waitFor((text) => text.includes(`RAM saved to ${image} at kexec`), 'the RAM saved at kexec');
     const hint = /--kho-fdt (0x[0-9a-f]+) --kho-scratch (0x[0-9a-f]+,\d+)/.exec(first.transcript);
     expect(hint).not.toBeNull();
+    // --dump-ram writes the same file again at power-off: keep the image the kexec wrote.
+    copyFileSync(image, atKexec);
     await first.shutdown();
-    const second = await boot(['--manifest', 'kho-test', '--ram', image, '--kho-fdt', hint![1]!, '--kho-scratch', hint![2]!]);
-    expect(await dmesgWithVerdict(second)).toContain('KHO restore succeeded');
+    expect(first.transcript).toContain(`RAM saved to ${image} at poweroff`);
+    const second = await boot(['--manifest', 'kho-test', '--ram', atKexec, '--kho-fdt', hint![1]!, '--kho-scratch', hint![2]!]);
+    const dmesg = await dmesgWithVerdict(second);
+    expect(dmesg).toContain(`KHO: incoming handover at ${hint![1]!}`);
+    expect(dmesg).toContain('KHO restore succeeded');
   });
 
   it('boots with KHO revival disabled when the handover is bad', async () => {
