@@ -70,8 +70,9 @@ export function planBootMemory(inputs: BootMemoryInputs): BootMemory {
       const sizes = scratchSizes(kho.scratch, { total: reservedBytes, belowLowLimit: reservedBytes });
       scratch = placeScratchAreas(sizes, subtract([{ start: ram.base, end: ram.end }], regions.map(asRange)), ARCH_LOW_ADDRESS_LIMIT)
         .filter((area) => area.size > 0);
+      if (kho.scratchArgument !== undefined) print(`KHO: ${scratchReport(kho.scratchArgument, scratch, ram.size)}`);
     } catch (error) {
-      print(`KHO: disabled: ${(error as Error).message}`);
+      print(`KHO: disabled: ${(error as Error).message}${kho.scratchArgument !== undefined ? ` (${kho.scratchArgument})` : ''}`);
     }
   }
   scratch.forEach((area, index) => regions.push({ base: area.addr, size: area.size, purpose: `KHO scratch ${index}` }));
@@ -80,6 +81,18 @@ export function planBootMemory(inputs: BootMemoryInputs): BootMemory {
   const pool = new DmaPool(ram, free);
   for (const [pa, size] of preserved) pool.reserve(pa, size, PRESERVED_OWNER);
   return { regions, pool, kho, scratch, handover };
+}
+
+/**
+ * What an explicit kho_scratch= did: the areas it gave and their share of RAM, as a warning
+ * when they keep more than a quarter of RAM from the page allocator (scratch is reserved).
+ */
+export function scratchReport(argument: string, areas: readonly ScratchArea[], ramSize: number): string {
+  const total = areas.reduce((sum, area) => sum + area.size, 0);
+  const share = `${areas.length} scratch areas of ${formatBytes(total)} in all, ${Math.round((total / ramSize) * 100)}% of RAM`;
+  return total > ramSize / 4
+    ? `warning: ${argument}: ${share}, all of it kept from the page allocator (try a smaller kho_scratch)`
+    : `${argument}: ${share}`;
 }
 
 /** /chosen linux,kho-fdt = <addr size> and linux,kho-scratch = <addr len>, in the root's cells. */

@@ -9,6 +9,7 @@
 //   5. start servers and driver instances in manifest order, all at once;
 //   6. report the time to all-ready; from then on supervise.
 
+import { configArgumentWarnings, configArguments, readRingBytes } from './boot_arguments.js';
 import type { Logger } from 'pino';
 import { hex, PAGE_SIZE } from '../hal/address.js';
 import { Clock } from '../hal/clock.js';
@@ -150,8 +151,10 @@ export class Kernel {
       },
     });
     this.pool = new ThreadPool(new URL('./userlib/thread_main.js', import.meta.url));
+    const rings = readRingBytes(this.board.bootargs);
+    for (const warning of rings.warnings) this.console.print(`bootargs: ${warning}`);
     this.names = new NameService({
-      ringBytes: ringBytesArgument(this.board.bootargs),
+      ringBytes: rings.ringBytes,
       doorbells: this.doorbells,
       kernelSlot: KERNEL_SLOT,
       find: (name) => this.supervisor.find(name) ?? this.drivers.provider(name),
@@ -216,6 +219,8 @@ export class Kernel {
     });
 
     this.createProcesses(manifest);
+    const programs = new Set([...manifest.programs.map((program) => program.name), ...this.supervisor.processes.flatMap((process) => [process.name, process.spec.name])]);
+    for (const warning of configArgumentWarnings(this.board.bootargs, programs)) this.console.print(`bootargs: ${warning}`);
     const memoryServer = this.supervisor.processes.find((process) => process.spec.serves.includes('memory'));
     if (memoryServer) {
       const memory = this.endpoint.client(memoryInterface, {
@@ -286,13 +291,7 @@ export class Kernel {
    * scratch areas and the incoming handover.
    */
   private kernelConfig(process: Process): Record<string, unknown> {
-    const config: Record<string, unknown> = {};
-    for (const word of this.board.bootargs.split(/\s+/)) {
-      const match = /^([a-z][a-z0-9-]*)\.([A-Za-z][A-Za-z0-9_]*)=(.*)$/.exec(word);
-      if (!match || (match[1] !== process.name && match[1] !== process.spec.name)) continue;
-      const value = match[3]!;
-      config[match[2]!] = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
-    }
+    const config: Record<string, unknown> = configArguments(this.board.bootargs, process.name, process.spec.name);
     if (process.spec.serves.includes('memory')) {
       config.ram = [{ base: this.ram.base, size: this.ram.size }];
       config.reserved = this.memory.regions.map((region) => ({ base: region.base, size: region.size, purpose: region.purpose }));
@@ -414,16 +413,6 @@ export class Kernel {
     if (action.kind === 'poweroff') this.firmware.powerOff(action.status);
     else this.firmware.reset();
   }
-}
-
-/**
- * `ipc.ring_bytes=N` (a power of two from 1024): smaller channel rings than the default 64 KiB,
- * so messages that would fit travel as bulk (lent pages) — for exercising that path.
- */
-function ringBytesArgument(bootargs: string): number | undefined {
-  const match = /(?:^|\s)ipc\.ring_bytes=(\d+)(?:\s|$)/.exec(bootargs);
-  const value = match ? Number(match[1]) : undefined;
-  return value !== undefined && value >= 1024 && (value & (value - 1)) === 0 ? value : undefined;
 }
 
 function isPeerGone(error: unknown): boolean {

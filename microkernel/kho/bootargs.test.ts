@@ -7,6 +7,7 @@ describe('parseKhoBootargs', () => {
       enabled: true,
       scratch: { kind: 'sizes', lowmem: 16 * 2 ** 20, global: 64 * 2 ** 20, perNode: 32 * 2 ** 20 },
       poison: true,
+      scratchArgument: 'kho_scratch=16M,64M,32M',
       errors: [],
     });
   });

@@ -14,6 +14,8 @@ export interface KhoBootOptions {
   readonly enabled: boolean;
   readonly scratch: ScratchConfig;
   readonly poison: boolean;
+  /** The kho_scratch= argument as given (the last one that parsed), for boot messages; undefined: the default. */
+  readonly scratchArgument?: string;
   /** One message per parameter that could not be parsed. */
   readonly errors: readonly string[];
 }
@@ -36,6 +38,7 @@ export function parseKhoBootargs(bootargs: string, defaultEnabled = false): KhoB
   let enabled = defaultEnabled;
   let scratch = DEFAULT_SCRATCH_CONFIG;
   let poison = false;
+  let scratchArgument: string | undefined;
   const errors: string[] = [];
   for (const word of bootargs.split(/\s+/)) {
     const equals = word.indexOf('=');
@@ -48,6 +51,7 @@ export function parseKhoBootargs(bootargs: string, defaultEnabled = false): KhoB
     } else if (name === 'kho_scratch') {
       try {
         scratch = parseKhoScratch(value ?? '');
+        scratchArgument = word;
       } catch (error) {
         if (!isKhoError(error)) throw error;
         errors.push(error.message);
@@ -58,5 +62,5 @@ export function parseKhoBootargs(bootargs: string, defaultEnabled = false): KhoB
       else poison = parsed;
     }
   }
-  return { enabled, scratch, poison, errors };
+  return { enabled, scratch, poison, ...(scratchArgument !== undefined ? { scratchArgument } : {}), errors };
 }

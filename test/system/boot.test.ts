@@ -35,6 +35,17 @@ async function psUntil(running: RunningSystem, name: string, pattern: RegExp): P
   throw new Error(`${name} never matched ${pattern}`);
 }
 
+/** Repeats `line` until its output matches `pattern` (each run an event); after 45 s, fails with the last output. */
+async function commandUntil(running: RunningSystem, line: string, pattern: RegExp): Promise<string> {
+  const deadline = Date.now() + 45_000;
+  let output = '';
+  while (Date.now() < deadline) {
+    output = await running.command(line);
+    if (pattern.test(output)) return output;
+  }
+  throw new Error(`"${line}" never printed ${pattern}; last output:\n${output}`);
+}
+
 describe('baton start', () => {
   it('runs piped console commands in order and exits 0 after shutdown', async () => {
     const runDirectory = mkdtempSync(join(tmpdir(), 'baton-pipe-'));
@@ -197,6 +208,28 @@ describe('the run directory', () => {
     expect(logAfter.includes(0)).toBe(false);
     expect(readFileSync(join(runDirectory, 'disk.img')).subarray(0, 10).toString()).toBe('still-here');
     expect(await system.command('blk read virtio-blk 0')).toContain('|still-here');
+  });
+});
+
+describe('boot arguments', () => {
+  it('warns at boot about each wrong boot argument, naming it, and NAME.key=value sets a server\'s config', async () => {
+    system = await RunningSystem.boot(['--manifest', 'kho-test', '--bootargs',
+      'kho_scratch=999% ipc.ring_bytes=1 ipc.ring_bytes=-5 nosuch.key=1 kho-test.maximumOrder=0 kho-test.maximumBytes=1048576']);
+    const boot = system.transcript;
+    expect(boot).toContain('KHO: kho_scratch=999%: 2 scratch areas of 44.0 MiB in all, 17% of RAM');
+    for (const value of ['1', '-5']) expect(boot).toContain(`bootargs: ipc.ring_bytes=${value}: expected a power of two from 1024 to 1048576 bytes; rings keep their default size`);
+    expect(boot).toContain('bootargs: nosuch.key=1: no server or driver named nosuch in the boot manifest; ignored');
+    expect(boot).not.toContain('kho-test.maximumOrder=0:');
+    // kho-test preserved 1 MiB in folios of order 0 only (by default it picks orders 0..10 at random).
+    const kho = await commandUntil(system, 'kho', /kho_test at/);
+    const orderZero = /preserved blocks: order 0: (\d+)/.exec(kho);
+    expect(orderZero).not.toBeNull();
+    expect(Number(orderZero![1])).toBeGreaterThanOrEqual(256);
+  });
+
+  it('warns when kho_scratch keeps more than a quarter of RAM from the allocator', async () => {
+    system = await RunningSystem.boot(['--ram', '64M', '--bootargs', 'kho_scratch=8M,8M,8M']);
+    expect(system.transcript).toMatch(/KHO: warning: kho_scratch=8M,8M,8M: 3 scratch areas of 24\.0 MiB in all, 38% of RAM/);
   });
 });
 

@@ -90,6 +90,17 @@ describe('kexec with KHO', () => {
     expect(poisonedBytes).toBeGreaterThan(ram.length / 2);
   });
 
+  it('kho=off: no scratch is set aside and kexec hands nothing over', async () => {
+    const system = await boot(['--bootargs', 'kho=off']);
+    expect(await system.command('kho')).toMatch(/^scratch areas:\noutgoing:/);
+    await system.command('mem');
+    await system.command('kexec');
+    expect(system.transcript).not.toContain('kexec: KHO FDT at');
+    expect(await system.command('kho')).toContain('incoming: none (not a KHO boot)');
+    // The console's history is KHO state: without KHO the new boot starts with none.
+    expect(await system.command('history')).not.toContain('mem');
+  });
+
   it('restart of the log server loses nothing', async () => {
     const system = await boot([]);
     const before = (await system.command('dmesg')).split('\n');
