@@ -1,9 +1,9 @@
 // Errors the ext2 code raises, by POSIX errno name: the fs interface carries the same names
-// to the VFS and on to programs.
+// to the VFS and on to programs (ipc/interfaces/errno.ts declares them).
 
-export type Errno =
-  | 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'ENOTEMPTY' | 'EBADF' | 'ENOSPC' | 'EROFS'
-  | 'ENAMETOOLONG' | 'ELOOP' | 'EXDEV' | 'EINVAL' | 'EACCES' | 'EFBIG' | 'EMLINK' | 'EIO' | 'EPERM';
+import type { ErrnoName } from '../../ipc/interfaces/errno.js';
+
+export type Errno = ErrnoName;
 
 export class Ext2Error extends Error {
   readonly code: Errno;

@@ -64,6 +64,11 @@ export interface MountOptions {
   readonly access: MountAccess;
   /** Wall-clock seconds, for inode and superblock times. */
   readonly now?: () => number;
+  /**
+   * Whether a read-write mount counts itself and sets the mount time (default true); mkfs
+   * filling a new image says false, as `mke2fs -d` leaves the mount count at 0.
+   */
+  readonly recordMount?: boolean;
 }
 
 /** Links a directory or file may have (EXT2_LINK_MAX). */
@@ -119,10 +124,11 @@ export class Ext2Filesystem {
     const now = options.now ?? (() => Math.floor(Date.now() / 1000));
     const filesystem = new Ext2Filesystem(cache, superblock, groups, access, now);
     if (access === 'read-write') {
-      const maximum = superblock.get('maximumMountCount');
-      if (maximum === 0) superblock.set('maximumMountCount', 20);
-      superblock.set('mountCount', superblock.get('mountCount') + 1);
-      superblock.set('mountTime', now());
+      if (options.recordMount !== false) {
+        if (superblock.get('maximumMountCount') === 0) superblock.set('maximumMountCount', 20);
+        superblock.set('mountCount', superblock.get('mountCount') + 1);
+        superblock.set('mountTime', now());
+      }
       superblock.set('state', superblock.get('state') & ~STATE_VALID);
       superblock.set('writeTime', now());
       groups.superblockChanged();

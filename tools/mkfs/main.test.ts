@@ -30,6 +30,7 @@ describe.skipIf(e2fsprogsMissing)(title('mkfs'), () => {
       expect(check.status, check.output).toBe(0);
       expect(debugfs(bytes, 'stats')).toMatch(/Filesystem volume name:\s+baton/);
       expect(debugfs(bytes, 'stats')).toMatch(/Block size:\s+2048/);
+      expect(debugfs(bytes, 'stats')).toMatch(/Mount count:\s+0\b/);
       const tree = dumpTree(bytes);
       expect(tree.get('etc/motd')).toEqual({ kind: 'file', size: 6, sha256: sha256(text('hello\n')) });
       expect(tree.get('bin/payload')).toEqual({ kind: 'file', size: payload.length, sha256: sha256(payload) });

@@ -46,7 +46,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(options.label ? { label: options.label } : {}),
     });
     if (options.from) {
-      const filesystem = await Ext2Filesystem.mount(store, { access: 'read-write' });
+      const filesystem = await Ext2Filesystem.mount(store, { access: 'read-write', recordMount: false });
       const total = folderBytes(options.from);
       const bar = progressBar(total);
       await populate(filesystem, filesystem.rootInode, options.from, {

@@ -1,0 +1,31 @@
+// POSIX errors by errno name, as the file interfaces (filesystem, and the VFS's fs) return
+// them and as the process server will hand them to programs as -errno. Declared once as a
+// table: each name gets its class (`instanceof ENOENT` works after msgpack) and its Linux
+// number (asm-generic/errno-base.h, errno.h).
+
+import { errorClass, registerError } from '../errors.js';
+
+export const ERRNO_NUMBERS = {
+  EPERM: 1, ENOENT: 2, EIO: 5, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EBUSY: 16, EEXIST: 17,
+  EXDEV: 18, ENOTDIR: 20, EISDIR: 21, EINVAL: 22, EMFILE: 24, EFBIG: 27, ENOSPC: 28, ESPIPE: 29,
+  EROFS: 30, EMLINK: 31, ENAMETOOLONG: 36, ENOSYS: 38, ENOTEMPTY: 39, ELOOP: 40,
+} as const;
+
+export type ErrnoName = keyof typeof ERRNO_NUMBERS;
+
+/** The error class of each errno name. */
+export const errnoErrors = Object.fromEntries(
+  Object.keys(ERRNO_NUMBERS).map((name) => {
+    const ErrnoError = class extends errorClass(name) {};
+    Object.defineProperty(ErrnoError, 'name', { value: name });
+    registerError(name, (message, data) => new ErrnoError(message, data));
+    return [name, ErrnoError];
+  }),
+) as { readonly [N in ErrnoName]: ReturnType<typeof errorClass<N>> };
+
+/** A new error of errno `name`, e.g. `errnoError('ENOENT', 'no such file: /a')`. */
+export function errnoError(name: ErrnoName, message: string, data?: unknown): Error {
+  return new errnoErrors[name](message, data);
+}
+
+export const ERRNO_NAMES = Object.keys(ERRNO_NUMBERS) as ErrnoName[];

@@ -1,0 +1,79 @@
+// The ext2 server: one ext2 filesystem on one disk, served to the VFS as the filesystem
+// interface (ipc/interfaces/filesystem.ts). It reaches the disk only through the block
+// service, and answers every refusal with its POSIX errno.
+//
+// Config: `disk`, the block service's name (e.g. "virtio-blk" or "virtio-blk.1"), and
+// `access`, "read-write" (default) or "read-only". A read-write mount marks the filesystem
+// not clean until `stop` unmounts it, so after a crash `e2fsck -p` checks it.
+
+import { blockInterface } from '../../ipc/interfaces/block.js';
+import { errnoError } from '../../ipc/interfaces/errno.js';
+import { filesystemInterface } from '../../ipc/interfaces/filesystem.js';
+import { Type, TypeCompiler, type Static } from '../../ipc/typebox.js';
+import { InvalidArgumentError } from '../../ipc/errors.js';
+import { defineServer } from '../../microkernel/userlib/server.js';
+import { BlockServiceStore } from './block_service_store.js';
+import { Ext2Error } from './errors.js';
+import { Ext2Filesystem } from './filesystem.js';
+
+const Ext2Config = Type.Object({
+  disk: Type.String({ minLength: 1, description: 'block service name of the disk' }),
+  access: Type.Optional(Type.Union([Type.Literal('read-write'), Type.Literal('read-only')])),
+});
+type Ext2Config = Static<typeof Ext2Config>;
+const checkConfig = TypeCompiler.Compile(Ext2Config);
+
+let mounted: Ext2Filesystem | undefined;
+
+export default defineServer({
+  async init(context) {
+    if (!checkConfig.Check(context.config)) {
+      const problem = [...checkConfig.Errors(context.config)][0];
+      throw new InvalidArgumentError(`ext2 config${problem ? ` ${problem.path || '/'}: ${problem.message}` : ' is invalid'}`);
+    }
+    const config: Ext2Config = context.config;
+    const disk = context.connect(blockInterface, config.disk);
+    const store = await BlockServiceStore.open(disk, context.ram, (bytes) => context.allocateDma(bytes));
+    const filesystem = await Ext2Filesystem.mount(store, { access: config.access ?? 'read-write' });
+    mounted = filesystem;
+    const statistics = filesystem.statistics();
+    context.log.info({ disk: config.disk, label: statistics.label, blocks: statistics.blocks, blockBytes: statistics.blockBytes, access: filesystem.access }, 'mounted ext2');
+
+    const owner = (args: { uid: number; gid: number }) => ({ uid: args.uid, gid: args.gid });
+    context.serve(filesystemInterface, {
+      info: () => ({ type: 'ext2', root: filesystem.rootInode, statistics: filesystem.statistics() }),
+      lookup: (args) => errno(async () => filesystem.stat(await filesystem.lookup(args.directory, args.name))),
+      getattr: (args) => errno(() => filesystem.stat(args.inode)),
+      readdir: (args) => errno(async () => ({ entries: await filesystem.readDirectory(args.directory) })),
+      read: (args) => errno(async () => ({ data: await filesystem.read(args.inode, args.offset, args.length) })),
+      write: (args) => errno(async () => ({ written: await filesystem.write(args.inode, args.offset, args.data) })),
+      truncate: (args) => errno(async () => { await filesystem.truncate(args.inode, args.size); return {}; }),
+      create: (args) => errno(async () => filesystem.stat(await filesystem.create(args.directory, args.name, args.permissions, owner(args)))),
+      mkdir: (args) => errno(async () => filesystem.stat(await filesystem.mkdir(args.directory, args.name, args.permissions, owner(args)))),
+      symlink: (args) => errno(async () => filesystem.stat(await filesystem.symlink(args.directory, args.name, args.target, owner(args)))),
+      readlink: (args) => errno(async () => ({ target: await filesystem.readlink(args.inode) })),
+      link: (args) => errno(async () => { await filesystem.link(args.directory, args.name, args.inode); return {}; }),
+      unlink: (args) => errno(async () => { await filesystem.unlink(args.directory, args.name); return {}; }),
+      rmdir: (args) => errno(async () => { await filesystem.rmdir(args.directory, args.name); return {}; }),
+      rename: (args) => errno(async () => { await filesystem.rename(args.fromDirectory, args.fromName, args.toDirectory, args.toName); return {}; }),
+      setattr: ({ inode, ...change }) => errno(() => filesystem.setAttributes(inode, change)),
+      sync: () => errno(async () => { await filesystem.sync(); return {}; }),
+      hold: (args) => errno(async () => { await filesystem.stat(args.inode); filesystem.hold(args.inode); return {}; }),
+      release: (args) => errno(async () => { await filesystem.release(args.inode); return {}; }),
+    });
+  },
+
+  async stop() {
+    await mounted?.unmount();
+  },
+});
+
+/** Runs `operation`, turning the filesystem's errors into typed errno errors for the client. */
+async function errno<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof Ext2Error) throw errnoError(error.code, error.message.replace(/^E[A-Z]+: /, ''));
+    throw error;
+  }
+}
