@@ -35,6 +35,20 @@ function consoleShows(running: RunningSystem, text: string, from = 0): Promise<s
   return running.waitFor((output) => output.slice(from).includes(text), `the console to show "${text}"`);
 }
 
+/**
+ * Waits until baton.log holds a record from `server` whose msg starts with `text` (the log
+ * server writes the file while the system runs); gives up after 45 s with the file's tail.
+ */
+async function fileShows(running: RunningSystem, server: string, text: string): Promise<void> {
+  const deadline = Date.now() + 45_000;
+  for (;;) {
+    const file = readFileSync(join(running.runDirectory, 'baton.log'), 'utf8');
+    if (file.split('\n').some((line) => line.includes(`"server":"${server}"`) && line.includes(`"msg":"${text}`))) return;
+    if (Date.now() > deadline) throw new Error(`baton.log never got ${server}: ${text}; its end:\n${file.slice(-3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 function logLines(running: RunningSystem): Array<Record<string, unknown>> {
   return readFileSync(join(running.runDirectory, 'baton.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
 }
@@ -47,6 +61,9 @@ describe('the log', () => {
     const shown = await consoleShows(system, 'warn  kernel: virtio-rng: generation 1 crashed: killed on request');
     await psUntil(system, 'virtio-rng', /\s2\s+running\s/);
     expect(shown).toMatch(/\[ +\d+\.\d\d\] warn {2}kernel: virtio-rng: generation 1 crashed: killed on request; restarting in \d+ ms\r\n/);
+    // What was logged before the shutdown is in the file while the system runs.
+    await fileShows(system, 'virtio-rng', 'virtio-rng bound to');
+    await fileShows(system, 'kernel', 'virtio-rng: generation 2 running');
     expect(await system.shutdown()).toBe(0);
 
     const records = logLines(system);
