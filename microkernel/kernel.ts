@@ -48,6 +48,7 @@ import { PeerRestartedError, PeerStoppedError } from '../ipc/errors.js';
 import type { ClientOf } from '../ipc/define.js';
 import { ThreadPool } from './thread_pool.js';
 import { createLogger } from './userlib/logger.js';
+import { LogBuffer, recordsInFrames } from './log_buffer.js';
 
 export const KERNEL_SLOT = 1;
 const EARLY_CONSOLE_BUFFER = 1024 * 1024;
@@ -70,7 +71,8 @@ export class Kernel {
   readonly heartbeats = new Int32Array(new SharedArrayBuffer(DOORBELL_SLOTS * HEARTBEAT_WORDS * 4));
   readonly endpoint: Endpoint;
   readonly log: Logger;
-  private readonly setLogSink: ReturnType<typeof createLogger>['setSink'];
+  /** Records for the log service until it can take them (the kernel's own, and threads' while theirs is down). */
+  readonly logBuffer: LogBuffer;
   readonly tree: Fdt;
   readonly board: BoardTreeSummary;
   readonly names: NameService;
@@ -86,6 +88,7 @@ export class Kernel {
   private powering = false;
   private khoProxy: ClientOf<typeof khoInterface> | undefined;
   private memoryClient: ClientOf<typeof memoryInterface> | undefined;
+  private readonly logClient: ClientOf<typeof logInterface>;
   /** The shutdown, reboot or kexec waiting for its caller's `proceed`. */
   private goingDown: (() => void) | undefined;
   /** The `verbose` boot argument: every log level on the console, debug records kept. */
@@ -102,7 +105,13 @@ export class Kernel {
     this.clock = new Clock(entry.clock);
     const logger = createLogger('kernel', 0, this.clock, 'info');
     this.log = logger.logger;
-    this.setLogSink = logger.setSink;
+    this.logBuffer = new LogBuffer({
+      running: () => this.supervisor?.find('log')?.state === 'running',
+      send: (records) => this.logClient.write({ records }),
+      note: (dropped) => ({ time: this.clock.nowMs(), level: 40, server: 'kernel', generation: 0,
+        msg: `${dropped} log records were lost while the log service was down (the kernel keeps the newest ${this.logBuffer.capacity})` }),
+    });
+    logger.setSink((records) => this.logBuffer.keep(records));
     this.doorbells = new DoorbellPage(entry.doorbells);
     const firmwareBlock = this.busBlock((block) => block.size === 0x1000 && block.base === 0x0010_0000);
     this.firmware = new FirmwareCalls(firmwareBlock, this.ram);
@@ -150,6 +159,10 @@ export class Kernel {
         this.console.print(`ipc fault in ${where}: ${(error as Error).message ?? String(error)}`);
       },
     });
+    this.logClient = this.endpoint.client(logInterface, {
+      connect: () => this.names.lookup('kernel', 'log', 'log'),
+      reconnect: () => this.names.lookup('kernel', 'log', 'log'),
+    });
     this.pool = new ThreadPool(new URL('./userlib/thread_main.js', import.meta.url));
     const rings = readRingBytes(this.board.bootargs);
     for (const warning of rings.warnings) this.console.print(`bootargs: ${warning}`);
@@ -175,6 +188,12 @@ export class Kernel {
       nowMs: () => this.clock.nowMs(),
       bootInfo: (process, start) => this.bootInfo(process, start),
       quiesce: (process) => this.drivers.quiesce(process),
+      keepLog: (process, records) => this.logBuffer.keep(records, { server: process.name, generation: process.generation }),
+      salvage: (process) => (process.name === 'log' ? (frames) => this.logBuffer.keep(recordsInFrames(frames)) : undefined),
+    });
+    // A log server that is running again takes what the kernel kept while there was none.
+    this.supervisor.onStateChange((process) => {
+      if (process.name === 'log' && process.state === 'running') this.logBuffer.flush();
     });
     this.drivers = new DriverManager({
       supervisor: this.supervisor,
@@ -213,10 +232,6 @@ export class Kernel {
     }));
     this.endpoint.serve(driversInterface, this.drivers.handlers());
     this.endpoint.start();
-    const log = this.endpoint.client(logInterface, {
-      connect: () => this.names.lookup('kernel', 'log', 'log'),
-      reconnect: () => this.names.lookup('kernel', 'log', 'log'),
-    });
 
     this.createProcesses(manifest);
     const programs = new Set([...manifest.programs.map((program) => program.name), ...this.supervisor.processes.flatMap((process) => [process.name, process.spec.name])]);
@@ -240,8 +255,6 @@ export class Kernel {
       this.pool.keepSpare();
       return this.clock.nowMs();
     });
-    // Only now is the log service starting, so a lookup waits for it; records wait until then.
-    this.setLogSink((records) => log.write({ records }));
     return this.bootMs;
   }
 

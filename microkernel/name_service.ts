@@ -13,6 +13,7 @@
 import type { DoorbellPage } from '../hal/doorbells.js';
 import { closeChannel, createChannel, type ChannelDescriptor } from '../ipc/channel.js';
 import { CallTimeoutError, IpcError, PermissionDeniedError, PeerStoppedError } from '../ipc/errors.js';
+import { Ring } from '../ipc/ring.js';
 import { DEFAULT_START_TIMEOUT_MS } from './manifest.js';
 import type { Process } from './process.js';
 
@@ -94,15 +95,29 @@ export class NameService {
     }
   }
 
-  /** Revokes every channel `process` is an end of; clients of it learn the new generation. */
-  revoke(process: Process, reason: 'peer-restarted' | 'peer-stopped', newGeneration: number): number {
+  /**
+   * Revokes every channel `process` is an end of; clients of it learn the new generation.
+   * With `unread`, the frames still in the request rings of the channels it served are read
+   * once those are closed (its thread has ended, so the kernel reads in its place) and handed over.
+   */
+  revoke(process: Process, reason: 'peer-restarted' | 'peer-stopped', newGeneration: number, unread?: (frames: Uint8Array[]) => void): number {
     let revoked = 0;
+    const served: ChannelDescriptor[] = [];
     for (const [id, record] of this.channels) {
       if (record.server !== process.name && record.client !== process.name) continue;
       const why = record.server === process.name ? reason : 'peer-stopped';
       closeChannel(record.descriptor, why, newGeneration, this.host.doorbells);
+      if (record.server === process.name) served.push(record.descriptor);
       this.channels.delete(id);
       revoked++;
+    }
+    if (unread) {
+      const frames: Uint8Array[] = [];
+      for (const descriptor of served) {
+        const requests = new Ring(descriptor.requests);
+        for (let frame = requests.tryRead(); frame; frame = requests.tryRead()) frames.push(frame);
+      }
+      unread(frames);
     }
     return revoked;
   }

@@ -61,7 +61,9 @@ export type ThreadToKernel =
   | { readonly type: 'init-failed'; readonly error: WireFailure; readonly where?: string; readonly stack?: string }
   | { readonly type: 'lookup'; readonly id: number; readonly name: string; readonly interfaceName: string }
   | { readonly type: 'allocate'; readonly id: number; readonly bytes: number; readonly alignment: number }
-  | { readonly type: 'remember'; readonly value: number };
+  | { readonly type: 'remember'; readonly value: number }
+  /** Log records the thread could not hand to the log server (its channel is not open): the kernel keeps them for it. */
+  | { readonly type: 'log'; readonly records: readonly unknown[] };
 
 /** Heartbeat table: per doorbell slot, [beats, messages handled, reserved, reserved]. */
 export const HEARTBEAT_WORDS = 4;
@@ -96,6 +98,10 @@ export function parseThreadMessage(message: unknown): ThreadToKernel | undefined
     case 'remember':
       if (!Number.isSafeInteger(value.value)) return undefined;
       return { type: 'remember', value: value.value as number };
+    case 'log':
+      // Each record is checked where it is kept (log_buffer.ts); a batch is what one log.write carries.
+      if (!Array.isArray(value.records) || value.records.length > 256) return undefined;
+      return { type: 'log', records: value.records as unknown[] };
     default:
       return undefined;
   }

@@ -37,6 +37,13 @@ export interface SupervisorHost {
   bootInfo(process: Process, start: StartKind): BootInfo;
   /** A program's thread has ended: stop its device DMAing before its memory is reclaimed. */
   quiesce?(process: Process): void;
+  /** Log records a program handed the kernel because it could not reach the log server. */
+  keepLog?(process: Process, records: readonly unknown[]): void;
+  /**
+   * For a program whose unread requests the kernel keeps when it ends (the log server's: the
+   * records nobody read yet), what takes them; read from its channels once they are closed.
+   */
+  salvage?(process: Process): ((frames: Uint8Array[]) => void) | undefined;
 }
 
 export class Supervisor {
@@ -179,6 +186,9 @@ export class Supervisor {
       case 'remember':
         process.remembered = message.value;
         return;
+      case 'log':
+        this.host.keepLog?.(process, message.records);
+        return;
       case 'stopped':
         void process.thread?.terminate();
         return;
@@ -223,7 +233,7 @@ export class Supervisor {
     }
     if (process.intent === 'stop' || process.intent === 'restart' || this.shuttingDown) {
       const stoppedFor = process.intent === 'restart' ? 'peer-restarted' : 'peer-stopped';
-      this.host.names.revoke(process, stoppedFor, process.generation + (stoppedFor === 'peer-restarted' ? 1 : 0));
+      this.host.names.revoke(process, stoppedFor, process.generation + (stoppedFor === 'peer-restarted' ? 1 : 0), this.host.salvage?.(process));
       if (process.intent !== 'restart') {
         process.state = 'stopped';
         process.settle(false);
@@ -235,14 +245,14 @@ export class Supervisor {
     const decision = decideRestart(process.spec.restart, process.quickFailures, { ranForMs, becameReady });
     process.quickFailures = decision.quickFailures;
     if (decision.action === 'give-up') {
-      this.host.names.revoke(process, 'peer-stopped', process.generation);
+      this.host.names.revoke(process, 'peer-stopped', process.generation, this.host.salvage?.(process));
       process.state = 'failed';
       this.host.log.error(`${process.name}: ${reason}; marked failed (${decision.reason})`);
       process.settle(false);
       this.changed(process);
       return;
     }
-    this.host.names.revoke(process, 'peer-restarted', process.generation + 1);
+    this.host.names.revoke(process, 'peer-restarted', process.generation + 1, this.host.salvage?.(process));
     process.state = 'restarting';
     process.restarts++;
     this.changed(process, reason);

@@ -20,6 +20,7 @@ import { memoryBulkCarrier } from './bulk_carrier.js';
 import { HEARTBEAT_BEATS, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, type BootInfo, type KernelToThread } from '../protocol.js';
 import { KernelLink } from './kernel_link.js';
 import { createLogger } from './logger.js';
+import { LogLink } from './log_link.js';
 import { programFrame } from './program_frame.js';
 import type { ServerContext, ServerDefinition } from './server.js';
 
@@ -152,8 +153,12 @@ async function start(boot: BootInfo): Promise<void> {
     running = { definition, endpoint, heartbeat };
     if (definition.localLogSink) setSink(definition.localLogSink);
     else {
-      const log = connect(logInterface);
-      setSink((records) => log.write({ records }));
+      const link = new LogLink({
+        endpoint,
+        lookup: () => kernel.lookup(logInterface.name, logInterface.name),
+        toKernel: (records) => kernel.post({ type: 'log', records }),
+      });
+      setSink((records) => link.write(records));
     }
     endpoint.start();
     await definition.init(context);

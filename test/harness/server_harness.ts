@@ -194,6 +194,12 @@ export class ServerHarness {
       case 'remember':
         this.remembered = message.value;
         return;
+      case 'log': {
+        // Records the thread handed "the kernel" (its log channel was not open yet): the log peer gets them, as the kernel would forward them.
+        const write = (this.peers.get('log')?.handlers as { write?: (args: { records: unknown[] }, call: never) => unknown } | undefined)?.write;
+        write?.({ records: [...message.records] }, undefined as never);
+        return;
+      }
       case 'init-failed':
         this.readyReject(new Error(`${this.options.name} init failed: ${message.error.message}`));
         return;

@@ -1,5 +1,6 @@
 // Whole-system tests of the log: baton.log in pino's line format, read through pino-pretty
-// and jq as the README says; the console's view of warnings across log server restarts.
+// and jq as the README says; the console's view of warnings across log server restarts;
+// records logged while the log server is down kept by the kernel and replayed to it.
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -101,5 +102,43 @@ describe('the log', () => {
     const since = system.transcript.length;
     expect(await system.command('kill virtio-rng')).toContain('virtio-rng: killed (generation 1)');
     await consoleShows(system, 'warn  kernel: virtio-rng: generation 1 crashed: killed on request', since);
+  });
+
+  it('keeps what is logged while the log server is stopped and gives it to the next generation', async () => {
+    system = await RunningSystem.boot();
+    expect(await system.command('stop log')).toBe('log: stopped');
+    expect(await system.command('kill virtio-rng')).toContain('virtio-rng: killed (generation 1)');
+    await psUntil(system, 'virtio-rng', /\s2\s+running\s/);
+    expect(await system.command('random 4')).toMatch(/^[0-9a-f]{8}$/);
+    expect(await system.command('start log')).toBe('log: generation 2 running');
+    const dmesg = await system.command('dmesg');
+    expect(dmesg).toMatch(/warn {2}kernel#0: virtio-rng: generation 1 crashed: killed on request/);
+    expect(dmesg).toMatch(/info {2}virtio-rng#2: virtio-rng bound to/);
+    // The new generation writes them to baton.log too.
+    await fileShows(system, 'kernel', 'virtio-rng: generation 1 crashed: killed on request');
+    await fileShows(system, 'virtio-rng', 'virtio-rng bound to /soc/virtio_mmio@10004000","device":"/soc/virtio_mmio@10004000","start":"restart"');
+  });
+
+  it('kills the log server until it is marked failed; once started again, dmesg holds every crash, the failure and what came after', async () => {
+    system = await RunningSystem.boot();
+    let generation = 1;
+    for (;;) {
+      const killed = await system.command('kill log');
+      expect(killed, system.transcript.slice(-3000)).toContain(`log: killed (generation ${generation})`);
+      const row = await psUntil(system, 'log', new RegExp(`\\s${generation + 1}\\s+running\\s|\\sfailed\\s`));
+      if (/\sfailed\s/.test(row)) break;
+      generation++;
+      expect(generation, 'the restart policy never marked the log server failed').toBeLessThan(20);
+    }
+    expect(await system.command('kill virtio-rng')).toContain('virtio-rng: killed (generation 1)');
+    await psUntil(system, 'virtio-rng', /\s2\s+running\s/);
+    expect(await system.command('start log')).toBe(`log: generation ${generation + 1} running`);
+    const dmesg = await system.command('dmesg');
+    for (let crashed = 1; crashed < generation; crashed++) {
+      expect(dmesg).toMatch(new RegExp(`warn {2}kernel#0: log: generation ${crashed} crashed: killed on request; restarting`));
+    }
+    expect(dmesg).toMatch(/error kernel#0: log: crashed: killed on request; marked failed/);
+    expect(dmesg).toMatch(/warn {2}kernel#0: virtio-rng: generation 1 crashed/);
+    expect(dmesg).toMatch(/info {2}virtio-rng#2: virtio-rng bound to/);
   });
 });
