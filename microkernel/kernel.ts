@@ -383,6 +383,7 @@ export class Kernel {
         await this.pool.close();
       },
       kho: () => this.khoService(),
+      serviceState: (service) => this.supervisor.processes.find((process) => process.spec.serves.includes(service))?.state,
     };
     const loaded = loadImage(host, image);
     this.powering = true;

@@ -2,8 +2,10 @@
 // RAM, with a device tree whose /chosen carries linux,kho-fdt and linux,kho-scratch.
 //
 // As Linux's kexec_file_load + reboot(RB_KEXEC): the image and its initrd are loaded into
-// the first KHO scratch area before anything stops (a bad image is an error and the
-// system keeps running); then every server but the KHO server stops; the KHO server
+// the first KHO scratch area before anything stops, and everything the rest needs is
+// checked then too (the KHO server running for a handover, a /chosen node, room for the
+// new device tree): a kexec that cannot go through is an error and the system keeps
+// running. Then every server but the KHO server stops; the KHO server
 // writes the scratch array (and poisons unpreserved pages with kho_poison); the new
 // device tree goes into scratch; the KHO server stops; the firmware enters the image.
 
@@ -43,6 +45,8 @@ export interface KexecHost {
   stopAllExcept(keep: string[]): Promise<void>;
   stopEverything(): Promise<void>;
   kho(): ClientOf<typeof khoInterface> | undefined;
+  /** The state of the program serving `service` ('running', 'stopped', 'failed', ...), undefined if none does. */
+  serviceState(service: string): string | undefined;
 }
 
 export interface LoadedImage {
@@ -51,9 +55,16 @@ export interface LoadedImage {
   readonly handover: boolean;
 }
 
-/** Loads the image and its initrd into place; throws KexecError, changing nothing else. */
+/** Checks what kexec needs, then loads the image and its initrd into place; throws KexecError, changing nothing else. */
 export function loadImage(host: KexecHost, image: string | undefined): LoadedImage {
   const handover = host.memory.kho.enabled && host.memory.scratch.length > 0 && host.kho() !== undefined;
+  const khoState = host.serviceState('kho');
+  if (handover && khoState !== 'running') {
+    throw new KexecError(`kexec: kho is ${khoState ?? 'not there'}, and the handover needs it (start kho first; nothing was stopped)`);
+  }
+  if (!findNode(host.tree.root, '/chosen')) throw new KexecError('kexec: the device tree has no /chosen node; nothing was stopped');
+  // The new tree adds the initrd and the two KHO pointers (16 bytes each) to this one.
+  if (encodeFdt(host.tree).length + 1024 > TREE_SPACE) throw new KexecError('kexec: the device tree is larger than the space for the next one; nothing was stopped');
   const area = handover
     ? host.memory.scratch.reduce((largest, candidate) => (candidate.size > largest.size ? candidate : largest))
     : { addr: host.ram.end - TREE_SPACE - PATH_SPACE - MAXIMUM_INITRD, size: TREE_SPACE + PATH_SPACE + MAXIMUM_INITRD };

@@ -90,6 +90,17 @@ describe('kexec with KHO', () => {
     expect(poisonedBytes).toBeGreaterThan(ram.length / 2);
   });
 
+  it('kexec with the KHO server stopped is refused before anything stops, and goes through once it runs again', async () => {
+    const system = await boot([]);
+    await system.command('help');
+    expect(await system.command('stop kho')).toBe('kho: stopped');
+    expect(await system.command('kexec')).toBe('error: kexec: kho is stopped, and the handover needs it (start kho first; nothing was stopped)');
+    expect(await system.command('ps')).toMatch(/console\s+server\s+1\s+running/);
+    expect(await system.command('start kho')).toBe('kho: generation 2 running');
+    expect(await system.command('kexec')).toMatch(/^kexec: loading .* with KHO handover\n/);
+    expect(await system.command('history')).toMatch(/help\n.*stop kho\n.*kexec\n.*ps\n.*start kho\n.*kexec\n.*history$/);
+  });
+
   it('kho=off: no scratch is set aside and kexec hands nothing over', async () => {
     const system = await boot(['--bootargs', 'kho=off']);
     expect(await system.command('kho')).toMatch(/^scratch areas:\noutgoing:/);
