@@ -3,7 +3,8 @@
 //
 // powerOn() builds the device tree, places it and the initrd in RAM and enters the
 // kernel image on a thread of its own. The board then only runs device models. Power
-// off resolves the board's exit status; reset starts over with fresh RAM; kexec stops
+// off resolves the board's exit status; reset starts over with fresh RAM and reset device
+// models; kexec stops
 // the kernel and every thread it started, keeps RAM as it is, and enters a kernel image
 // with the device tree address the old kernel chose.
 
@@ -196,11 +197,14 @@ export class Board {
     });
   }
 
-  /** Cold reset: fresh RAM, the same devices (reset by the next driver), the first kernel image. */
+  /**
+   * Cold reset: fresh RAM, the same device models (reset, their host side kept: disk
+   * images stay open, consoles keep their input), the first kernel image.
+   */
   private async reset(): Promise<void> {
     await this.stopKernel();
     this.firmware.stop();
-    for (const transport of this.transports) transport.close();
+    for (const transport of this.transports) transport.detach();
     this.ram = Ram.allocate(this.ram.size);
     this.resetDone = true;
     this.firmware = this.createFirmware();

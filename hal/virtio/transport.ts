@@ -148,11 +148,22 @@ export class VirtioMmioTransport {
 
   /** Stops serving registers and closes the backend. */
   close(): void {
+    this.detach();
+    this.backend.close?.();
+  }
+
+  /**
+   * Board reset: stops serving registers and resets the device model as a reset line
+   * would (queues and requests in flight gone), leaving it open for the next board's
+   * transport. A no-op once closed or detached.
+   */
+  detach(): void {
     if (this.closed) return;
     this.closed = true;
     this.bank.stop();
     for (const queue of this.activeQueues) queue.stop();
-    this.backend.close?.();
+    this.activeQueues = [];
+    this.backend.reset();
   }
 
   private applyWrite(offset: number, value: number): void {

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, linkSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeFdt } from '../../hal/fdt/decode.js';
 import { readBoardTree } from '../../hal/devicetree.js';
@@ -159,6 +160,30 @@ describe('running system', () => {
     const shutdown = await system.ctl(['shutdown']);
     expect(shutdown.status).toBe(0);
     expect(await system.exited).toBe(0);
+  });
+
+  it('reboot resets the board and its devices and reaches a prompt again, the disk and both consoles working', async () => {
+    system = await RunningSystem.boot();
+    expect(await system.command('blk write virtio-blk 0 across-the-reboot')).not.toMatch(/error/);
+    expect(await system.command('reboot')).toContain('rebooting');
+    const table = await system.command('ps');
+    for (const name of ['memory', 'log', 'console', 'virtio-console.0', 'virtio-rng', 'virtio-blk']) expect(table).toMatch(new RegExp(`^${name.replace('.', '\\.')}\\s+\\w+\\s+1\\s+running\\s+0\\s`, 'm'));
+    expect(await system.command('blk read virtio-blk 0')).toContain('|across-the-reboo');
+    expect(await system.command('random 4')).toMatch(/^[0-9a-f]{8}$/);
+    const ctl = await system.ctl(['ps']);
+    expect(ctl.status).toBe(0);
+    expect(ctl.stdout).toMatch(/virtio-blk\s+driver\s+1\s+running/);
+    expect(await system.shutdown()).toBe(0);
+  });
+
+  it('npx baton ps runs ps on the system in the run directory', async () => {
+    system = await RunningSystem.boot();
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const npx = spawnSync('npx', ['--no-install', 'baton', '--run-dir', system.runDirectory, 'ps'], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(npx.stderr).toBe('');
+    expect(npx.status).toBe(0);
+    expect(npx.stdout).toMatch(/^NAME\s+KIND\s+GEN/);
+    expect(npx.stdout).toMatch(/console\s+server\s+1\s+running/);
   });
 
   it('the control CLI says clearly when no system is running', async () => {
