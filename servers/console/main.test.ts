@@ -168,4 +168,32 @@ describe('console server', () => {
     type(main, 'help nosuch\n');
     expect(await main.until('baton> ', next)).toContain('error: no command named "nosuch" (try help)');
   });
+
+  it('console completes command names, then server, driver and disk names, on Tab', async () => {
+    const { main, type } = await startConsole();
+    const cases: Array<[string, string]> = [
+      ['res\t', 'tart '],
+      ['restart l\t', 'og '],
+      ['blk read v\t', 'irtio-blk '],
+      ['unload virtio-b\t', 'lk '],
+      ['help dm\t', 'esg '],
+    ];
+    for (const [keys, completion] of cases) {
+      const from = main.output.length;
+      type(main, keys);
+      await main.until(completion, from);
+      type(main, '\x03'); // abandon the line for the next case
+      await main.until('^C\r\nbaton> ', from);
+    }
+    const from = main.output.length;
+    type(main, 's\t');
+    expect(await main.until('\r\nbaton> s', from)).toBe('s\r\nshutdown  start  stop\r\nbaton> s');
+  });
+
+  it('console runs a line completed with Tab, with what was typed after the Tab', async () => {
+    const { main, type } = await startConsole();
+    const from = main.output.length;
+    type(main, 'dmes\t-n 1\n');
+    expect(await main.until('baton> ', from)).toBe('dmesg -n 1\r\nthree\r\nbaton> ');
+  });
 });

@@ -1,9 +1,11 @@
 // One terminal of the console: a character device, its line discipline, and the queue of
-// command lines typed on it, run one at a time in the order typed.
+// command lines typed on it, run one at a time in the order typed. Tab asks completion.ts
+// for the words the cursor's word can become; input that arrives meanwhile waits for it.
 
 import type { ClientOf } from '../../ipc/define.js';
 import type { chardevInterface } from '../../ipc/interfaces/chardev.js';
 import { runCommand, type CommandServices } from './commands.js';
+import { completeLine } from './completion.js';
 import { LineDiscipline, MAXIMUM_LINE, type LineEvent } from './line_discipline.js';
 
 export const PROMPT = 'baton> ';
@@ -26,6 +28,9 @@ export class Terminal {
   /** A prompt is the last thing on this terminal's screen (log lines printed above must redraw it). */
   private promptShown = false;
   private closed = false;
+  /** A Tab's completion is being asked for: input and hangups wait in the backlog. */
+  private completing = false;
+  private readonly backlog: Array<Uint8Array | 'hangup'> = [];
   private readonly encoder = new TextEncoder();
   /** Called when a command took the system down (shutdown, reboot). */
   onFinal: () => void = () => undefined;
@@ -34,7 +39,13 @@ export class Terminal {
     this.options = options;
     this.device = device;
     this.services = services;
-    this.discipline = new LineDiscipline({ echo: options.echo });
+    this.discipline = this.newDiscipline();
+  }
+
+  /** A fresh line discipline; Up recalls this terminal's lines from the preserved history. */
+  private newDiscipline(): LineDiscipline {
+    const recall = this.services.history.last().filter((entry) => entry.terminal === this.options.device).map((entry) => entry.line);
+    return new LineDiscipline({ echo: this.options.echo, recall, prompt: () => (this.promptShown ? PROMPT : '') });
   }
 
   async open(): Promise<void> {
@@ -58,11 +69,18 @@ export class Terminal {
   /** Input bytes from the device. */
   input(data: Uint8Array): void {
     if (this.closed) return;
-    const { echo, events } = this.discipline.feed(data);
+    if (this.completing) {
+      this.backlog.push(data);
+      return;
+    }
+    const discipline = this.discipline;
+    const { echo, events, completion, rest } = discipline.feed(data);
     if (echo) void this.write(echo);
     for (const event of events) {
       if (event.kind === 'interrupt') {
-        if (!this.busy && this.queue.length === 0) {
+        // A new prompt if one was on screen or nothing runs (a prompt counts once written,
+        // before its write returns), and no typed-ahead line waits to run.
+        if ((this.promptShown || !this.busy) && this.queue.length === 0) {
           this.promptShown = true;
           void this.write(PROMPT);
         }
@@ -73,15 +91,39 @@ export class Terminal {
       this.promptShown = false;
     }
     void this.drain();
+    if (completion) {
+      this.completing = true;
+      void completeLine(completion.before, this.services)
+        .catch(() => ({ word: '', candidates: [] }))
+        .then((answer) => {
+          const shown = discipline.complete(answer);
+          if (shown) void this.write(shown);
+          this.resume(rest);
+        });
+    }
+  }
+
+  /** A completion is shown: take the rest of its input, then what waited, in order. */
+  private resume(rest: Uint8Array): void {
+    this.completing = false;
+    for (const item of [rest, ...this.backlog.splice(0)]) {
+      if (this.completing) this.backlog.push(item);
+      else if (item === 'hangup') this.hangup();
+      else this.input(item);
+    }
   }
 
   /** The device hung up: end of input for the main console, a finished session for a socket. */
   hangup(): void {
+    if (this.completing) {
+      this.backlog.push('hangup');
+      return;
+    }
     if (this.options.endOfInputShutsDown) {
       this.queue.push({ kind: 'end-of-input' });
       void this.drain();
     } else {
-      this.discipline = new LineDiscipline({ echo: this.options.echo });
+      this.discipline = this.newDiscipline();
     }
   }
 
@@ -90,7 +132,7 @@ export class Terminal {
     if (this.closed) return;
     // Redraw the prompt only if one is on screen: while a command runs there is none, but
     // its final prompt counts from the moment it is written, before the command is "done".
-    const redraw = this.promptShown ? PROMPT + this.discipline.partialLine : '';
+    const redraw = this.promptShown ? PROMPT + this.discipline.redraw() : '';
     await this.write(`\r\x1b[K${line}\r\n${redraw}`);
   }
 
