@@ -6,6 +6,14 @@
 // bad KHO data disables revival with a message and the system boots anyway. On a first
 // boot the scratch areas are sized from kho_scratch= (default 200% of what the kernel
 // reserved) and kept free of preserved memory, for the next kernel to boot in.
+//
+// The memory server's state region (memoryStateBytes of RAM) is reserved here too and handed
+// to every generation of the memory server, so a restarted one reattaches to it. A first boot
+// puts it in the lowest free RAM, before the scratch areas are sized (they count it, so the
+// next kernel has room for its own); a KHO boot puts it at the top of an incoming scratch
+// area, the only RAM no preserved block can be in, above the image and device tree the
+// previous kernel loaded at the area's start. The region itself is not handed over: after a
+// kexec the new memory server starts afresh from the KHO handover.
 
 import { PAGE_SIZE, hex } from '../hal/address.js';
 import type { BoardTreeSummary } from '../hal/devicetree.js';
@@ -14,6 +22,7 @@ import type { Ram } from '../hal/ram.js';
 import { KERNEL_IMAGE_SIZE } from '../hal/kernel_entry.js';
 import { DmaPool, type PageRange } from './dma_pool.js';
 import type { MemoryRegion } from './memory_text.js';
+import { memoryStateBytes } from '../ipc/interfaces/memory_state.js';
 import { parseKhoBootargs, type KhoBootOptions } from './kho/bootargs.js';
 import { reviveHandover, type HandoverPointers } from './kho/incoming.js';
 import { placeScratchAreas, scratchSizes, ARCH_LOW_ADDRESS_LIMIT, type ScratchArea } from './kho/scratch.js';
@@ -25,7 +34,11 @@ export interface BootMemory {
   readonly scratch: readonly ScratchArea[];
   /** The incoming handover, when this boot revived one. */
   readonly handover: { readonly pointers: HandoverPointers; readonly blocks: number; readonly bytes: number } | undefined;
+  /** The memory server's state region (undefined if RAM has no room for it: the memory server cannot then restart). */
+  readonly memoryState: { readonly base: number; readonly size: number } | undefined;
 }
+
+export const MEMORY_STATE_PURPOSE = 'memory server state';
 
 export interface BootMemoryInputs {
   readonly ram: Ram;
@@ -64,6 +77,9 @@ export function planBootMemory(inputs: BootMemoryInputs): BootMemory {
       print(`KHO: disabling KHO revival: ${revival.reason}`);
     }
   }
+  const memoryState = placeMemoryState(ram, regions, scratch, preserved);
+  if (memoryState) regions.push({ ...memoryState, purpose: MEMORY_STATE_PURPOSE });
+  else print(`memory: no room for the memory server's ${formatBytes(memoryStateBytes(ram.base, ram.size))} state region: it cannot restart`);
   if (kho.enabled && scratch.length === 0) {
     const reservedBytes = regions.reduce((total, region) => total + region.size, 0);
     try {
@@ -80,7 +96,26 @@ export function planBootMemory(inputs: BootMemoryInputs): BootMemory {
   const free = subtract([{ start: ram.base, end: ram.end }], [...regions.map(asRange)]);
   const pool = new DmaPool(ram, free);
   for (const [pa, size] of preserved) pool.reserve(pa, size, PRESERVED_OWNER);
-  return { regions, pool, kho, scratch, handover };
+  return { regions, pool, kho, scratch, handover, memoryState };
+}
+
+/**
+ * Where the memory server's state goes: the top of an incoming scratch area (a KHO boot),
+ * else the lowest free RAM; never over a region or a preserved block.
+ */
+function placeMemoryState(ram: Ram, regions: readonly MemoryRegion[], incomingScratch: readonly ScratchArea[], preserved: readonly [number, number][]): { base: number; size: number } | undefined {
+  const size = memoryStateBytes(ram.base, ram.size);
+  const taken = [...regions.map(asRange), ...preserved.map(([pa, bytes]) => ({ start: pa, end: pa + bytes }))];
+  const inScratch = subtract(incomingScratch.map((area) => ({ start: area.addr, end: area.addr + area.size })), taken);
+  const top = inScratch
+    .map((range) => Math.floor((range.end - size) / PAGE_SIZE) * PAGE_SIZE)
+    .filter((base, index) => base >= inScratch[index]!.start)
+    .sort((a, b) => b - a)[0];
+  if (top !== undefined) return { base: top, size };
+  const lowest = subtract([{ start: ram.base, end: ram.end }], taken)
+    .map((range) => ({ start: Math.ceil(range.start / PAGE_SIZE) * PAGE_SIZE, end: range.end }))
+    .find((range) => range.end - range.start >= size);
+  return lowest ? { base: lowest.start, size } : undefined;
 }
 
 /**

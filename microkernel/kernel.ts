@@ -309,6 +309,7 @@ export class Kernel {
       config.ram = [{ base: this.ram.base, size: this.ram.size }];
       config.reserved = this.memory.regions.map((region) => ({ base: region.base, size: region.size, purpose: region.purpose }));
       if (this.memory.handover) config.handover = this.memory.handover.pointers;
+      if (this.memory.memoryState) config.state = this.memory.memoryState;
       config.kernelClients = ['kernel'];
       config.limits = Object.fromEntries(this.supervisor.processes
         .filter((program) => program.spec.memoryLimitPages !== undefined)

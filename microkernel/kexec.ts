@@ -71,7 +71,10 @@ export function loadImage(host: KexecHost, image: string | undefined): LoadedIma
   const tree = area.addr;
   const path = tree + TREE_SPACE;
   const initrd = path + PATH_SPACE;
-  const capacity = Math.min(MAXIMUM_INITRD, area.addr + area.size - initrd - PAGE_SIZE * 16);
+  // The memory server's state may sit at the top of the area (boot_memory.ts): load below it.
+  const state = host.memory.memoryState;
+  const areaEnd = state && state.base > initrd && state.base < area.addr + area.size ? state.base : area.addr + area.size;
+  const capacity = Math.min(MAXIMUM_INITRD, areaEnd - initrd - PAGE_SIZE * 16);
   if (capacity <= 0) throw new KexecError(`KHO scratch area at ${hex(area.addr)} is too small to load a kernel into`);
   const answer = host.firmware.hostRequest(host.hostBuffer.address, host.hostBuffer.size, {
     op: 'load-image', image: image ?? host.currentImage, initrd, capacity,

@@ -2,8 +2,15 @@
 // manifest has one (it owns physical memory; the kernel only forwards requests, on the
 // caller's behalf, and reclaims a dead program's pages), otherwise the kernel's own
 // DmaPool (a minimal system, or one program under test).
+//
+// The memory server restarts like any other server and reattaches to its state; a call it
+// was serving when it went fails with PEER_RESTARTED and is sent again to the new generation
+// (an operation a crash cut short was rolled back; one that finished before the crash but
+// whose reply was lost is done twice: an allocation then stays charged to its owner until
+// the owner's reclaim, and a reclaim just finishes).
 
 import type { ClientOf } from '../ipc/define.js';
+import { PeerRestartedError } from '../ipc/errors.js';
 import type { memoryInterface } from '../ipc/interfaces/memory.js';
 import type { DmaPool } from './dma_pool.js';
 
@@ -24,14 +31,27 @@ export function poolMemory(pool: DmaPool): PhysicalMemory {
   };
 }
 
+/** Tries a call to the memory server this many times when it restarts under the call. */
+const RESTART_ATTEMPTS = 3;
+
 export function serverMemory(memory: ClientOf<typeof memoryInterface>): PhysicalMemory {
   return {
     allocate: async (owner, bytes, alignment) => {
       const alignOrder = Math.max(0, Math.log2(alignment / 4096));
       if (!Number.isInteger(alignOrder) || alignOrder > 10) throw new RangeError(`alignment ${alignment} is not a power of two from 4 KiB to 4 MiB`);
-      return (await memory.allocate({ bytes, alignOrder, zeroed: true, onBehalfOf: owner })).pa;
+      return (await acrossRestarts(() => memory.allocate({ bytes, alignOrder, zeroed: true, onBehalfOf: owner }))).pa;
     },
-    release: async (owner) => void (await memory.reclaim({ owner, includePreserved: true })),
-    report: async () => (await memory.report({})).text,
+    release: async (owner) => void (await acrossRestarts(() => memory.reclaim({ owner, includePreserved: true }))),
+    report: async () => (await acrossRestarts(() => memory.report({}))).text,
   };
+}
+
+async function acrossRestarts<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof PeerRestartedError) || attempt >= RESTART_ATTEMPTS) throw error;
+    }
+  }
 }

@@ -51,6 +51,8 @@ export interface AddressSpaceContext {
   readonly ram: Ram;
   readonly buddy: BuddyAllocator;
   readonly tlb: TranslationCache;
+  /** Called when a space's demand-zero regions change (the memory server's tables must be written again). */
+  readonly changed?: () => void;
 }
 
 export interface DemandZeroRegion {
@@ -92,6 +94,13 @@ export class AddressSpace {
     if (!(Number.isInteger(id) && id >= 0 && id <= 0x7fff_ffff)) throw new InvalidArgumentError(`address space id must be a non-negative 31-bit integer, got ${id}`, { id });
     const root = context.buddy.allocate(owner, 0, AllocationFlags.Zeroed);
     return new AddressSpace(context, id, owner, root);
+  }
+
+  /** A space a previous generation of the memory server left: its tables are in RAM already. */
+  static attach(context: AddressSpaceContext, id: number, owner: number, root: number, regions: readonly DemandZeroRegion[]): AddressSpace {
+    const space = new AddressSpace(context, id, owner, root as PhysAddr);
+    space.#regions = regions.map((region) => ({ ...region }));
+    return space;
   }
 
   get destroyed(): boolean {
@@ -223,6 +232,7 @@ export class AddressSpace {
     if (this.#regions.some((region) => region.start < end && va < region.end)) throw new MappingError('MAPPING_EXISTS', `demand-zero region ${hex(va)}+${length} overlaps another region`, { va, length });
     this.#regions.push({ start: va, end, permissions });
     this.#regions.sort((a, b) => a.start - b.start);
+    this.#context.changed?.();
   }
 
   /** Removes the demand-zero region starting at `va` and unmaps the pages it mapped. Throws NOT_MAPPED. */
@@ -231,6 +241,7 @@ export class AddressSpace {
     const region = this.#regions.find((candidate) => candidate.start === va);
     if (!region) throw new MappingError('NOT_MAPPED', `no demand-zero region starts at ${hex(va)}`, { va });
     this.#regions = this.#regions.filter((candidate) => candidate !== region);
+    this.#context.changed?.();
     const inside: number[] = [];
     forEachLeaf(this.#context.ram, this.root, (page, leaf) => {
       if (leaf.level === 0 && page >= region.start && page < region.end && frameKindOf(leaf.pte) >= FrameKind.Anonymous) inside.push(page);
@@ -279,13 +290,22 @@ export class AddressSpace {
     return result;
   }
 
-  /** Unmaps everything (dropping frame references), frees every table and the root, and forgets the space's TLB entries. */
-  destroy(): void {
+  /**
+   * Unmaps everything (dropping frame references), frees every table and the root, and forgets
+   * the space's TLB entries. `afterEachLeaf` runs after each mapping is gone (the memory
+   * server commits its journal there: each step leaves a consistent, smaller space).
+   */
+  destroy(afterEachLeaf?: () => void): void {
     this.#checkAlive();
     const { ram, tlb } = this.#context;
     const leaves: number[] = [];
-    forEachLeaf(ram, this.root, (_va, leaf) => leaves.push(leaf.pte));
-    for (const pte of leaves) this.#releaseFrame(pte);
+    forEachLeaf(ram, this.root, (va) => leaves.push(va));
+    for (const va of leaves) {
+      const leaf = unmapPte(ram, this.root, va);
+      tlb.invalidatePage(this.id, va);
+      this.#releaseFrame(leaf.pte);
+      afterEachLeaf?.();
+    }
     freeTables(ram, this.#tables, this.root);
     tlb.invalidateSpace(this.id);
     this.#regions = [];

@@ -36,7 +36,9 @@
 import { type PhysAddr, PAGE_SIZE, hex } from '../../hal/address.js';
 import type { Ram } from '../../hal/ram.js';
 import { InvalidArgumentError, InvalidBlockError, OutOfMemoryError } from './errors.js';
+import type { Journal, StateArray } from './journal.js';
 import { KERNEL_OWNER, MAXIMUM_OWNER, OwnerAccounts, type OwnerUsage, SHARED_OWNER, checkOwner } from './owner_accounts.js';
+import { type AllocatorStorage, HOT_CACHE_CAPACITY, SCALAR_CACHED, SCALAR_FREE_PAGES, SCALAR_MANAGED_PAGES, heapStorage } from './state_region.js';
 
 export const MAX_PAGE_ORDER = 10;
 export { KERNEL_OWNER, SHARED_OWNER, MAXIMUM_OWNER, type OwnerUsage } from './owner_accounts.js';
@@ -65,7 +67,7 @@ const ANONYMOUS = 16;
 const END = -1;
 const SPAN_ALIGNMENT_PAGES = 1 << MAX_PAGE_ORDER;
 /** Order-0 pages kept out of the free lists for quick reuse (Linux's per-CPU page lists). */
-export const HOT_CACHE_PAGES = 32;
+export const HOT_CACHE_PAGES = HOT_CACHE_CAPACITY;
 
 export type BlockState = 'free' | 'allocated' | 'unavailable';
 
@@ -110,30 +112,64 @@ export class BuddyAllocator {
   readonly #references: Uint32Array;
   readonly #next: Int32Array;
   readonly #previous: Int32Array;
-  readonly #heads = new Int32Array(MAX_PAGE_ORDER + 1).fill(END);
-  readonly #freeCounts = new Int32Array(MAX_PAGE_ORDER + 1);
-  readonly #cache = new Int32Array(HOT_CACHE_PAGES);
-  #cached = 0;
-  readonly #accounts = new OwnerAccounts();
+  readonly #heads: Int32Array;
+  readonly #freeCounts: Int32Array;
+  readonly #cache: Int32Array;
+  /** [hot-cache length, free pages, managed pages] (SCALAR_*). */
+  readonly #scalars: Int32Array;
+  readonly #accounts: OwnerAccounts;
   /** The accounts' per-owner page counts, held directly for the hot paths. */
-  readonly #charges = this.#accounts.pages;
-  #freePages = 0;
-  #managedPages = 0;
+  readonly #charges: Uint32Array;
+  /** Logs every word before it changes (state region), or nothing (heap). */
+  readonly #journal: Journal;
 
-  /** An allocator over all of `ram` with no free memory yet: give it ranges with addFreeRange(). */
-  constructor(ram: Ram) {
+  /**
+   * An allocator over all of `ram` with no free memory yet: give it ranges with addFreeRange().
+   * Its records go in `storage` (a formatted state region's, or the heap by default); with
+   * `attach` they are the ones a previous generation left there, kept as they are.
+   */
+  constructor(ram: Ram, storage?: AllocatorStorage, attach = false) {
     this.ram = ram;
     const firstPage = Math.floor(ram.base / PAGE_SIZE);
     const spanFirstPage = firstPage - (firstPage % SPAN_ALIGNMENT_PAGES);
     this.#spanBase = spanFirstPage * PAGE_SIZE;
     this.#pageCount = Math.ceil(ram.end / PAGE_SIZE) - spanFirstPage;
-    const count = this.#pageCount;
-    this.#state = new Uint8Array(count).fill(UNAVAILABLE);
-    this.#order = new Uint8Array(count);
-    this.#owner = new Uint16Array(count);
-    this.#references = new Uint32Array(count);
-    this.#next = new Int32Array(count).fill(END);
-    this.#previous = new Int32Array(count).fill(END);
+    const store = storage ?? heapStorage(this.#pageCount);
+    if (store.pageCount !== this.#pageCount) throw new InvalidArgumentError(`allocator storage covers ${store.pageCount} pages, RAM needs ${this.#pageCount}`);
+    this.#state = store.state;
+    this.#order = store.order;
+    this.#owner = store.owner;
+    this.#references = store.references;
+    this.#next = store.next;
+    this.#previous = store.previous;
+    this.#heads = store.heads;
+    this.#freeCounts = store.freeCounts;
+    this.#cache = store.cache;
+    this.#scalars = store.scalars;
+    this.#journal = store.journal;
+    this.#accounts = new OwnerAccounts(store.charges, store.limits, store.journal);
+    this.#charges = store.charges;
+    if (attach) return;
+    this.#state.fill(UNAVAILABLE);
+    this.#order.fill(0);
+    this.#owner.fill(0);
+    this.#references.fill(0);
+    this.#next.fill(END);
+    this.#previous.fill(END);
+    this.#heads.fill(END);
+    this.#freeCounts.fill(0);
+    this.#scalars.fill(0);
+    this.#accounts.reset();
+  }
+
+  /**
+   * The allocator a previous generation left in `storage` (its journal already rolled back).
+   * Throws an Error naming the first broken invariant if the records are not consistent.
+   */
+  static attach(ram: Ram, storage: AllocatorStorage): BuddyAllocator {
+    const allocator = new BuddyAllocator(ram, storage, true);
+    allocator.checkConsistency();
+    return allocator;
   }
 
   /** Hands [base, base + size) (page aligned, inside RAM, not yet managed) to the allocator as free memory. */
@@ -153,8 +189,8 @@ export class BuddyAllocator {
     while (index < end) {
       let order = 0;
       while (order < MAX_PAGE_ORDER && (index & ((2 << order) - 1)) === 0 && index + (2 << order) <= end) order++;
-      this.#state.fill(INTERIOR, index, index + (1 << order));
-      this.#managedPages += 1 << order;
+      for (let page = index; page < index + (1 << order); page++) this.#set(this.#state, page, INTERIOR);
+      this.#add(SCALAR_MANAGED_PAGES, 1 << order);
       this.#insertFree(index, order);
       index += 1 << order;
     }
@@ -173,22 +209,22 @@ export class BuddyAllocator {
     const usage = this.#charges;
     if (usage[owner]! + pages > this.#accounts.limits[owner]!) throw this.#accounts.limitExceeded(owner, pages);
     let index: number;
-    if (order === 0 && this.#cached > 0) {
-      index = this.#cache[--this.#cached]!;
+    if (order === 0 && this.#scalars[SCALAR_CACHED]! > 0) {
+      index = this.#cache[this.#add(SCALAR_CACHED, -1)]!;
     } else {
       index = this.#takeBlock(order);
-      if (index === END && this.#cached > 0) {
+      if (index === END && this.#scalars[SCALAR_CACHED]! > 0) {
         this.drainCache();
         index = this.#takeBlock(order);
       }
-      if (index === END) throw new OutOfMemoryError(`no free block of order ${order} (${pages} pages); ${this.#freePages} pages free`, { order, freePages: this.#freePages });
+      if (index === END) throw new OutOfMemoryError(`no free block of order ${order} (${pages} pages); ${this.freePages} pages free`, { order, freePages: this.freePages });
     }
-    this.#state[index] = flags & AllocationFlags.Anonymous ? ALLOCATED | ANONYMOUS : ALLOCATED;
-    this.#order[index] = order;
-    this.#owner[index] = owner;
-    this.#references[index] = 1;
-    usage[owner] += pages;
-    this.#freePages -= pages;
+    this.#set(this.#order, index, order);
+    this.#set(this.#owner, index, owner);
+    this.#set(this.#references, index, 1);
+    this.#set(this.#state, index, flags & AllocationFlags.Anonymous ? ALLOCATED | ANONYMOUS : ALLOCATED);
+    this.#set(usage, owner, usage[owner]! + pages);
+    this.#add(SCALAR_FREE_PAGES, -pages);
     const address = this.#spanBase + index * PAGE_SIZE;
     if (flags & AllocationFlags.Zeroed) {
       const offset = address - this.ram.base;
@@ -199,10 +235,10 @@ export class BuddyAllocator {
 
   /** Returns every page of the hot-page cache to the free lists, merging buddies. */
   drainCache(): void {
-    while (this.#cached > 0) {
-      const index = this.#cache[--this.#cached]!;
-      this.#state[index] = INTERIOR;
-      this.#freePages--;
+    while (this.#scalars[SCALAR_CACHED]! > 0) {
+      const index = this.#cache[this.#add(SCALAR_CACHED, -1)]!;
+      this.#set(this.#state, index, INTERIOR);
+      this.#add(SCALAR_FREE_PAGES, -1);
       this.#insertFree(index, 0);
     }
   }
@@ -222,7 +258,7 @@ export class BuddyAllocator {
       throw new InvalidBlockError('NOT_OWNER', `block ${hex(address)} belongs to owner ${this.#owner[index]}, not ${owner}`, { address, owner, actualOwner: this.#owner[index] });
     }
     if (this.#references[index]! > 1) {
-      this.#references[index]--;
+      this.#set(this.#references, index, this.#references[index]! - 1);
       this.#moveUsage(index, SHARED_OWNER);
       return false;
     }
@@ -233,14 +269,15 @@ export class BuddyAllocator {
   /** Adds a reference to the block holding the page at `address` (any page of it). Returns the block's head. */
   retain(address: number): PhysAddr {
     const index = this.#allocatedBlockOf(address, 'retain');
-    this.#references[index]++;
+    this.#set(this.#references, index, this.#references[index]! + 1);
     return this.#addressOf(index);
   }
 
   /** Drops a reference to the block holding `address` (any page of it); frees it at zero. Returns true if freed. */
   release(address: number): boolean {
     const index = this.#allocatedBlockOf(address, 'release');
-    if (--this.#references[index]! > 0) return false;
+    this.#set(this.#references, index, this.#references[index]! - 1);
+    if (this.#references[index]! > 0) return false;
     this.#release(index);
     return true;
   }
@@ -283,7 +320,7 @@ export class BuddyAllocator {
       throw new InvalidArgumentError(`alignment must be a power of two of at least ${PAGE_SIZE}, got ${alignment}`, { alignment });
     }
     if (flags & AllocationFlags.Anonymous) throw new InvalidArgumentError('contiguous ranges cannot be anonymous frames');
-    if (pages > this.#managedPages) throw new OutOfMemoryError(`${pages} pages is more than the ${this.#managedPages} the allocator manages`, { pages, freePages: this.#freePages });
+    if (pages > this.#scalars[SCALAR_MANAGED_PAGES]!) throw new OutOfMemoryError(`${pages} pages is more than the ${this.#scalars[SCALAR_MANAGED_PAGES]} the allocator manages`, { pages, freePages: this.freePages });
     this.#accounts.checkRoom(owner, pages);
     this.drainCache();
     let found = END;
@@ -308,7 +345,7 @@ export class BuddyAllocator {
       index += size;
     }
     if (found === END) {
-      throw new OutOfMemoryError(`no ${pages} contiguous free pages aligned to ${alignment} bytes; ${this.#freePages} pages free`, { pages, alignment, freePages: this.#freePages });
+      throw new OutOfMemoryError(`no ${pages} contiguous free pages aligned to ${alignment} bytes; ${this.freePages} pages free`, { pages, alignment, freePages: this.freePages });
     }
     const heads = this.#takeRange(found, found + pages, owner, ALLOCATED);
     if (flags & AllocationFlags.Zeroed) this.ram.fill(heads[0]!, pages * PAGE_SIZE, 0);
@@ -319,9 +356,10 @@ export class BuddyAllocator {
    * Reclaims everything `owner` holds: blocks only it references are freed; blocks that
    * mappings still hold lose the owner's reference and move to SHARED_OWNER, as do anonymous
    * frames (which only mappings hold). Destroy the owner's address spaces first, so that what
-   * is left mapped is mapped by others. Returns pages freed.
+   * is left mapped is mapped by others. Returns pages freed. `afterEachBlock` runs after each
+   * block is dealt with (the memory server commits its journal there).
    */
-  freeAll(owner: number): number {
+  freeAll(owner: number, afterEachBlock?: () => void): number {
     checkOwner(owner);
     if (owner === SHARED_OWNER) throw new InvalidArgumentError('SHARED_OWNER holds blocks for their mappings and cannot be reclaimed');
     let freed = 0;
@@ -333,12 +371,13 @@ export class BuddyAllocator {
         if (this.#state[index]! & ANONYMOUS) {
           this.#moveUsage(index, SHARED_OWNER);
         } else if (this.#references[index]! > 1) {
-          this.#references[index]--;
+          this.#set(this.#references, index, this.#references[index]! - 1);
           this.#moveUsage(index, SHARED_OWNER);
         } else {
           freed += size;
           this.#release(index);
         }
+        afterEachBlock?.();
       }
       index += size;
     }
@@ -392,7 +431,7 @@ export class BuddyAllocator {
   }
 
   get freePages(): number {
-    return this.#freePages;
+    return this.#scalars[SCALAR_FREE_PAGES]!;
   }
 
   buddyInfo(): BuddyInfo {
@@ -403,10 +442,10 @@ export class BuddyAllocator {
     const owners: OwnerUsage[] = this.#accounts.list();
     return {
       freeBlocks: Array.from(this.#freeCounts),
-      cachedPages: this.#cached,
-      totalPages: this.#managedPages,
-      freePages: this.#freePages,
-      usedPages: this.#managedPages - this.#freePages,
+      cachedPages: this.#scalars[SCALAR_CACHED]!,
+      totalPages: this.#scalars[SCALAR_MANAGED_PAGES]!,
+      freePages: this.freePages,
+      usedPages: this.#scalars[SCALAR_MANAGED_PAGES]! - this.freePages,
       reservedPages,
       owners,
     };
@@ -436,7 +475,7 @@ export class BuddyAllocator {
         cachedPages++;
         freePages++;
         managed++;
-        if (!this.#cache.subarray(0, this.#cached).includes(index)) fail(`page ${index} is marked cached but not in the cache`);
+        if (!this.#cache.subarray(0, this.#scalars[SCALAR_CACHED]).includes(index)) fail(`page ${index} is marked cached but not in the cache`);
       }
       if (state === FREE) {
         freeHeads[order]++;
@@ -463,9 +502,10 @@ export class BuddyAllocator {
       }
       if (count !== freeHeads[order] || count !== this.#freeCounts[order]) fail(`order ${order}: ${freeHeads[order]} free blocks, ${count} listed, ${this.#freeCounts[order]} counted`);
     }
-    if (cachedPages !== this.#cached) fail(`${cachedPages} pages marked cached, cache holds ${this.#cached}`);
-    if (freePages !== this.#freePages) fail(`free pages ${freePages} but counter says ${this.#freePages}`);
-    if (managed !== this.#managedPages) fail(`managed pages ${managed} but counter says ${this.#managedPages}`);
+    const [cached, countedFree, countedManaged] = [this.#scalars[SCALAR_CACHED]!, this.freePages, this.#scalars[SCALAR_MANAGED_PAGES]!];
+    if (cachedPages !== cached) fail(`${cachedPages} pages marked cached, cache holds ${cached}`);
+    if (freePages !== countedFree) fail(`free pages ${freePages} but counter says ${countedFree}`);
+    if (managed !== countedManaged) fail(`managed pages ${managed} but counter says ${countedManaged}`);
     // Charges are unsigned: if every holder is charged exactly and the totals agree, nobody else is charged.
     for (const [owner, pages] of usage) if (pages !== this.#accounts.pages[owner]) fail(`owner ${owner} holds ${pages} pages but is charged ${this.#accounts.pages[owner]}`);
     const charged = this.#accounts.total();
@@ -477,14 +517,17 @@ export class BuddyAllocator {
   /** Frees the allocated block at `index` (its references are ignored) and merges it with free buddies. */
   #release(index: number): void {
     const order = this.#order[index]!;
-    this.#charges[this.#owner[index]!] -= 1 << order;
-    if (order === 0 && this.#cached < HOT_CACHE_PAGES) {
-      this.#state[index] = CACHED;
-      this.#cache[this.#cached++] = index;
-      this.#freePages++;
+    const owner = this.#owner[index]!;
+    this.#set(this.#charges, owner, this.#charges[owner]! - (1 << order));
+    const cached = this.#scalars[SCALAR_CACHED]!;
+    if (order === 0 && cached < HOT_CACHE_PAGES) {
+      this.#set(this.#cache, cached, index);
+      this.#set(this.#state, index, CACHED);
+      this.#add(SCALAR_CACHED, 1);
+      this.#add(SCALAR_FREE_PAGES, 1);
       return;
     }
-    this.#state[index] = INTERIOR;
+    this.#set(this.#state, index, INTERIOR);
     this.#insertFree(index, order);
   }
 
@@ -497,27 +540,22 @@ export class BuddyAllocator {
     let current = order;
     while (current <= MAX_PAGE_ORDER && heads[current] === END) current++;
     if (current > MAX_PAGE_ORDER) return END;
-    const state = this.#state;
-    const orders = this.#order;
-    const next = this.#next;
-    const previous = this.#previous;
-    const counts = this.#freeCounts;
     // Pop the list head, then split: every list between `order` and `current` is empty, so each
     // upper half becomes the only block on its list.
     const index = heads[current]!;
-    const following = next[index]!;
-    heads[current] = following;
-    if (following !== END) previous[following] = END;
-    counts[current]--;
+    const following = this.#next[index]!;
+    this.#set(heads, current, following);
+    if (following !== END) this.#set(this.#previous, following, END);
+    this.#set(this.#freeCounts, current, this.#freeCounts[current]! - 1);
     while (current > order) {
       current--;
       const buddy = index + (1 << current);
-      state[buddy] = FREE;
-      orders[buddy] = current;
-      next[buddy] = END;
-      previous[buddy] = END;
-      heads[current] = buddy;
-      counts[current]++;
+      this.#set(this.#order, buddy, current);
+      this.#set(this.#next, buddy, END);
+      this.#set(this.#previous, buddy, END);
+      this.#set(this.#state, buddy, FREE);
+      this.#set(heads, current, buddy);
+      this.#set(this.#freeCounts, current, this.#freeCounts[current]! + 1);
     }
     return index;
   }
@@ -526,47 +564,51 @@ export class BuddyAllocator {
   #insertFree(index: number, order: number): void {
     const state = this.#state;
     const orders = this.#order;
-    const next = this.#next;
-    const previous = this.#previous;
-    const heads = this.#heads;
-    const counts = this.#freeCounts;
     const count = this.#pageCount;
-    this.#freePages += 1 << order;
+    this.#add(SCALAR_FREE_PAGES, 1 << order);
     while (order < MAX_PAGE_ORDER) {
       const buddy = index ^ (1 << order);
       if (buddy >= count || state[buddy] !== FREE || orders[buddy] !== order) break;
-      const after = next[buddy]!;
-      const before = previous[buddy]!;
-      if (before !== END) next[before] = after;
-      else heads[order] = after;
-      if (after !== END) previous[after] = before;
-      counts[order]--;
-      state[buddy] = INTERIOR;
-      state[index] = INTERIOR;
+      this.#unlink(buddy, order);
+      this.#set(state, buddy, INTERIOR);
+      this.#set(state, index, INTERIOR);
       index &= ~(1 << order);
       order++;
     }
-    state[index] = FREE;
-    orders[index] = order;
+    this.#set(orders, index, order);
+    this.#set(state, index, FREE);
     this.#push(index, order);
   }
 
   #push(index: number, order: number): void {
     const head = this.#heads[order]!;
-    this.#next[index] = head;
-    this.#previous[index] = END;
-    if (head !== END) this.#previous[head] = index;
-    this.#heads[order] = index;
-    this.#freeCounts[order]++;
+    this.#set(this.#next, index, head);
+    this.#set(this.#previous, index, END);
+    if (head !== END) this.#set(this.#previous, head, index);
+    this.#set(this.#heads, order, index);
+    this.#set(this.#freeCounts, order, this.#freeCounts[order]! + 1);
   }
 
   #unlink(index: number, order: number): void {
     const next = this.#next[index]!;
     const previous = this.#previous[index]!;
-    if (previous !== END) this.#next[previous] = next;
-    else this.#heads[order] = next;
-    if (next !== END) this.#previous[next] = previous;
-    this.#freeCounts[order]--;
+    if (previous !== END) this.#set(this.#next, previous, next);
+    else this.#set(this.#heads, order, next);
+    if (next !== END) this.#set(this.#previous, next, previous);
+    this.#set(this.#freeCounts, order, this.#freeCounts[order]! - 1);
+  }
+
+  /** Writes `array[index] = value`, logging the old value in the journal first. */
+  #set(array: StateArray, index: number, value: number): void {
+    this.#journal.record(array, index);
+    array[index] = value;
+  }
+
+  /** Adds `delta` to scalar `which` (journaled); returns the new value. */
+  #add(which: number, delta: number): number {
+    const value = this.#scalars[which]! + delta;
+    this.#set(this.#scalars, which, value);
+    return value;
   }
 
   /** Head index of the block holding page `index`, or -1 (only if the metadata is corrupted). */
@@ -594,10 +636,10 @@ export class BuddyAllocator {
     const heads: PhysAddr[] = [];
     for (const [index, order] of blocks) {
       this.#carve(index, order);
-      this.#state[index] = state;
-      this.#owner[index] = owner;
-      this.#references[index] = 1;
-      this.#accounts.pages[owner] += 1 << order;
+      this.#set(this.#owner, index, owner);
+      this.#set(this.#references, index, 1);
+      this.#set(this.#state, index, state);
+      this.#set(this.#charges, owner, this.#charges[owner]! + (1 << order));
       heads.push(this.#addressOf(index));
     }
     return heads;
@@ -625,24 +667,24 @@ export class BuddyAllocator {
     let head = this.#headOf(index);
     let current = this.#order[head]!;
     this.#unlink(head, current);
-    this.#freePages -= 1 << current;
+    this.#add(SCALAR_FREE_PAGES, -(1 << current));
     while (current > order) {
       current--;
       const upper = head + (1 << current);
       const give = index >= upper ? head : upper;
-      this.#state[give] = FREE;
-      this.#order[give] = current;
+      this.#set(this.#order, give, current);
+      this.#set(this.#state, give, FREE);
       this.#push(give, current);
-      this.#freePages += 1 << current;
+      this.#add(SCALAR_FREE_PAGES, 1 << current);
       if (give === head) head = upper;
     }
-    this.#order[head] = order;
+    this.#set(this.#order, head, order);
   }
 
   #moveUsage(index: number, owner: number): void {
     const pages = 1 << this.#order[index]!;
     this.#accounts.move(this.#owner[index]!, owner, pages);
-    this.#owner[index] = owner;
+    this.#set(this.#owner, index, owner);
   }
 
   /** Index of the allocated block headed exactly at `address`; typed error otherwise. */

@@ -13,6 +13,8 @@
 //              e.g. { purpose: 'KHO scratch 0' }
 //   handover   on a KHO boot, the /chosen pointers: the server reserves every preserved block
 //              (and the scratch array) before it serves anything
+//   state      the region the kernel reserved for the server's own state (a `reserved` range
+//              too): formatted on a first start, reattached to on every restart
 //
 // The page allocator manages `ram` minus `reserved`. Everything else is policy: limits
 // from the manifest, which client names count as the kernel, which owners hold KHO-preserved
@@ -52,6 +54,8 @@ export interface MemoryServerConfig {
   readonly preservedOwners?: readonly string[];
   /** Checked mode: refused checkAccess calls are logged and listed in `mem`. Default false. */
   readonly checked?: boolean;
+  /** Where the server keeps its state (memoryStateBytes(ram) bytes). Without it the state is the thread's heap and is lost with it. */
+  readonly state?: PhysicalRange;
 }
 
 const Range = Type.Object({ base: Type.Integer({ minimum: 0 }), size: Type.Integer({ minimum: 0 }) });
@@ -67,6 +71,7 @@ const ConfigSchema = Type.Object({
   kernelClients: Type.Optional(Type.Array(Name)),
   preservedOwners: Type.Optional(Type.Array(Name)),
   checked: Type.Optional(Type.Boolean()),
+  state: Type.Optional(Range),
 });
 const checkConfig = TypeCompiler.Compile(ConfigSchema);
 
@@ -80,6 +85,7 @@ export interface ResolvedMemoryConfig {
   readonly kernelClients: ReadonlySet<string>;
   readonly preservedOwners: readonly string[];
   readonly checked: boolean;
+  readonly state: PhysicalRange | undefined;
 }
 
 /**
@@ -101,5 +107,6 @@ export function resolveMemoryConfig(raw: Readonly<Record<string, unknown>>, whol
     kernelClients: new Set(config.kernelClients ?? ['kernel']),
     preservedOwners: config.preservedOwners ?? ['kho'],
     checked: config.checked ?? false,
+    state: config.state,
   };
 }

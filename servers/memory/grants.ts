@@ -59,6 +59,12 @@ export function describeViolation(violation: AccessViolation, name: (owner: numb
   return `${name(violation.accessor)} ${violation.access === 'read' ? 'read' : 'wrote'} ${hex(violation.address)} (in ${hex(violation.address)}+${violation.length}): ${whose}, ${violation.reason === 'read-only-grant' ? 'lent read-only' : 'neither owned nor granted'}`;
 }
 
+/** The grant table as the state region keeps it (state_region.ts): grants as tuples, and the next id. */
+export interface GrantRecords {
+  readonly grants: readonly (readonly [id: number, owner: number, grantee: number, base: number, length: number, mode: GrantMode])[];
+  readonly nextId: number;
+}
+
 /** How many violations enforce() keeps for `mem` and tests. */
 export const VIOLATION_LOG_SIZE = 64;
 
@@ -68,9 +74,25 @@ export class GrantTable {
   readonly #byGrantee = new Map<number, Grant[]>();
   readonly #violations: AccessViolation[] = [];
   #nextId = 1;
+  /** Called whenever a grant is made or ends (the tables must be written again). */
+  readonly #changed: () => void;
 
-  constructor(ownership: OwnershipLookup) {
+  constructor(ownership: OwnershipLookup, changed: () => void = () => undefined) {
     this.#ownership = ownership;
+    this.#changed = changed;
+  }
+
+  /** The grants and the next id, for the state region. */
+  records(): GrantRecords {
+    return { grants: [...this.#grants.values()].map((grant) => [grant.id, grant.owner, grant.grantee, grant.base, grant.length, grant.mode] as const), nextId: this.#nextId };
+  }
+
+  /** Replaces every grant with `records` (a new generation reattaching). */
+  restore(records: GrantRecords): void {
+    this.#grants.clear();
+    this.#byGrantee.clear();
+    for (const [id, owner, grantee, base, length, mode] of records.grants) this.#add({ id, owner, grantee, base: base as PhysAddr, length, mode });
+    this.#nextId = records.nextId;
   }
 
   /**
@@ -88,10 +110,8 @@ export class GrantTable {
       if (actual !== owner) throw new InvalidBlockError('NOT_OWNER', `owner ${owner} cannot lend ${hex(page)}: it belongs to ${actual < 0 ? 'nobody' : `owner ${actual}`}`, { owner, page, actualOwner: actual });
     }
     const grant: Grant = { id: this.#nextId++, owner, grantee, base: base as PhysAddr, length, mode };
-    this.#grants.set(grant.id, grant);
-    const list = this.#byGrantee.get(grantee);
-    if (list) list.push(grant);
-    else this.#byGrantee.set(grantee, [grant]);
+    this.#add(grant);
+    this.#changed();
     return grant;
   }
 
@@ -168,7 +188,15 @@ export class GrantTable {
     return this.#violations;
   }
 
+  #add(grant: Grant): void {
+    this.#grants.set(grant.id, grant);
+    const list = this.#byGrantee.get(grant.grantee);
+    if (list) list.push(grant);
+    else this.#byGrantee.set(grant.grantee, [grant]);
+  }
+
   #remove(grant: Grant): void {
+    this.#changed();
     this.#grants.delete(grant.id);
     const list = this.#byGrantee.get(grant.grantee)!.filter((candidate) => candidate !== grant);
     if (list.length > 0) this.#byGrantee.set(grant.grantee, list);

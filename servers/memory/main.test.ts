@@ -19,6 +19,7 @@ import { PageFrameAllocator } from '../../microkernel/kho/page_allocator.js';
 import { DEFAULT_SCRATCH_CONFIG, placeScratchAreas, scratchSizes } from '../../microkernel/kho/scratch.js';
 import { fakePeer, ServerHarness } from '../../test/harness/server_harness.js';
 import type { MemoryServerConfig } from './config.js';
+import { memoryStateBytes } from '../../ipc/interfaces/memory_state.js';
 
 const MiB = 1024 * 1024;
 
@@ -255,6 +256,65 @@ describe('memory server', () => {
     expect(text).toMatch(/^total \d+ pages \(.*\), free \d+ pages \(.*\), used 16 pages \(64 KiB\), reserved 0 pages \(0 B\)$/m);
     expect(lines).toContain(`  ${'virtio-blk'.padEnd(16)} 16 pages (64 KiB)`);
     expect(lines).toContain(`  ${'console'.padEnd(16)} 0 pages (0 B), limit 64`);
+  });
+
+  it('memory server killed and started again reattaches to its state region: nothing owned is handed out again, grants and page tables intact', async () => {
+    const ram = Ram.allocate(16 * MiB);
+    const state = { base: ram.base + MiB, size: memoryStateBytes(ram.base, ram.size) };
+    const config: MemoryServerConfig = { ...asKernel, state, reserved: [{ base: ram.base, size: MiB, purpose: 'kernel image' }, { ...state, purpose: 'memory server state' }] };
+    const first = await startMemory(config, ram);
+    const held: { base: number; size: number }[] = [];
+    for (const [owner, order] of [['virtio-blk', 3], ['virtio-rng', 0], ['console', 5], ['kho', 2], ['virtio-blk', 0]] as const) {
+      const block = await first.memory.allocate({ order, onBehalfOf: owner });
+      held.push({ base: block.pa, size: block.pages * PAGE_SIZE });
+    }
+    const run = await first.memory.allocate({ bytes: 5 * MiB, onBehalfOf: 'console' });
+    held.push({ base: run.pa, size: run.pages * PAGE_SIZE });
+    const { grant } = await first.memory.grant({ to: 'virtio-blk', pa: held[2]!.base, length: 4 * PAGE_SIZE, mode: 'read', onBehalfOf: 'console' });
+    const { space } = await first.memory.createSpace({ onBehalfOf: 'virtio-blk' });
+    await first.memory.map({ space, va: 0x4000_0000, pa: held[0]!.base, permissions: 'rwu', onBehalfOf: 'virtio-blk' });
+    await first.memory.reserveRegion({ space, va: 0x1000_0000, length: 16 * PAGE_SIZE, permissions: 'rwu', onBehalfOf: 'virtio-blk' });
+    const frame = (await first.memory.translate({ space, va: 0x1000_0000, access: 'write', resolve: true, onBehalfOf: 'virtio-blk' })).pa!;
+    held.push({ base: frame - (frame % PAGE_SIZE), size: PAGE_SIZE });
+    const usageBefore = await first.memory.usage({});
+    expect(first.harness.remembered).toBe(state.base);
+    await first.harness.crash();
+    await first.harness.stop();
+
+    const log = logCollector();
+    harness = await ServerHarness.start({ module: 'servers/memory/main', name: 'memory', config: config as Record<string, unknown>, peers: [log.peer], ram, start: 'restart', generation: 2 });
+    const memory = harness.client(memoryInterface);
+    expect(await log.waitFor(/^reattached to the state at /)).toMatch(/ 1 grants, 1 address spaces$/);
+    expect(await memory.usage({})).toEqual(usageBefore);
+    expect(await memory.checkAccess({ accessor: 'virtio-blk', pa: held[2]!.base, length: 4 * PAGE_SIZE, access: 'read' })).toEqual({ allowed: true });
+    expect(await memory.translate({ space, va: 0x4000_0000, access: 'read', onBehalfOf: 'virtio-blk' })).toEqual({ pa: held[0]!.base });
+    expect(await memory.translate({ space, va: 0x1000_0000, access: 'read', onBehalfOf: 'virtio-blk' })).toEqual({ pa: frame });
+    // Every page left goes to someone new: none of them is a page held before the crash.
+    for (;;) {
+      let block;
+      try {
+        block = await memory.allocate({ order: 0, onBehalfOf: 'virtio-net' });
+      } catch (error) {
+        expect(error).toBeInstanceOf(OutOfMemoryError);
+        break;
+      }
+      const page = { base: block.pa, size: PAGE_SIZE };
+      const clash = held.find((range) => overlaps(range, page)) ?? (overlaps(page, state) ? state : undefined);
+      expect(clash, `page 0x${block.pa.toString(16)} handed out again`).toBeUndefined();
+    }
+    expect((await memory.usage({})).freePages).toBe(0);
+    await memory.revoke({ grant, onBehalfOf: 'console' });
+    expect((await memory.reclaim({ owner: 'virtio-blk' })).spacesDestroyed).toBe(1);
+    expect(harness.crashes).toEqual([]);
+  });
+
+  it('memory server started again without state it can trust refuses to start instead of treating every page as free', async () => {
+    const ram = Ram.allocate(16 * MiB);
+    const state = { base: ram.base + MiB, size: memoryStateBytes(ram.base, ram.size) };
+    const log = logCollector();
+    // init fails and the thread ends: the kernel's restart policy decides, and nothing was served.
+    await expect(ServerHarness.start({ module: 'servers/memory/main', name: 'memory', config: { state } as Record<string, unknown>, peers: [log.peer], ram, start: 'restart', generation: 2 }))
+      .rejects.toThrow(/init failed: (Error: )?cannot reattach to the memory server's state, refusing to start with every page free: no memory server state/);
   });
 
   it('memory server answers malformed requests with typed errors on the reply ring and keeps serving', async () => {

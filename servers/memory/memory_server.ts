@@ -15,12 +15,24 @@
 //     owner unless asked explicitly).
 //   - a contiguous range larger than one block (allocateContiguous) is freed as a whole by
 //     its base address; its other block heads are not separately freeable.
+//
+// State: with a state region (options.state, state_region.ts) everything lives in RAM — the
+// buddy's records and accounts as views of the region, page tables in guest RAM, and the
+// grants, spaces, runs and the service's own records (`extension`) as tables written at the
+// end of each operation — and every change goes through the region's undo journal. Callers
+// run each operation in transaction(): it commits when the operation returns or throws a
+// typed error (which leaves the state consistent), and rolls back anything else. attach()
+// is the next generation: roll the journal back, check the allocator, read the tables.
 
 import { type PhysAddr, PAGE_SIZE, hex } from '../../hal/address.js';
 import type { Ram } from '../../hal/ram.js';
 import { AddressSpace, type AddressSpaceContext, FrameKind } from './address_space.js';
 import { AllocationFlags, BuddyAllocator, type BuddyInfo, KERNEL_OWNER, MAX_PAGE_ORDER, SHARED_OWNER } from './buddy.js';
+import { IpcError } from '../../ipc/errors.js';
 import { InvalidBlockError, NotFoundError } from './errors.js';
+import { JournalFullError, SimulatedCrash, journaledRam } from './journal.js';
+import { type GrantRecords } from './grants.js';
+import type { StateRegion } from './state_region.js';
 import { type AccessViolation, AccessViolationError, type Grant, type GrantMode, GrantTable, type MemoryAccess, describeViolation } from './grants.js';
 import { MemoryMap, type MemoryRegion, formatSize } from './memory_map.js';
 import { type Access, type PageFault, type PrivilegeMode, type TranslateOptions, MEGAPAGE_SIZE, PTE_WRITE } from './sv32.js';
@@ -30,6 +42,33 @@ export interface MemoryServerOptions {
   /** Checked mode: enforceAccess() checks, logs and throws (on in tests). */
   readonly checked?: boolean;
   readonly translationCacheEntries?: number;
+  /** Keep all state in this region (formatted, or attached with MemoryServer.attach). Default: the heap. */
+  readonly state?: StateRegion;
+}
+
+/** The caller's own records, kept in the region's tables with the server's (useExtension). */
+export interface StateExtension {
+  save(): unknown;
+  /** Back to `data` (what save() returned when the tables were last written): an operation was rolled back. */
+  restore(data: unknown): void;
+}
+
+/** The tables a state region keeps besides the allocator's arrays. */
+interface StateTables {
+  readonly grants: GrantRecords;
+  readonly spaces: readonly (readonly [id: number, owner: number, root: number, regions: readonly (readonly [start: number, end: number, permissions: number])[]])[];
+  readonly nextSpaceId: number;
+  readonly ranges: readonly (readonly [base: number, pages: number, heads: readonly number[], owner: number])[];
+  readonly extension: unknown;
+}
+
+/** What attach() found. */
+export interface Reattached {
+  readonly memory: MemoryServer;
+  /** Words the journal held from an operation the crash cut short (0: it stopped between operations). */
+  readonly rolledBack: number;
+  /** The caller's records as the last finished operation left them. */
+  readonly extension: unknown;
 }
 
 export interface AllocateOptions {
@@ -76,17 +115,83 @@ export class MemoryServer {
   readonly #ranges = new Map<number, ContiguousRange & { owner: number }>();
   readonly #rangeOfHead = new Map<number, number>();
   #nextSpaceId = 1;
+  readonly #state: StateRegion | undefined;
+  #extension: StateExtension | undefined;
+  /** The tables changed in this operation: write them before committing. */
+  #tablesChanged = false;
 
-  /** Takes over the free and scratch ranges of `memoryMap` (the early allocator has finished with it). */
-  constructor(ram: Ram, memoryMap: MemoryMap, options: MemoryServerOptions = {}) {
+  /**
+   * Takes over the free and scratch ranges of `memoryMap` (the early allocator has finished
+   * with it). With options.state, formats the allocator in that region and marks it ready.
+   */
+  constructor(ram: Ram, memoryMap: MemoryMap, options: MemoryServerOptions = {}, attaching = false) {
     this.ram = ram;
     this.memoryMap = memoryMap;
-    this.buddy = new BuddyAllocator(ram);
-    for (const range of memoryMap.freeRanges()) this.buddy.addFreeRange(range.base, range.size);
+    this.#state = options.state;
+    const storage = options.state?.storage;
+    this.buddy = attaching ? BuddyAllocator.attach(ram, storage!) : new BuddyAllocator(ram, storage);
     this.tlb = new TranslationCache(options.translationCacheEntries);
-    this.grants = new GrantTable(this.buddy);
+    const changed = () => void (this.#tablesChanged = true);
+    this.grants = new GrantTable(this.buddy, changed);
     this.checked = options.checked ?? false;
-    this.#context = { ram, buddy: this.buddy, tlb: this.tlb };
+    this.#context = { ram: storage ? journaledRam(ram, storage.journal) : ram, buddy: this.buddy, tlb: this.tlb, changed };
+    if (attaching) return;
+    // Nobody can attach before markReady(), so building the state needs no journal.
+    storage?.journal.suspend();
+    for (const range of memoryMap.freeRanges()) this.buddy.addFreeRange(range.base, range.size);
+    this.#tablesChanged = true;
+  }
+
+  /**
+   * The memory server a previous generation left in `state` (StateRegion.attach): the
+   * unfinished operation's words are rolled back, the allocator's records are checked, the
+   * tables read. Throws an Error if the records are inconsistent (nothing is then served).
+   */
+  static attach(ram: Ram, memoryMap: MemoryMap, state: StateRegion, options: Omit<MemoryServerOptions, 'state'> = {}): Reattached {
+    const rolledBack = state.storage.journal.rollback();
+    const memory = new MemoryServer(ram, memoryMap, { ...options, state }, true);
+    const tables = state.readTables() as StateTables | undefined;
+    if (!tables) throw new Error('the memory server state has no tables');
+    memory.#restore(tables);
+    return { memory, rolledBack, extension: tables.extension };
+  }
+
+  /** The region is complete (boot reservations done): later generations may attach to it. */
+  markReady(): void {
+    if (!this.#state) return;
+    this.#commit();
+    this.#state.storage.journal.resume();
+    this.#state.markReady();
+  }
+
+  /** Keeps the caller's records in the tables from now on. */
+  useExtension(extension: StateExtension): void {
+    this.#extension = extension;
+    this.#tablesChanged = true;
+  }
+
+  /** The caller's records changed: write them with this operation. */
+  extensionChanged(): void {
+    this.#tablesChanged = true;
+  }
+
+  /**
+   * Runs one operation as a unit: committed when it returns or throws a typed error (the
+   * core leaves its state consistent then); rolled back, tables included, when it throws
+   * anything else (a bug, or more changes than the journal holds).
+   */
+  transaction<T>(operation: () => T): T {
+    let result: T;
+    try {
+      result = operation();
+    } catch (error) {
+      if (error instanceof SimulatedCrash) throw error;
+      if (error instanceof IpcError && !(error instanceof JournalFullError)) this.#commitOrAbort();
+      else this.#abort();
+      throw error;
+    }
+    this.#commitOrAbort();
+    return result;
   }
 
   /** A server managing all of `ram` (for tests and tools). */
@@ -117,6 +222,7 @@ export class MemoryServer {
     const heads = this.buddy.allocateContiguous(owner, pages, alignment, flags);
     const range = { base: heads[0]!, pages, heads, owner };
     if (heads.length > 1) {
+      this.#tablesChanged = true;
       this.#ranges.set(range.base, range);
       for (const head of heads) this.#rangeOfHead.set(head, range.base);
     }
@@ -149,14 +255,17 @@ export class MemoryServer {
   // ---- address spaces ----
 
   createSpace(owner: number): number {
-    const id = this.#nextSpaceId++;
+    const id = this.#nextSpaceId;
     this.#spaces.set(id, AddressSpace.create(this.#context, id, owner));
+    this.#nextSpaceId++;
+    this.#tablesChanged = true;
     return id;
   }
 
   destroySpace(owner: number, id: number): void {
     this.#space(owner, id).destroy();
     this.#spaces.delete(id);
+    this.#tablesChanged = true;
   }
 
   /** Maps a page (or megapage) `owner` owns or was granted; a read-only grant may only be mapped without W. */
@@ -189,8 +298,10 @@ export class MemoryServer {
   /** Copy-on-write duplicate of space `id`, owned by `childOwner`. Returns the new space's id. */
   fork(owner: number, id: number, childOwner: number = owner): number {
     const parent = this.#space(owner, id);
-    const childId = this.#nextSpaceId++;
+    const childId = this.#nextSpaceId;
     this.#spaces.set(childId, parent.fork(childId, childOwner));
+    this.#nextSpaceId++;
+    this.#tablesChanged = true;
     return childId;
   }
 
@@ -237,19 +348,29 @@ export class MemoryServer {
 
   // ---- lifecycle ----
 
-  /** Everything `owner` held comes back: its grants (both ways), its address spaces, its pages. */
+  /**
+   * Everything `owner` held comes back: its grants (both ways), its address spaces, its pages.
+   * With a state region it commits after each grant, each mapping and each block, so however
+   * large, it never fills the journal; cut short by a crash, calling it again finishes it.
+   */
   reclaim(owner: number): ReclaimResult {
-    const grants = this.grants.revokeAllFor(owner);
-    this.#revoked(grants);
+    const step = () => this.#commit();
+    const grants = this.grants.grantsOf(owner);
+    for (const grant of grants) {
+      this.#revoked([this.grants.revoke(grant.id, grant.owner)]);
+      step();
+    }
     let spacesDestroyed = 0;
-    for (const [id, space] of this.#spaces) {
+    for (const [id, space] of [...this.#spaces]) {
       if (space.owner !== owner) continue;
-      space.destroy();
+      space.destroy(step);
       this.#spaces.delete(id);
+      this.#tablesChanged = true;
+      step();
       spacesDestroyed++;
     }
-    const pagesFreed = this.buddy.freeAll(owner);
     for (const range of [...this.#ranges.values()]) if (range.owner === owner) this.#forgetRange(range.base);
+    const pagesFreed = this.buddy.freeAll(owner, step);
     return { spacesDestroyed, grantsRevoked: grants.length, pagesFreed };
   }
 
@@ -293,6 +414,64 @@ export class MemoryServer {
 
   // ---- internals ----
 
+  /** Writes the tables if they changed, then empties the journal: what the operation did so far stays. */
+  #commit(): void {
+    const state = this.#state;
+    if (!state) return;
+    if (this.#tablesChanged) {
+      state.writeTables(this.#tables());
+      this.#tablesChanged = false;
+    }
+    state.storage.journal.commit();
+  }
+
+  #commitOrAbort(): void {
+    try {
+      this.#commit();
+    } catch (error) {
+      this.#abort();
+      throw error;
+    }
+  }
+
+  /** Undoes the unfinished operation: the journal's words, then the tables as last written. */
+  #abort(): void {
+    const state = this.#state;
+    if (!state) return;
+    state.storage.journal.rollback();
+    this.#tablesChanged = false;
+    this.tlb.invalidateAll();
+    const tables = state.readTables() as StateTables | undefined;
+    if (!tables) return;
+    this.#restore(tables);
+    this.#extension?.restore(tables.extension);
+  }
+
+  #tables(): StateTables {
+    return {
+      grants: this.grants.records(),
+      spaces: [...this.#spaces.values()].map((space) => [space.id, space.owner, space.root, space.regions.map((region) => [region.start, region.end, region.permissions] as const)] as const),
+      nextSpaceId: this.#nextSpaceId,
+      ranges: [...this.#ranges.values()].map((range) => [range.base, range.pages, [...range.heads], range.owner] as const),
+      extension: this.#extension?.save() ?? null,
+    };
+  }
+
+  #restore(tables: StateTables): void {
+    this.grants.restore(tables.grants);
+    this.#spaces.clear();
+    for (const [id, owner, root, regions] of tables.spaces) {
+      this.#spaces.set(id, AddressSpace.attach(this.#context, id, owner, root, regions.map(([start, end, permissions]) => ({ start, end, permissions }))));
+    }
+    this.#nextSpaceId = tables.nextSpaceId;
+    this.#ranges.clear();
+    this.#rangeOfHead.clear();
+    for (const [base, pages, heads, owner] of tables.ranges) {
+      this.#ranges.set(base, { base: base as PhysAddr, pages, heads: heads as PhysAddr[], owner });
+      for (const head of heads) this.#rangeOfHead.set(head, base);
+    }
+  }
+
   #freeRange(owner: number, address: number, base: number): boolean {
     const range = this.#ranges.get(base)!;
     if (address !== base) {
@@ -314,6 +493,7 @@ export class MemoryServer {
   #forgetRange(base: number): void {
     const range = this.#ranges.get(base);
     if (!range) return;
+    this.#tablesChanged = true;
     this.#ranges.delete(base);
     for (const head of range.heads) this.#rangeOfHead.delete(head);
   }

@@ -3,9 +3,11 @@
 // Owners are small integers: 0 is the kernel (boot-time reservations), 0xffff the pseudo-owner
 // of blocks whose owner let go while mappings still hold them, and the ids between name servers.
 // The counts live in typed arrays indexed by owner id so that the allocator's hot path reads
-// them directly (`pages[owner]`, `limits[owner]`).
+// them directly (`pages[owner]`, `limits[owner]`); they are views of the memory server's state
+// region (or the heap), and every change is logged in its journal first.
 
 import { InvalidArgumentError, LimitExceededError } from './errors.js';
+import { Journal } from './journal.js';
 
 /** Owner of boot-time reservations: kernel data, reserved memory, KHO-preserved blocks until restored. */
 export const KERNEL_OWNER = 0;
@@ -32,9 +34,23 @@ export function checkOwner(owner: number): void {
 
 export class OwnerAccounts {
   /** Pages charged to each owner. */
-  readonly pages = new Uint32Array(MAXIMUM_OWNER + 1);
+  readonly pages: Uint32Array;
   /** Most pages each owner may hold (NO_LIMIT: unlimited). */
-  readonly limits = new Uint32Array(MAXIMUM_OWNER + 1).fill(NO_LIMIT);
+  readonly limits: Uint32Array;
+  readonly #journal: Journal;
+
+  /** Accounts kept in `pages` and `limits` (MAXIMUM_OWNER + 1 entries each), changed through `journal`. */
+  constructor(pages: Uint32Array = new Uint32Array(MAXIMUM_OWNER + 1), limits: Uint32Array = new Uint32Array(MAXIMUM_OWNER + 1).fill(NO_LIMIT), journal: Journal = Journal.disabled()) {
+    this.pages = pages;
+    this.limits = limits;
+    this.#journal = journal;
+  }
+
+  /** Nothing charged, no limits. */
+  reset(): void {
+    this.pages.fill(0);
+    this.limits.fill(NO_LIMIT);
+  }
 
   /** The error for `owner` asking for `requested` more pages than its limit allows. */
   limitExceeded(owner: number, requested: number): LimitExceededError {
@@ -57,11 +73,14 @@ export class OwnerAccounts {
     if (pages !== undefined && !(Number.isSafeInteger(pages) && pages >= 0 && pages < NO_LIMIT)) {
       throw new InvalidArgumentError(`limit must be a non-negative page count, got ${pages}`, { pages });
     }
+    this.#journal.record(this.limits, owner);
     this.limits[owner] = pages ?? NO_LIMIT;
   }
 
   move(from: number, to: number, pages: number): void {
+    this.#journal.record(this.pages, from);
     this.pages[from] -= pages;
+    this.#journal.record(this.pages, to);
     this.pages[to] += pages;
   }
 

@@ -16,6 +16,27 @@ export class OwnerNames {
   readonly #ids = new Map<string, number>([[KERNEL_NAME, KERNEL_OWNER], [SHARED_NAME, SHARED_OWNER]]);
   readonly #names = new Map<number, string>([[KERNEL_OWNER, KERNEL_NAME], [SHARED_OWNER, SHARED_NAME]]);
   #next = KERNEL_OWNER + 1;
+  /** Called when a name gets an id (the memory server's tables must be written again). */
+  changed: () => void = () => undefined;
+
+  /** Every name given an id, for the state region. */
+  records(): { names: [string, number][]; next: number } {
+    return { names: [...this.#ids].filter(([, id]) => id !== KERNEL_OWNER && id !== SHARED_OWNER), next: this.#next };
+  }
+
+  /** Back to `records` (a new generation reattaching, or an operation rolled back). */
+  restore(records: { names: readonly (readonly [string, number])[]; next: number }): void {
+    for (const [name, id] of [...this.#ids]) {
+      if (id === KERNEL_OWNER || id === SHARED_OWNER) continue;
+      this.#ids.delete(name);
+      this.#names.delete(id);
+    }
+    for (const [name, id] of records.names) {
+      this.#ids.set(name, id);
+      this.#names.set(id, name);
+    }
+    this.#next = records.next;
+  }
 
   /** The id of `name`, assigned now if it has none. Throws InvalidArgumentError when every id is taken. */
   idOf(name: string): number {
@@ -25,6 +46,7 @@ export class OwnerNames {
     const id = this.#next++;
     this.#ids.set(name, id);
     this.#names.set(id, name);
+    this.changed();
     return id;
   }
 

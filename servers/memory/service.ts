@@ -9,7 +9,10 @@
 //
 // Boot order (MemoryService.boot): memory map from the config, page allocator over what is
 // free, manifest limits, then — on a KHO boot — every preserved block reserved; main.ts
-// serves the interface only after that.
+// serves the interface only after that. With a state region (config `state`) a first start
+// formats it and every later start ('restart') reattaches to it (MemoryServer.attach): the
+// owner names, the KHO tree the KHO service named and the revival line are kept there too.
+// Each handler runs as one transaction (MemoryServer.transaction).
 
 import type { Logger } from 'pino';
 import { PAGE_SIZE } from '../../hal/address.js';
@@ -26,19 +29,30 @@ import { type AccessViolation, AccessViolationError, describeViolation } from '.
 import { type HandoverRevival, describeRevival, reserveHandover } from './handover.js';
 import { MemoryMap, formatSize } from './memory_map.js';
 import { MemoryServer } from './memory_server.js';
+import { StateRegion } from './state_region.js';
+import type { StartKind } from '../../microkernel/protocol.js';
 import { KERNEL_NAME, OwnerNames, SHARED_NAME } from './owner_names.js';
 import { PageFault, PageFaultError, permissions } from './sv32.js';
 
 type Handlers = HandlersOf<typeof memoryInterface>;
 export type ServiceLog = Pick<Logger, 'info' | 'warn'>;
 
+/** The service's own records in the state region's tables. */
+interface ServiceRecords {
+  readonly names: { names: [string, number][]; next: number };
+  readonly preservedFdt: { pa: number; owner: string } | null;
+  readonly revivalLine: string | null;
+}
+
 export class MemoryService {
   readonly memory: MemoryServer;
   readonly owners: OwnerNames;
   /** The outgoing KHO FDT, once the KHO service has named it, and that service's name. */
   #preservedFdt: { pa: number; owner: string } | undefined;
-  /** The KHO revival on a KHO boot; undefined otherwise. */
+  /** The KHO revival on a KHO boot; undefined otherwise (and after a reattach). */
   readonly revival: HandoverRevival | undefined;
+  /** What `mem` says about the KHO revival (kept across restarts). */
+  #revivalLine: string | undefined;
   readonly #config: ResolvedMemoryConfig;
   readonly #log: ServiceLog;
 
@@ -47,7 +61,63 @@ export class MemoryService {
     this.#config = config;
     this.#log = log;
     this.revival = revival;
+    this.#revivalLine = revival ? describeRevival(revival, config.preservedOwners[0] ?? KERNEL_NAME) : undefined;
     this.owners = owners;
+    owners.changed = () => memory.extensionChanged();
+    memory.useExtension({
+      save: (): ServiceRecords => ({ names: owners.records(), preservedFdt: this.#preservedFdt ?? null, revivalLine: this.#revivalLine ?? null }),
+      restore: (data) => this.#restoreRecords(data as ServiceRecords),
+    });
+  }
+
+  #restoreRecords(records: ServiceRecords): void {
+    this.owners.restore(records.names);
+    this.#preservedFdt = records.preservedFdt ?? undefined;
+    this.#revivalLine = records.revivalLine ?? undefined;
+  }
+
+  /**
+   * Starts the service: formats its state (or the heap without config `state`) on a first
+   * start, reattaches on a `restart`. Throws an Error, serving nothing, if a restart finds
+   * no state it can trust: starting with every page free would hand out pages in use.
+   */
+  static start(ram: Ram, config: ResolvedMemoryConfig, log: ServiceLog, start: StartKind): MemoryService {
+    if (config.state && start === 'restart') {
+      const found = StateRegion.attach(ram, config.state.base, config.state.size);
+      if ('region' in found) return MemoryService.#reattach(ram, config, log, found.region);
+      if ('reason' in found) throw new Error(`cannot reattach to the memory server's state, refusing to start with every page free: ${found.reason}`);
+      log.warn('the previous generation stopped while formatting its state, before serving anything: formatting again');
+    }
+    return MemoryService.boot(ram, config, log);
+  }
+
+  static #reattach(ram: Ram, config: ResolvedMemoryConfig, log: ServiceLog, region: StateRegion): MemoryService {
+    const map = MemoryService.#map(config);
+    const { memory, rolledBack, extension } = MemoryServer.attach(ram, map, region, { checked: config.checked });
+    const service = new MemoryService(memory, config, log, undefined, new OwnerNames());
+    service.#restoreRecords(extension as ServiceRecords);
+    const info = memory.buddy.buddyInfo();
+    const report = memory.report();
+    log.info(`reattached to the state at 0x${region.base.toString(16)}: ${info.usedPages} of ${info.totalPages} pages in use by ${info.owners.filter((row) => row.pages > 0).length} owners, ` +
+      `${report.grants.length} grants, ${report.spaces.length} address spaces${rolledBack ? `; rolled back the operation a crash cut short (${rolledBack} words)` : ''}`);
+    return service;
+  }
+
+  static #map(config: ResolvedMemoryConfig): MemoryMap {
+    const map = MemoryMap.build({ ram: config.ram, scratch: config.scratch });
+    for (const region of config.reserved) map.reserve(region, region.purpose);
+    return map;
+  }
+
+  /**
+   * What `name` (this server) held in its previous generation goes back: pages it lent for
+   * bulk replies that died with it. Run once after a reattach, before serving.
+   */
+  reclaimOwn(name: string): void {
+    const id = this.owners.find(name);
+    if (id === undefined) return;
+    const result = this.memory.transaction(() => this.memory.reclaim(id));
+    if (result.pagesFreed + result.grantsRevoked > 0) this.#log.info(`reclaimed what ${name}'s previous generation held: ${result.pagesFreed} pages, ${result.grantsRevoked} grants`);
   }
 
   /**
@@ -56,9 +126,9 @@ export class MemoryService {
    * Throws InvalidArgumentError for a config that does not describe RAM.
    */
   static boot(ram: Ram, config: ResolvedMemoryConfig, log: ServiceLog): MemoryService {
-    const map = MemoryMap.build({ ram: config.ram, scratch: config.scratch });
-    for (const region of config.reserved) map.reserve(region, region.purpose);
-    const memory = new MemoryServer(ram, map, { checked: config.checked });
+    const map = MemoryService.#map(config);
+    const state = config.state ? StateRegion.format(ram, config.state.base, config.state.size) : undefined;
+    const memory = new MemoryServer(ram, map, { checked: config.checked, state });
     const owners = new OwnerNames();
     for (const [name, pages] of config.limits) memory.setLimit(owners.idOf(name), pages);
     const info = memory.buddy.buddyInfo();
@@ -70,13 +140,16 @@ export class MemoryService {
       if (revival.revived) log.info(describeRevival(revival, preservedOwner));
       else log.warn(`disabling KHO revival: ${revival.reason}`);
     }
-    return new MemoryService(memory, config, log, revival, owners);
+    const service = new MemoryService(memory, config, log, revival, owners);
+    memory.markReady();
+    if (state) log.info(`state kept at 0x${state.base.toString(16)} (${formatSize(state.size)}): a restarted memory server reattaches to it`);
+    return service;
   }
 
   /** The `mem` text. */
   formatReport(): string {
     const lines = this.memory.formatReport(this.owners.names);
-    if (this.revival) lines.push(describeRevival(this.revival, this.#config.preservedOwners[0] ?? KERNEL_NAME));
+    if (this.#revivalLine) lines.push(this.#revivalLine);
     return lines.join('\n');
   }
 
@@ -95,7 +168,14 @@ export class MemoryService {
     };
   }
 
+  /** The interface's handlers, each run as one transaction. */
   handlers(): Handlers {
+    const memory = this.memory;
+    const handlers = this.#handlers() as Record<string, (args: unknown, call: CallContext) => unknown>;
+    return Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [name, (args: unknown, call: CallContext) => memory.transaction(() => handler(args, call))])) as unknown as Handlers;
+  }
+
+  #handlers(): Handlers {
     const memory = this.memory;
     return {
       allocate: ({ order, bytes, alignOrder, zeroed, onBehalfOf }, call) => {
@@ -221,6 +301,7 @@ export class MemoryService {
           throw new PermissionDeniedError(`only the KHO service may name the preserved-memory tree (${call.clientName ?? 'unnamed'} tried)`);
         }
         this.#preservedFdt = { pa: fdtPa, owner: call.clientName };
+        memory.extensionChanged();
         return {};
       },
       report: () => ({ text: this.formatReport() }),

@@ -3,6 +3,9 @@
 //   memory.alloc_free.order0        one order-0 allocate + free per pair (the hot-page cache path)
 //   memory.alloc_free.order0.batch  1000 allocates then 1000 frees (splits and merges in the buddy)
 //   memory.alloc_free.order9        one 2 MiB block allocate + free per pair
+//   memory.alloc_free.order0.journaled  as order0, with the state in a state region as the
+//                                   server keeps it: every word journaled, committed per call
+//   memory.alloc_free.order0.batch.journaled  as order0.batch, journaled and committed per call
 //   memory.map_unmap                map + unmap of a 4 KiB page in an address space
 //   memory.translate.warm           translate with every lookup hitting the translation cache
 //   memory.translate.cold           translate with every lookup missing (walk + fill)
@@ -14,6 +17,8 @@
 import { Ram } from '../../hal/ram.js';
 import { PAGE_SIZE } from '../../hal/address.js';
 import { BuddyAllocator } from '../../servers/memory/buddy.js';
+import { StateRegion } from '../../servers/memory/state_region.js';
+import { memoryStateBytes } from '../../ipc/interfaces/memory_state.js';
 import { AddressSpace } from '../../servers/memory/address_space.js';
 import { TranslationCache } from '../../servers/memory/tlb.js';
 import { permissions, translate } from '../../servers/memory/sv32.js';
@@ -49,6 +54,63 @@ function freshBuddy(): BuddyAllocator {
   const buddy = new BuddyAllocator(ram);
   buddy.addFreeRange(ram.base, ram.size);
   return buddy;
+}
+
+/** A buddy over RAM minus its state region, journaling as the memory server does; commit() ends a call. */
+function journaledBuddy(): { buddy: BuddyAllocator; commit: () => void } {
+  const ram = Ram.allocate(RAM_SIZE);
+  const size = memoryStateBytes(ram.base, ram.size);
+  const region = StateRegion.format(ram, ram.base, size);
+  const buddy = new BuddyAllocator(ram, region.storage);
+  region.storage.journal.suspend();
+  buddy.addFreeRange(ram.base + size, ram.size - size);
+  region.storage.journal.resume();
+  region.markReady();
+  const journal = region.storage.journal;
+  return { buddy, commit: () => journal.commit() };
+}
+
+function journaledFigures(): Figure[] {
+  const figures: Figure[] = [];
+  const plain = freshBuddy();
+  const baseline = rate(() => {
+    for (let index = 0; index < PAIRS; index++) plain.free(plain.allocate(1, 0), 1);
+  }, PAIRS);
+  const { buddy, commit } = journaledBuddy();
+  const measured = rate(() => {
+    for (let index = 0; index < PAIRS; index++) {
+      const page = buddy.allocate(1, 0);
+      commit();
+      buddy.free(page, 1);
+      commit();
+    }
+  }, PAIRS);
+  figures.push(figure('memory.alloc_free.order0.heap', 'pairs/s', baseline));
+  figures.push(figure('memory.alloc_free.order0.journaled', 'pairs/s', measured, { name: 'memory.alloc_free.order0.heap', samples: baseline }));
+  const held = new Float64Array(BATCH);
+  const plainBatch = freshBuddy();
+  const batchBaseline = rate(() => {
+    for (let round = 0; round < BATCH_ROUNDS; round++) {
+      for (let index = 0; index < BATCH; index++) held[index] = plainBatch.allocate(1, 0);
+      for (let index = 0; index < BATCH; index++) plainBatch.free(held[index]!, 1);
+    }
+  }, BATCH * BATCH_ROUNDS);
+  const batch = journaledBuddy();
+  const batchMeasured = rate(() => {
+    for (let round = 0; round < BATCH_ROUNDS; round++) {
+      for (let index = 0; index < BATCH; index++) {
+        held[index] = batch.buddy.allocate(1, 0);
+        batch.commit();
+      }
+      for (let index = 0; index < BATCH; index++) {
+        batch.buddy.free(held[index]!, 1);
+        batch.commit();
+      }
+    }
+  }, BATCH * BATCH_ROUNDS);
+  figures.push(figure('memory.alloc_free.order0.batch.heap', 'pairs/s', batchBaseline));
+  figures.push(figure('memory.alloc_free.order0.batch.journaled', 'pairs/s', batchMeasured, { name: 'memory.alloc_free.order0.batch.heap', samples: batchBaseline }));
+  return figures;
 }
 
 function allocationFigures(): Figure[] {
@@ -137,7 +199,7 @@ export const benchmarks: Benchmark[] = [
   {
     name: 'memory',
     async run(): Promise<Figure[]> {
-      return [...allocationFigures(), ...mappingFigures()];
+      return [...allocationFigures(), ...journaledFigures(), ...mappingFigures()];
     },
   },
 ];
