@@ -36,7 +36,7 @@
 import { type PhysAddr, PAGE_SIZE, hex } from '../../hal/address.js';
 import type { Ram } from '../../hal/ram.js';
 import { InvalidArgumentError, InvalidBlockError, OutOfMemoryError } from './errors.js';
-import type { Journal, StateArray } from './journal.js';
+import type { Journal } from './journal.js';
 import { KERNEL_OWNER, MAXIMUM_OWNER, OwnerAccounts, type OwnerUsage, SHARED_OWNER, checkOwner } from './owner_accounts.js';
 import { type AllocatorStorage, HOT_CACHE_CAPACITY, SCALAR_CACHED, SCALAR_FREE_PAGES, SCALAR_MANAGED_PAGES, heapStorage } from './state_region.js';
 
@@ -120,6 +120,18 @@ export class BuddyAllocator {
   readonly #accounts: OwnerAccounts;
   /** The accounts' per-owner page counts, held directly for the hot paths. */
   readonly #charges: Uint32Array;
+  /** Each array's byteOffset in the buffer, for the journal. */
+  readonly #stateAt: number;
+  readonly #orderAt: number;
+  readonly #ownerAt: number;
+  readonly #referencesAt: number;
+  readonly #nextAt: number;
+  readonly #previousAt: number;
+  readonly #headsAt: number;
+  readonly #freeCountsAt: number;
+  readonly #cacheAt: number;
+  readonly #scalarsAt: number;
+  readonly #chargesAt: number;
   /** Logs every word before it changes (state region), or nothing (heap). */
   readonly #journal: Journal;
 
@@ -149,6 +161,17 @@ export class BuddyAllocator {
     this.#journal = store.journal;
     this.#accounts = new OwnerAccounts(store.charges, store.limits, store.journal);
     this.#charges = store.charges;
+    this.#stateAt = store.state.byteOffset;
+    this.#orderAt = store.order.byteOffset;
+    this.#ownerAt = store.owner.byteOffset;
+    this.#referencesAt = store.references.byteOffset;
+    this.#nextAt = store.next.byteOffset;
+    this.#previousAt = store.previous.byteOffset;
+    this.#headsAt = store.heads.byteOffset;
+    this.#freeCountsAt = store.freeCounts.byteOffset;
+    this.#cacheAt = store.cache.byteOffset;
+    this.#scalarsAt = store.scalars.byteOffset;
+    this.#chargesAt = store.charges.byteOffset;
     if (attach) return;
     this.#state.fill(UNAVAILABLE);
     this.#order.fill(0);
@@ -189,7 +212,7 @@ export class BuddyAllocator {
     while (index < end) {
       let order = 0;
       while (order < MAX_PAGE_ORDER && (index & ((2 << order) - 1)) === 0 && index + (2 << order) <= end) order++;
-      for (let page = index; page < index + (1 << order); page++) this.#set(this.#state, page, INTERIOR);
+      for (let page = index; page < index + (1 << order); page++) this.#set8(this.#state, this.#stateAt, page, INTERIOR);
       this.#add(SCALAR_MANAGED_PAGES, 1 << order);
       this.#insertFree(index, order);
       index += 1 << order;
@@ -219,11 +242,11 @@ export class BuddyAllocator {
       }
       if (index === END) throw new OutOfMemoryError(`no free block of order ${order} (${pages} pages); ${this.freePages} pages free`, { order, freePages: this.freePages });
     }
-    this.#set(this.#order, index, order);
-    this.#set(this.#owner, index, owner);
-    this.#set(this.#references, index, 1);
-    this.#set(this.#state, index, flags & AllocationFlags.Anonymous ? ALLOCATED | ANONYMOUS : ALLOCATED);
-    this.#set(usage, owner, usage[owner]! + pages);
+    this.#set8(this.#order, this.#orderAt, index, order);
+    this.#set16(this.#owner, this.#ownerAt, index, owner);
+    this.#setU32(this.#references, this.#referencesAt, index, 1);
+    this.#set8(this.#state, this.#stateAt, index, flags & AllocationFlags.Anonymous ? ALLOCATED | ANONYMOUS : ALLOCATED);
+    this.#setU32(usage, this.#chargesAt, owner, usage[owner]! + pages);
     this.#add(SCALAR_FREE_PAGES, -pages);
     const address = this.#spanBase + index * PAGE_SIZE;
     if (flags & AllocationFlags.Zeroed) {
@@ -237,7 +260,7 @@ export class BuddyAllocator {
   drainCache(): void {
     while (this.#scalars[SCALAR_CACHED]! > 0) {
       const index = this.#cache[this.#add(SCALAR_CACHED, -1)]!;
-      this.#set(this.#state, index, INTERIOR);
+      this.#set8(this.#state, this.#stateAt, index, INTERIOR);
       this.#add(SCALAR_FREE_PAGES, -1);
       this.#insertFree(index, 0);
     }
@@ -258,7 +281,7 @@ export class BuddyAllocator {
       throw new InvalidBlockError('NOT_OWNER', `block ${hex(address)} belongs to owner ${this.#owner[index]}, not ${owner}`, { address, owner, actualOwner: this.#owner[index] });
     }
     if (this.#references[index]! > 1) {
-      this.#set(this.#references, index, this.#references[index]! - 1);
+      this.#setU32(this.#references, this.#referencesAt, index, this.#references[index]! - 1);
       this.#moveUsage(index, SHARED_OWNER);
       return false;
     }
@@ -269,14 +292,14 @@ export class BuddyAllocator {
   /** Adds a reference to the block holding the page at `address` (any page of it). Returns the block's head. */
   retain(address: number): PhysAddr {
     const index = this.#allocatedBlockOf(address, 'retain');
-    this.#set(this.#references, index, this.#references[index]! + 1);
+    this.#setU32(this.#references, this.#referencesAt, index, this.#references[index]! + 1);
     return this.#addressOf(index);
   }
 
   /** Drops a reference to the block holding `address` (any page of it); frees it at zero. Returns true if freed. */
   release(address: number): boolean {
     const index = this.#allocatedBlockOf(address, 'release');
-    this.#set(this.#references, index, this.#references[index]! - 1);
+    this.#setU32(this.#references, this.#referencesAt, index, this.#references[index]! - 1);
     if (this.#references[index]! > 0) return false;
     this.#release(index);
     return true;
@@ -371,7 +394,7 @@ export class BuddyAllocator {
         if (this.#state[index]! & ANONYMOUS) {
           this.#moveUsage(index, SHARED_OWNER);
         } else if (this.#references[index]! > 1) {
-          this.#set(this.#references, index, this.#references[index]! - 1);
+          this.#setU32(this.#references, this.#referencesAt, index, this.#references[index]! - 1);
           this.#moveUsage(index, SHARED_OWNER);
         } else {
           freed += size;
@@ -518,16 +541,16 @@ export class BuddyAllocator {
   #release(index: number): void {
     const order = this.#order[index]!;
     const owner = this.#owner[index]!;
-    this.#set(this.#charges, owner, this.#charges[owner]! - (1 << order));
+    this.#setU32(this.#charges, this.#chargesAt, owner, this.#charges[owner]! - (1 << order));
     const cached = this.#scalars[SCALAR_CACHED]!;
     if (order === 0 && cached < HOT_CACHE_PAGES) {
-      this.#set(this.#cache, cached, index);
-      this.#set(this.#state, index, CACHED);
+      this.#setI32(this.#cache, this.#cacheAt, cached, index);
+      this.#set8(this.#state, this.#stateAt, index, CACHED);
       this.#add(SCALAR_CACHED, 1);
       this.#add(SCALAR_FREE_PAGES, 1);
       return;
     }
-    this.#set(this.#state, index, INTERIOR);
+    this.#set8(this.#state, this.#stateAt, index, INTERIOR);
     this.#insertFree(index, order);
   }
 
@@ -544,18 +567,18 @@ export class BuddyAllocator {
     // upper half becomes the only block on its list.
     const index = heads[current]!;
     const following = this.#next[index]!;
-    this.#set(heads, current, following);
-    if (following !== END) this.#set(this.#previous, following, END);
-    this.#set(this.#freeCounts, current, this.#freeCounts[current]! - 1);
+    this.#setI32(heads, this.#headsAt, current, following);
+    if (following !== END) this.#setI32(this.#previous, this.#previousAt, following, END);
+    this.#setI32(this.#freeCounts, this.#freeCountsAt, current, this.#freeCounts[current]! - 1);
     while (current > order) {
       current--;
       const buddy = index + (1 << current);
-      this.#set(this.#order, buddy, current);
-      this.#set(this.#next, buddy, END);
-      this.#set(this.#previous, buddy, END);
-      this.#set(this.#state, buddy, FREE);
-      this.#set(heads, current, buddy);
-      this.#set(this.#freeCounts, current, this.#freeCounts[current]! + 1);
+      this.#set8(this.#order, this.#orderAt, buddy, current);
+      this.#setI32(this.#next, this.#nextAt, buddy, END);
+      this.#setI32(this.#previous, this.#previousAt, buddy, END);
+      this.#set8(this.#state, this.#stateAt, buddy, FREE);
+      this.#setI32(heads, this.#headsAt, current, buddy);
+      this.#setI32(this.#freeCounts, this.#freeCountsAt, current, this.#freeCounts[current]! + 1);
     }
     return index;
   }
@@ -570,44 +593,61 @@ export class BuddyAllocator {
       const buddy = index ^ (1 << order);
       if (buddy >= count || state[buddy] !== FREE || orders[buddy] !== order) break;
       this.#unlink(buddy, order);
-      this.#set(state, buddy, INTERIOR);
-      this.#set(state, index, INTERIOR);
+      this.#set8(state, this.#stateAt, buddy, INTERIOR);
+      this.#set8(state, this.#stateAt, index, INTERIOR);
       index &= ~(1 << order);
       order++;
     }
-    this.#set(orders, index, order);
-    this.#set(state, index, FREE);
+    this.#set8(orders, this.#orderAt, index, order);
+    this.#set8(state, this.#stateAt, index, FREE);
     this.#push(index, order);
   }
 
   #push(index: number, order: number): void {
     const head = this.#heads[order]!;
-    this.#set(this.#next, index, head);
-    this.#set(this.#previous, index, END);
-    if (head !== END) this.#set(this.#previous, head, index);
-    this.#set(this.#heads, order, index);
-    this.#set(this.#freeCounts, order, this.#freeCounts[order]! + 1);
+    this.#setI32(this.#next, this.#nextAt, index, head);
+    this.#setI32(this.#previous, this.#previousAt, index, END);
+    if (head !== END) this.#setI32(this.#previous, this.#previousAt, head, index);
+    this.#setI32(this.#heads, this.#headsAt, order, index);
+    this.#setI32(this.#freeCounts, this.#freeCountsAt, order, this.#freeCounts[order]! + 1);
   }
 
   #unlink(index: number, order: number): void {
     const next = this.#next[index]!;
     const previous = this.#previous[index]!;
-    if (previous !== END) this.#set(this.#next, previous, next);
-    else this.#set(this.#heads, order, next);
-    if (next !== END) this.#set(this.#previous, next, previous);
-    this.#set(this.#freeCounts, order, this.#freeCounts[order]! - 1);
+    if (previous !== END) this.#setI32(this.#next, this.#nextAt, previous, next);
+    else this.#setI32(this.#heads, this.#headsAt, order, next);
+    if (next !== END) this.#setI32(this.#previous, this.#previousAt, next, previous);
+    this.#setI32(this.#freeCounts, this.#freeCountsAt, order, this.#freeCounts[order]! - 1);
   }
 
-  /** Writes `array[index] = value`, logging the old value in the journal first. */
-  #set(array: StateArray, index: number, value: number): void {
-    this.#journal.record(array, index);
+  // Each writes `array[index] = value`, logging the old value in the journal first (one per
+  // element type, so every call site stays monomorphic; `at` is the array's byteOffset, read
+  // once: the typed-array getter is not inlined and would cost more than the rest).
+  #set8(array: Uint8Array, at: number, index: number, value: number): void {
+    this.#journal.record8(array, at, index);
+    array[index] = value;
+  }
+
+  #set16(array: Uint16Array, at: number, index: number, value: number): void {
+    this.#journal.record16(array, at, index);
+    array[index] = value;
+  }
+
+  #setU32(array: Uint32Array, at: number, index: number, value: number): void {
+    this.#journal.recordU32(array, at, index);
+    array[index] = value;
+  }
+
+  #setI32(array: Int32Array, at: number, index: number, value: number): void {
+    this.#journal.recordI32(array, at, index);
     array[index] = value;
   }
 
   /** Adds `delta` to scalar `which` (journaled); returns the new value. */
   #add(which: number, delta: number): number {
     const value = this.#scalars[which]! + delta;
-    this.#set(this.#scalars, which, value);
+    this.#setI32(this.#scalars, this.#scalarsAt, which, value);
     return value;
   }
 
@@ -636,10 +676,10 @@ export class BuddyAllocator {
     const heads: PhysAddr[] = [];
     for (const [index, order] of blocks) {
       this.#carve(index, order);
-      this.#set(this.#owner, index, owner);
-      this.#set(this.#references, index, 1);
-      this.#set(this.#state, index, state);
-      this.#set(this.#charges, owner, this.#charges[owner]! + (1 << order));
+      this.#set16(this.#owner, this.#ownerAt, index, owner);
+      this.#setU32(this.#references, this.#referencesAt, index, 1);
+      this.#set8(this.#state, this.#stateAt, index, state);
+      this.#setU32(this.#charges, this.#chargesAt, owner, this.#charges[owner]! + (1 << order));
       heads.push(this.#addressOf(index));
     }
     return heads;
@@ -672,19 +712,19 @@ export class BuddyAllocator {
       current--;
       const upper = head + (1 << current);
       const give = index >= upper ? head : upper;
-      this.#set(this.#order, give, current);
-      this.#set(this.#state, give, FREE);
+      this.#set8(this.#order, this.#orderAt, give, current);
+      this.#set8(this.#state, this.#stateAt, give, FREE);
       this.#push(give, current);
       this.#add(SCALAR_FREE_PAGES, 1 << current);
       if (give === head) head = upper;
     }
-    this.#set(this.#order, head, order);
+    this.#set8(this.#order, this.#orderAt, head, order);
   }
 
   #moveUsage(index: number, owner: number): void {
     const pages = 1 << this.#order[index]!;
     this.#accounts.move(this.#owner[index]!, owner, pages);
-    this.#set(this.#owner, index, owner);
+    this.#set16(this.#owner, this.#ownerAt, index, owner);
   }
 
   /** Index of the allocated block headed exactly at `address`; typed error otherwise. */

@@ -35,26 +35,37 @@ export class SimulatedCrash extends Error {
 export class Journal {
   readonly enabled: boolean;
   readonly capacity: number;
-  /**
-   * For crash tests: record() throws SimulatedCrash instead of logging entry number
-   * `crashAfter` (0-based), leaving the operation cut short exactly there.
-   */
-  crashAfter = Infinity;
+  /** The journal's length word, alone in a one-element view (the commit point). */
   readonly #length: Uint32Array;
-  readonly #lengthIndex: number;
   readonly #entries: Int32Array;
+  /** Entries before record() stops: the capacity, or crashAfter when a test set it lower. */
+  #limit: number;
+  #crashAfter = Infinity;
   readonly #view: DataView | undefined;
   /** False when disabled or suspended: record() returns at once. */
   #active: boolean;
 
   private constructor(enabled: boolean, length: Uint32Array, lengthIndex: number, entries: Int32Array, view: DataView | undefined) {
     this.enabled = enabled;
-    this.#length = length;
-    this.#lengthIndex = lengthIndex;
+    this.#length = new Uint32Array(length.buffer, length.byteOffset + lengthIndex * 4, 1);
     this.#entries = entries;
     this.capacity = entries.length / 3;
+    this.#limit = this.capacity;
     this.#view = view;
     this.#active = enabled;
+  }
+
+  /**
+   * For crash tests: record() throws SimulatedCrash instead of logging entry number
+   * `crashAfter` (0-based), leaving the operation cut short exactly there.
+   */
+  get crashAfter(): number {
+    return this.#crashAfter;
+  }
+
+  set crashAfter(entries: number) {
+    this.#crashAfter = entries;
+    this.#limit = Math.min(this.capacity, entries);
   }
 
   /** Stops logging (while the first generation builds the state, which no one can attach to yet). */
@@ -77,13 +88,31 @@ export class Journal {
   }
 
   get length(): number {
-    return this.#length[this.#lengthIndex]!;
+    return this.#length[0]!;
   }
 
   /** Logs `array[index]` (a view of the state region's buffer) before the caller changes it. */
   record(array: StateArray, index: number): void {
     if (!this.#active) return;
     this.#append(array.byteOffset + index * array.BYTES_PER_ELEMENT, array.BYTES_PER_ELEMENT, array[index]!);
+  }
+
+  // record() for one element type each, `at` being the array's byteOffset (read once by the
+  // caller): the allocator's hot paths call these, monomorphic.
+  record8(array: Uint8Array, at: number, index: number): void {
+    if (this.#active) this.#append(at + index, 1, array[index]!);
+  }
+
+  record16(array: Uint16Array, at: number, index: number): void {
+    if (this.#active) this.#append(at + index * 2, 2, array[index]!);
+  }
+
+  recordU32(array: Uint32Array, at: number, index: number): void {
+    if (this.#active) this.#append(at + index * 4, 4, array[index]!);
+  }
+
+  recordI32(array: Int32Array, at: number, index: number): void {
+    if (this.#active) this.#append(at + index * 4, 4, array[index]!);
   }
 
   /** Logs the little-endian u32 at `byteOffset` of the buffer before the caller changes it. */
@@ -94,7 +123,7 @@ export class Journal {
 
   /** Ends the operation: what it wrote stays. */
   commit(): void {
-    if (this.enabled) this.#length[this.#lengthIndex] = 0;
+    if (this.enabled) this.#length[0] = 0;
   }
 
   /** Undoes the unfinished operation (newest entry first), then empties the journal. Returns how many words it restored. */
@@ -110,19 +139,18 @@ export class Journal {
       else if (width === 2) view.setUint16(offset, old & 0xffff, true);
       else view.setUint32(offset, old >>> 0, true);
     }
-    this.#length[this.#lengthIndex] = 0;
+    this.#length[0] = 0;
     return count;
   }
 
   #append(offset: number, width: number, old: number): void {
-    const count = this.#length[this.#lengthIndex]!;
-    if (count >= this.crashAfter) throw new SimulatedCrash();
-    if (count >= this.capacity) throw new JournalFullError(this.capacity);
+    const count = this.#length[0]!;
+    if (count >= this.#limit) throw count >= this.#crashAfter ? new SimulatedCrash() : new JournalFullError(this.capacity);
     const entries = this.#entries;
     entries[count * 3] = offset;
     entries[count * 3 + 1] = width;
     entries[count * 3 + 2] = old;
-    this.#length[this.#lengthIndex] = count + 1;
+    this.#length[0] = count + 1;
   }
 }
 
