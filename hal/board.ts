@@ -21,6 +21,7 @@ import { FIRMWARE_BASE, FIRMWARE_SIZE, FirmwareDevice, type HostRequestHandler, 
 import { InterruptController, INTERRUPT_SOURCES } from './irq.js';
 import type { KernelEntry } from './kernel_entry.js';
 import { INTERRUPT_CONTROLLER_BASE, INTERRUPT_CONTROLLER_SIZE, TIMER_BASE, TIMER_INTERRUPT, TIMER_SIZE, virtioSlotBase, virtioSlotInterrupt } from './board_layout.js';
+import { MAXIMUM_VIRTIO_DEVICES } from './device_kinds.js';
 import { Ram } from './ram.js';
 import type { VirtioBackend } from './virtio/backend.js';
 import { VirtioMmioTransport } from './virtio/transport.js';
@@ -35,6 +36,8 @@ export interface BoardOptions {
   readonly initrd: Uint8Array;
   /** The virtio device models, in slot order; created once and kept across resets. */
   readonly devices: readonly VirtioBackend[];
+  /** Spare device models (--device), in the slots after `devices`: in the tree as `baton,spare`, left for drivers loaded later. */
+  readonly spareDevices?: readonly VirtioBackend[];
   /** Where the firmware's debug console (the kernel's boot log) goes. */
   earlyOutput(text: string): void;
   /** A kernel image could not even report its own failure. */
@@ -58,6 +61,8 @@ export class Board {
   readonly doorbells = new DoorbellPage();
   readonly interrupts = new InterruptController(this.doorbells);
   ram: Ram;
+  /** Every virtio device model, in slot order: the board's own, then the spares. */
+  private readonly devices: readonly VirtioBackend[];
   private firmware: FirmwareDevice;
   private transports: VirtioMmioTransport[] = [];
   private kernel: HardwareThread | undefined;
@@ -72,6 +77,10 @@ export class Board {
 
   constructor(options: BoardOptions) {
     this.options = options;
+    this.devices = [...options.devices, ...(options.spareDevices ?? [])];
+    if (this.devices.length > MAXIMUM_VIRTIO_DEVICES) {
+      throw new RangeError(`the board has ${MAXIMUM_VIRTIO_DEVICES} virtio slots; ${this.devices.length} devices do not fit`);
+    }
     this.ram = Ram.allocate(options.ramImage?.length ?? options.ramSize);
     if (options.ramImage) this.ram.write(this.ram.base, options.ramImage);
     this.firmware = this.createFirmware();
@@ -88,12 +97,13 @@ export class Board {
         'linux,kho-scratch': fdtValue.u64(handover.scratch, handover.scratchLength),
       }
       : {};
-    const devices: BoardDeviceDescription[] = this.options.devices.map((_, slot) => ({
+    const devices: BoardDeviceDescription[] = this.devices.map((_, slot) => ({
       name: 'virtio_mmio',
       base: virtioSlotBase(slot),
       size: VIRTIO_MMIO_SIZE,
       interrupt: virtioSlotInterrupt(slot),
       compatible: [VIRTIO_MMIO_COMPATIBLE],
+      ...(slot >= this.options.devices.length ? { spare: true } : {}),
     }));
     const tree = buildBoardTree({
       model: 'baton emulated RISC-V board',
@@ -117,7 +127,7 @@ export class Board {
 
   /** Builds the machine and enters the kernel. Resolves once the kernel thread runs. */
   powerOn(): void {
-    this.transports = this.options.devices.map((backend, slot) => new VirtioMmioTransport({
+    this.transports = this.devices.map((backend, slot) => new VirtioMmioTransport({
       ram: this.ram,
       irq: this.interrupts,
       interrupt: virtioSlotInterrupt(slot),
@@ -134,7 +144,7 @@ export class Board {
     this.options.saveRam?.(this.ram, 'poweroff', {});
     this.firmware.stop();
     for (const transport of this.transports) transport.close();
-    for (const backend of this.options.devices) backend.close?.();
+    for (const backend of this.devices) backend.close?.();
     this.finished?.(status);
   }
 

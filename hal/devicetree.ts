@@ -12,7 +12,8 @@
 //       plic@<base>     sifive,plic-1.0.0 / riscv,plic0, interrupts-extended = <&intcN 11 &intcN 9>...
 //       timer@<base>    "baton,timer": a PLIC interrupt source, not a CLINT (see below)
 //       test@<base>     sifive,test1 / sifive,test0 / syscon (hal/firmware.ts at offset 0)
-//       <name>@<base>   each device: compatible, reg, interrupts, interrupt-parent = <&plic> };
+//       <name>@<base>   each device: compatible, reg, interrupts, interrupt-parent = <&plic>
+//                       [baton,spare: a spare (--device) that no boot driver binds] };
 //     poweroff { syscon-poweroff: regmap = <&test>, offset 0, value 0x5555 };
 //     reboot   { syscon-reboot:   regmap = <&test>, offset 0, value 0x7777 } };
 //
@@ -51,6 +52,8 @@ export interface BoardDeviceDescription {
   /** PLIC source number, 1..interruptController.sources. */
   interrupt: number;
   compatible: string[];
+  /** A spare device (--device): written as the empty property `baton,spare`; no boot driver binds it. */
+  spare?: boolean;
 }
 
 export interface BoardDescription {
@@ -86,6 +89,8 @@ export interface BoardTreeDevice {
   interrupt?: number;
   /** The status property; "okay" when absent. */
   status: string;
+  /** The node has `baton,spare`: the kernel binds no boot driver to it, only drivers loaded later. */
+  spare?: boolean;
 }
 
 export interface BoardTreeSummary {
@@ -203,18 +208,19 @@ function socNode(description: BoardDescription, phandles: { plic: number; power:
     'riscv,ndev': u32(interruptController.sources),
     phandle: u32(phandles.plic),
   });
-  const interruptSource = (base: number, size: number, compatible: string[], interrupt: number, name: string): FdtNode =>
+  const interruptSource = (base: number, size: number, compatible: string[], interrupt: number, name: string, spare = false): FdtNode =>
     node(`${name}@${hexAddress(base)}`, {
       compatible: strings(compatible),
       reg: reg(base, size),
       interrupts: u32(interrupt),
       'interrupt-parent': u32(phandles.plic),
+      ...(spare ? { 'baton,spare': empty() } : {}),
     });
   return node('soc', { '#address-cells': u32(ROOT_CELLS), '#size-cells': u32(ROOT_CELLS), compatible: string('simple-bus'), ranges: empty() }, [
     plic,
     interruptSource(timer.base, timer.size, TIMER_COMPATIBLE, timer.interrupt, 'timer'),
     node(`test@${hexAddress(power.base)}`, { compatible: strings(POWER_COMPATIBLE), reg: reg(power.base, power.size), phandle: u32(phandles.power) }),
-    ...description.devices.map((device) => interruptSource(device.base, device.size, device.compatible, device.interrupt, device.name)),
+    ...description.devices.map((device) => interruptSource(device.base, device.size, device.compatible, device.interrupt, device.name, device.spare)),
   ]);
 }
 
@@ -366,7 +372,10 @@ function readBus(bus: FdtNode, root: FdtNode, rootCells: CellCounts, phandles: M
       summary.power = { base, size: region.size };
     } else {
       const status = stringProperty(child, 'status', path) ?? 'okay';
-      summary.devices.push({ path, name: baseName(child.name), compatible, base, size: region.size, ...(interrupt !== undefined ? { interrupt } : {}), status });
+      summary.devices.push({
+        path, name: baseName(child.name), compatible, base, size: region.size, ...(interrupt !== undefined ? { interrupt } : {}), status,
+        ...(getProperty(child, 'baton,spare') ? { spare: true } : {}),
+      });
     }
   }
 }

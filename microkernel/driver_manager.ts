@@ -12,7 +12,11 @@
 //                driver replaces it: each instance restarts on the new code, on the same
 //                device (its clients see PEER_RESTARTED, as after any restart).
 //   unload NAME  stops the driver's instances (or one instance, NAME.N), resets and
-//                releases their devices, and forgets the driver.
+//                releases their devices, and forgets a loaded driver; a boot driver stays
+//                known, and `start NAME` binds it again (not to spares).
+//
+// A spare device (`baton,spare` in the tree: npm start --device KIND) gets no boot driver;
+// it waits for one that is loaded.
 //
 // Loaded drivers are supervised like any program: the supervisor treats one not ready
 // within its manifest's startTimeoutMs as hung, and the restart policy decides.
@@ -80,7 +84,10 @@ export class DriverManager {
   /** Binds the boot manifest's drivers to the devices present; adds their instances to the supervisor (not started). */
   bindAtBoot(drivers: readonly ProgramSpec[]): Process[] {
     for (const spec of drivers) this.known.set(spec.name, { spec, source: 'boot' });
-    const bindable = this.nodes.filter((node) => node.device.status === 'okay');
+    for (const node of this.nodes.filter((candidate) => candidate.device.spare)) {
+      this.host.print(`device ${node.device.path}: ${node.device.compatible.join(', ')} (spare: left for a driver loaded later)`);
+    }
+    const bindable = this.nodes.filter((node) => node.device.status === 'okay' && !node.device.spare);
     const matched = bindable.map((node) => matchDriver(this.candidate(node), drivers.filter((spec) => this.fits(spec, node))));
     const names = instanceNames(matched);
     const created: Process[] = [];
@@ -162,13 +169,15 @@ export class DriverManager {
   async startUnloaded(name: string): Promise<{ message: string } | undefined> {
     const known = this.known.get(name);
     if (!known || this.instancesOf(name).length > 0) return undefined;
-    if (!this.nodes.some((node) => this.canBind(known.spec, node))) throw new LoadFailedError(this.noDevice(known.spec));
-    return this.bindUnbound(known.spec, known.source, [], []);
+    // A boot driver binds again only where it would at boot: not to spares.
+    const skipSpares = known.source === 'boot';
+    if (!this.nodes.some((node) => this.canBind(known.spec, node, skipSpares))) throw new LoadFailedError(this.noDevice(known.spec));
+    return this.bindUnbound(known.spec, known.source, [], [], skipSpares);
   }
 
   /** Binds `spec` to every unbound node it matches and starts those instances; the load's answer. */
-  private async bindUnbound(spec: ProgramSpec, path: string, lines: string[], instances: string[]): Promise<{ message: string; instances: string[] }> {
-    const unbound = this.nodes.filter((node) => this.canBind(spec, node));
+  private async bindUnbound(spec: ProgramSpec, path: string, lines: string[], instances: string[], skipSpares = false): Promise<{ message: string; instances: string[] }> {
+    const unbound = this.nodes.filter((node) => this.canBind(spec, node, skipSpares));
     const taken = new Set(this.instancesOf(spec.name).map((process) => process.name));
     const total = taken.size + unbound.length;
     const fresh: Process[] = [];
@@ -357,9 +366,9 @@ export class DriverManager {
     return { path: node.device.path, compatible: node.device.compatible, virtioDeviceId: node.virtioDeviceId };
   }
 
-  /** True if `node` is unbound, enabled, matched by `spec` and offers what it needs. */
-  private canBind(spec: ProgramSpec, node: DeviceNode): boolean {
-    return !node.process && node.device.status === 'okay' && this.fits(spec, node) && matchDriver(this.candidate(node), [spec]) !== undefined;
+  /** True if `node` is unbound, enabled, matched by `spec` and offers what it needs (and, with `skipSpares`, not a spare). */
+  private canBind(spec: ProgramSpec, node: DeviceNode, skipSpares = false): boolean {
+    return !node.process && !(skipSpares && node.device.spare) && node.device.status === 'okay' && this.fits(spec, node) && matchDriver(this.candidate(node), [spec]) !== undefined;
   }
 
   /** True if `node` offers what `spec` needs (an interrupt, enough registers). */

@@ -5,9 +5,10 @@
 //
 // Nothing is compiled or changed unless the manifest is valid. Compiling: every .ts file
 // of the folder (not *.test.ts / *.d.ts, not node_modules or dot folders) goes through
-// TypeScript's transpileModule (syntax only; `npx tsc -p FOLDER` type-checks) into
-// build/loaded/NAME-VERSION-HASH/, mirroring the folder, so a changed driver gets fresh
-// module URLs. Import specifiers are rewritten:
+// TypeScript's transpileModule into build/loaded/NAME-VERSION-HASH/, mirroring the folder,
+// so a changed driver gets fresh module URLs. That is syntax only: types are NOT checked
+// (a full check against baton's declarations takes seconds, and the board and the kernel
+// wait for this answer); `npx tsc` in the folder checks them. Import specifiers are rewritten:
 //
 //   baton/PATH.js                      → this checkout's compiled module build/PATH.js
 //   a path into this checkout's source  → its compiled module in build/

@@ -24,7 +24,7 @@ describe('createDriver', () => {
     const folder = join(place(), 'my-sensor');
     const created = createDriver('my-sensor', folder);
     expect(created.inTree).toBe(false);
-    expect(created.files.sort()).toEqual(['README.md', 'main.test.ts', 'main.ts', 'manifest.json', 'package.json', 'tsconfig.json', 'vitest.config.mjs']);
+    expect(created.files.sort()).toEqual(['.npmrc', 'README.md', 'main.test.ts', 'main.ts', 'manifest.json', 'package.json', 'tsconfig.json', 'vitest.config.mjs']);
     const main = readFileSync(join(folder, 'main.ts'), 'utf8');
     expect(main).toMatch(/^\/\/ my-sensor: /);
     expect(main).toContain("from 'baton/drivers/lib/driver.js'");
@@ -32,7 +32,12 @@ describe('createDriver', () => {
     expect(readFileSync(join(folder, 'main.test.ts'), 'utf8')).toContain("from 'baton/test/harness/device_rig.js'");
     expect(JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8'))).toMatchObject({ name: 'my-sensor', entry: 'main' });
     expect(readFileSync(join(folder, 'README.md'), 'utf8')).toContain(`load ${folder}`);
-    expect(JSON.parse(readFileSync(join(folder, 'tsconfig.json'), 'utf8')).compilerOptions.paths['baton/*']).toEqual([`${root}/*`]);
+    expect(JSON.parse(readFileSync(join(folder, 'tsconfig.json'), 'utf8')).compilerOptions.paths['baton/*']).toEqual(['./node_modules/baton/*']);
+    // A package of its own: baton and the tools its test needs are links into this checkout.
+    expect(JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8'))).toMatchObject({
+      name: 'my-sensor', type: 'module', scripts: { test: 'vitest run' },
+      devDependencies: { baton: `file:${root}`, vitest: `file:${join(root, 'node_modules', 'vitest')}`, typescript: `file:${join(root, 'node_modules', 'typescript')}` },
+    });
     const output = place();
     expect(loadDriverFolder(folder, { outputRoot: output }).name).toBe('my-sensor');
   });

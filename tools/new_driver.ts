@@ -5,8 +5,10 @@
 // Inside the tree (the default, drivers/NAME) the files import baton by relative paths and
 // `npm test -- drivers/NAME` runs the test. Anywhere else (--dir PATH outside the checkout)
 // they import baton as `baton/...` (what `load` resolves to this checkout's build), and the
-// folder also gets a package.json (ES modules), a tsconfig.json (type-check: npx tsc -p
-// PATH) and a vitest.config.mjs (test: npx vitest run --root PATH, from the baton checkout).
+// folder is a package of its own: its package.json links baton, vitest and typescript from
+// this checkout (`npm install` there makes the links and downloads nothing), so inside it
+// `npx vitest run` runs its test and `npx tsc` type-checks it; vitest.config.mjs maps
+// `baton/...` to the linked checkout's sources and builds baton before the tests.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
@@ -80,9 +82,10 @@ export function createDriver(name: string, folder: string = join(projectRoot, 'd
     files[file] = text;
   }
   if (!inTree) {
-    files['package.json'] = `${JSON.stringify({ name, private: true, type: 'module', description: 'a baton driver' }, null, 2)}\n`;
+    files['package.json'] = packageFor(name);
+    files['.npmrc'] = NPMRC;
     files['tsconfig.json'] = tsconfigFor();
-    files['vitest.config.mjs'] = vitestConfigFor();
+    files['vitest.config.mjs'] = VITEST_CONFIG;
   }
   mkdirSync(folder, { recursive: true });
   for (const [file, text] of Object.entries(files)) writeFileSync(join(folder, file), text);
@@ -94,14 +97,41 @@ function outOfTree(text: string, file: string, folder: string, name: string): st
   let result = text.replace(/(['"])\.\.\/\.\.\//g, '$1baton/').replace(/(['"])\.\.\/lib\//g, '$1baton/drivers/lib/');
   if (file === 'README.md') {
     result = result
-      .replace(/Test it \(from the baton checkout\): `npm test -- drivers\/[^`]*`/, `Test it (from the baton checkout, ${projectRoot}): \`npx vitest run --root ${folder}\`\n\nType-check it: \`npx tsc -p ${folder}\``)
+      .replace(/Test it \(from the baton checkout\): `npm test -- drivers\/[^`]*`/, OUT_OF_TREE_TEST)
       .replace(new RegExp(`load drivers/${name}`, 'g'), `load ${folder}`);
   }
   return result;
 }
 
-function tsconfigFor(): string {
+/** How the out-of-tree README says to test: the same words as baton's READMEs. */
+const OUT_OF_TREE_TEST = `Test it, in this folder: \`npm install\` once (it links baton, vitest and typescript from
+the baton checkout named in package.json, and downloads nothing), then \`npx vitest run\`
+(or \`npm test\`). Type-check it with \`npx tsc\`: \`load\` compiles without checking types.`;
+
+/** The folder as a package: baton and the tools its test needs, linked from this checkout. */
+function packageFor(name: string): string {
   const modules = join(projectRoot, 'node_modules');
+  return `${JSON.stringify({
+    name,
+    version: '0.1.0',
+    private: true,
+    type: 'module',
+    description: 'a baton driver',
+    scripts: { test: 'vitest run', typecheck: 'tsc' },
+    devDependencies: {
+      baton: `file:${projectRoot}`,
+      typescript: `file:${join(modules, 'typescript')}`,
+      vitest: `file:${join(modules, 'vitest')}`,
+    },
+  }, null, 2)}\n`;
+}
+
+/** npm must not run baton's own build scripts while linking it; `npm test` and `npm run` still run. */
+const NPMRC = `# Linking baton (npm install) must not run its build; its tests build it when they start.
+ignore-scripts=true
+`;
+
+function tsconfigFor(): string {
   return JSON.stringify({
     compilerOptions: {
       target: 'ES2022',
@@ -113,17 +143,23 @@ function tsconfigFor(): string {
       skipLibCheck: true,
       verbatimModuleSyntax: true,
       types: ['node'],
-      typeRoots: [join(modules, '@types')],
-      paths: { 'baton/*': [`${projectRoot}/*`], vitest: [join(modules, 'vitest', 'dist', 'index.d.ts')] },
+      typeRoots: ['./node_modules/baton/node_modules/@types'],
+      // baton's sources (not build/'s declarations: its test harness is not built, and one
+      // class seen through both would be two types).
+      paths: { 'baton/*': ['./node_modules/baton/*'] },
     },
     include: ['**/*.ts'],
+    exclude: ['node_modules'],
   }, null, 2) + '\n';
 }
 
-function vitestConfigFor(): string {
-  return `// Runs this driver's tests with baton's setup (it builds baton first). From the baton
-// checkout: npx vitest run --root ${'<this folder>'}
-const baton = ${JSON.stringify(projectRoot)};
+const VITEST_CONFIG = `// This driver's tests, run from this folder: npx vitest run (after npm install, which links
+// baton). baton/... imports map to the linked checkout's sources; baton is built first.
+import { realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+
+const baton = dirname(realpathSync(createRequire(import.meta.url).resolve('baton/package.json')));
 
 export default {
   resolve: { alias: [{ find: /^baton\\/(.*)$/, replacement: \`\${baton}/$1\` }] },
@@ -136,17 +172,16 @@ export default {
   },
 };
 `;
-}
 
 function nextSteps(created: CreatedDriver): string {
   const where = created.inTree ? relative(projectRoot, created.folder) : created.folder;
-  const test = created.inTree ? `npm test -- ${where}` : `npx vitest run --root ${where}   (from ${projectRoot})`;
+  const test = created.inTree ? `npm test -- ${where}   (from ${projectRoot})` : `cd ${where} && npm install && npx vitest run`;
   return `created ${where}/: ${created.files.join(', ')}
 next:
   test it alone:         ${test}
-  in a running system:   unload virtio-rng   (the template drives the entropy device; free it first)
-                         load ${where}
-                         random 16
+  in a running system:   npm start -- --device virtio-rng   (a spare entropy device: the template drives one)
+                         baton> load ${where}
+                         baton> random 16
   then make it yours:    manifest.json "match" says what it binds to; main.ts brings the device up
 `;
 }

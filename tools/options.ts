@@ -3,6 +3,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { DEVICE_KINDS, MAXIMUM_VIRTIO_DEVICES } from '../hal/device_kinds.js';
 import { MAXIMUM_RAM_SIZE } from '../hal/ram.js';
 import { defaultRunDirectory } from './paths.js';
 
@@ -16,6 +17,8 @@ export interface StartOptions {
   readonly ramSize: number;
   /** --disk FILE[,ro], in order; empty: the run directory's own disk.img. */
   readonly disks: readonly DiskOption[];
+  /** --device KIND, in order: extra device models (hal/device_kinds.ts) after the disks. */
+  readonly devices: readonly string[];
   /** A saved RAM image to boot with (--ram FILE). */
   readonly ramFile: string | undefined;
   readonly dumpRam: string | undefined;
@@ -34,6 +37,8 @@ export const START_USAGE = `usage: npm start -- [options]
   --kho-scratch ADDR,LEN  ... and whose scratch array is at ADDR, LEN bytes
   --disk FILE[,ro]  a virtio-blk disk backed by the image FILE (repeatable; ",ro": read-only;
                     default: the run directory's disk.img, 64 MiB, made once and kept)
+  --device KIND     a spare device on the board (repeatable): no boot driver binds it, so a
+                    driver you load finds it free; KIND: ${Object.keys(DEVICE_KINDS).join(', ')}
   --verbose         show every log level on the console
   --checked         checked mode: buffers passed to drivers are checked against memory ownership and grants
   --run-dir DIR     where the control socket and log file go (default ./run)
@@ -54,6 +59,7 @@ export function parseStartOptions(argv: string[]): StartOptions {
         'kho-fdt': { type: 'string' },
         'kho-scratch': { type: 'string' },
         disk: { type: 'string', multiple: true },
+        device: { type: 'string', multiple: true },
         verbose: { type: 'boolean', default: false },
         checked: { type: 'boolean', default: false },
         'run-dir': { type: 'string' },
@@ -78,24 +84,40 @@ export function parseStartOptions(argv: string[]): StartOptions {
   }
   let incomingHandover: StartOptions['incomingHandover'];
   if (values['kho-fdt'] !== undefined || values['kho-scratch'] !== undefined) {
+    if (values['kho-fdt'] === undefined || values['kho-scratch'] === undefined) {
+      throw new UsageError(`${values['kho-fdt'] === undefined ? '--kho-scratch' : '--kho-fdt'} needs ${values['kho-fdt'] === undefined ? '--kho-fdt ADDR' : '--kho-scratch ADDR,LEN'} too: ` +
+        'an incoming handover is given by both (as --dump-ram prints them), with --ram FILE');
+    }
     if (ramIsSize) throw new UsageError('--kho-fdt and --kho-scratch need --ram FILE (a saved RAM image)');
     const fdt = parseAddress(values['kho-fdt'], '--kho-fdt');
     const [scratch, scratchLength] = (values['kho-scratch'] ?? '').split(',').map((part, index) => parseAddress(part, index === 0 ? '--kho-scratch ADDR' : '--kho-scratch LEN'));
     if (scratch === undefined || scratchLength === undefined) throw new UsageError('--kho-scratch needs ADDR,LEN');
     incomingHandover = { fdt, scratch, scratchLength };
   }
+  const devices = (values.device ?? []).map(parseDevice);
+  // The board's three consoles and entropy device, the disks (at least the default one), the spares.
+  const slots = 4 + Math.max(1, values.disk?.length ?? 0) + devices.length;
+  if (slots > MAXIMUM_VIRTIO_DEVICES) throw new UsageError(`--device: ${slots} virtio devices do not fit the board's ${MAXIMUM_VIRTIO_DEVICES} slots`);
   return {
     ramSize: ramIsSize ? parseSize(ramText) : 0,
     ramFile: ramIsSize ? undefined : resolve(ramText),
     dumpRam: values['dump-ram'] ? resolve(values['dump-ram']) : undefined,
     incomingHandover,
     disks: (values.disk ?? []).map(parseDisk),
+    devices,
     verbose: values.verbose ?? false,
     runDirectory: resolve(values['run-dir'] ?? defaultRunDirectory),
     dumpDeviceTree: values.dumpdtb,
     manifest: values.manifest ?? 'default',
     bootargs,
   };
+}
+
+/** A --device KIND: one of hal/device_kinds.ts. */
+export function parseDevice(text: string): string {
+  if (Object.hasOwn(DEVICE_KINDS, text)) return text;
+  const kinds = Object.entries(DEVICE_KINDS).map(([kind, { summary }]) => `  ${kind}  ${summary}`).join('\n');
+  throw new UsageError(`--device ${text}: no such device kind; the board has:\n${kinds}\n(disks are --disk FILE)`);
 }
 
 /** "FILE" or "FILE,ro" → the disk; the file must exist (its size is the disk's capacity). */

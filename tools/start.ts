@@ -8,6 +8,7 @@ import { openDisks } from './disks.js';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Board } from '../hal/board.js';
+import { DEVICE_KINDS } from '../hal/device_kinds.js';
 import { SocketConsole } from '../hal/socket_console.js';
 import { VirtioConsole } from '../hal/virtio/console.js';
 import { VirtioEntropy } from '../hal/virtio/rng.js';
@@ -79,6 +80,7 @@ export async function main(argv: string[]): Promise<number> {
     kernelImage: fileURLToPath(new URL('microkernel/main.js', `file://${buildRoot}/`)),
     initrd,
     devices: [mainConsole, controlConsole, logConsole, new VirtioEntropy(), ...disks],
+    spareDevices: options.devices.map((kind) => DEVICE_KINDS[kind]!.create()),
     earlyOutput: (text) => void stdout(text.replace(/\n/g, '\r\n')),
   });
 

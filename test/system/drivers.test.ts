@@ -177,6 +177,31 @@ describe('devices and drivers', () => {
     expect(await command(system, 'random 2')).toMatch(/^[0-9a-f]{4}$/);
   });
 
+  it('the README\'s steps work as written: new-driver, then load into a system started with a spare --device virtio-rng', async () => {
+    const folder = join(temporaryFolder('baton-readme-'), 'my-driver');
+    const created = await runBaton(['new-driver', 'my-driver', '--dir', folder]);
+    expect(created.status).toBe(0);
+    expect(created.stdout).toContain('npm start -- --device virtio-rng');
+    system = await RunningSystem.boot(['--device', 'virtio-rng']);
+    const spare = '/soc/virtio_mmio@10006000';
+    expect(system.transcript).toContain(`device ${spare}: virtio,mmio (spare: left for a driver loaded later)`);
+    expect(deviceRow(await command(system, 'devices'), spare)).toMatch(/virtio,mmio \[entropy\]\s+0x10006000\+0x200\s+6\s+-\s+unbound\s+-$/);
+    expect(deviceRow(await command(system, 'devices'), RNG_DEVICE)).toMatch(/virtio-rng\s+running\s+1$/);
+    expect(await command(system, `load ${folder}`)).toBe(`loaded my-driver 0.1.0 from ${folder}\n${spare} → my-driver: generation 1 running`);
+    // With the board's own driver gone, random can only come from the new one.
+    await command(system, 'unload virtio-rng');
+    expect(await command(system, 'random 16')).toMatch(/^[0-9a-f]{32}$/);
+    expect(await command(system, 'ps')).toMatch(/^my-driver\s+driver\s+1\s+running\s/m);
+    // start binds the boot driver again where it was, not to the spare.
+    expect(await command(system, 'start virtio-rng')).toBe(`${RNG_DEVICE} → virtio-rng: generation 1 running`);
+  });
+
+  it('--device refuses a kind the board does not have, listing the kinds', async () => {
+    const result = await runBaton(['start', '--device', 'virtio-gpu']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/--device virtio-gpu: no such device kind; the board has:\n {2}virtio-rng {2}a virtio entropy source/);
+  });
+
   it('loading a newer version replaces the running driver; the same version again is refused', async () => {
     const folder = await scaffold('my-rng');
     system = await RunningSystem.boot();

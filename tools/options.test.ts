@@ -1,0 +1,45 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseStartOptions, UsageError } from './options.js';
+
+const folders: string[] = [];
+afterEach(() => {
+  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
+});
+
+function ramImage(): string {
+  const folder = mkdtempSync(join(tmpdir(), 'baton-options-'));
+  folders.push(folder);
+  const path = join(folder, 'ram.img');
+  writeFileSync(path, new Uint8Array(32 * 1024 * 1024));
+  return path;
+}
+
+function refusal(argv: string[]): string {
+  try {
+    parseStartOptions(argv);
+  } catch (error) {
+    expect(error).toBeInstanceOf(UsageError);
+    return (error as Error).message;
+  }
+  throw new Error(`${argv.join(' ')} was accepted`);
+}
+
+describe('parseStartOptions', () => {
+  it('--kho-fdt and --kho-scratch each say the other is needed too', () => {
+    const image = ramImage();
+    expect(refusal(['--ram', image, '--kho-fdt', '0x80000000'])).toMatch(/^--kho-fdt needs --kho-scratch ADDR,LEN too: an incoming handover is given by both/);
+    expect(refusal(['--ram', image, '--kho-scratch', '0x80001000,48'])).toMatch(/^--kho-scratch needs --kho-fdt ADDR too/);
+    expect(parseStartOptions(['--ram', image, '--kho-fdt', '0x80000000', '--kho-scratch', '0x80001000,48']).incomingHandover)
+      .toEqual({ fdt: 0x8000_0000, scratch: 0x8000_1000, scratchLength: 48 });
+  });
+
+  it('--device adds the board\'s device kinds in order and refuses others, listing the kinds', () => {
+    expect(parseStartOptions(['--device', 'virtio-rng', '--device', 'virtio-rng']).devices).toEqual(['virtio-rng', 'virtio-rng']);
+    expect(parseStartOptions([]).devices).toEqual([]);
+    expect(refusal(['--device', 'virtio-gpu'])).toMatch(/^--device virtio-gpu: no such device kind; the board has:\n {2}virtio-rng /);
+    expect(refusal(Array.from({ length: 60 }, () => ['--device', 'virtio-rng']).flat())).toMatch(/virtio devices do not fit the board's 62 slots/);
+  });
+});
