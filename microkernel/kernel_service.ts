@@ -2,7 +2,7 @@
 // `stop`, `start`, `kill`, `shutdown`, `reboot`, `mem` and `dt` ask of the kernel.
 
 import type { HandlersOf } from '../ipc/define.js';
-import type { kernelInterface } from '../ipc/interfaces/kernel.js';
+import { StartFailedError, StopRefusedError, type kernelInterface } from '../ipc/interfaces/kernel.js';
 import { NotFoundError } from './name_service.js';
 import type { Process } from './process.js';
 import { messagesHandled, type Supervisor } from './supervisor.js';
@@ -49,10 +49,16 @@ export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kerne
     restart: async ({ name }) => {
       const process = named(name);
       const ready = await supervisor.restart(process);
-      return { message: ready ? `${name}: generation ${process.generation} running` : `${name}: restart failed (${process.state})` };
+      if (!ready) throw new StartFailedError(`${name}: restart failed (${process.state})`);
+      return { message: `${name}: generation ${process.generation} running` };
     },
     stop: async ({ name }) => {
       const process = named(name);
+      // Every program's pages come from the memory service: without it the others fail
+      // at their next allocation, so it is restarted (or killed), never stopped.
+      if (process.spec.serves.includes('memory')) {
+        throw new StopRefusedError(`${name}: not stopped: every server and driver takes its memory from it (restart ${name} instead)`);
+      }
       await supervisor.stop(process);
       return { message: `${name}: stopped` };
     },
@@ -65,7 +71,8 @@ export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kerne
       if (process.state === 'running' || process.state === 'starting') return { message: `${name}: already ${process.state}` };
       process.quickFailures = 0;
       const ready = await supervisor.start(process, process.generation === 0 ? 'fresh' : 'restart');
-      return { message: ready ? `${name}: generation ${process.generation} running` : `${name}: start failed (${process.state})` };
+      if (!ready) throw new StartFailedError(`${name}: start failed (${process.state})`);
+      return { message: `${name}: generation ${process.generation} running` };
     },
     kill: ({ name }) => {
       const process = named(name);

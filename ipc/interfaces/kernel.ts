@@ -4,6 +4,7 @@
 
 import { Type } from '../typebox.js';
 import { defineInterface } from '../define.js';
+import { errorClass, registerError } from '../errors.js';
 
 const Name = Type.Object({ name: Type.String({ minLength: 1, maxLength: 128 }) });
 const Done = Type.Object({ message: Type.String() });
@@ -24,9 +25,9 @@ export const kernelInterface = defineInterface({
   ops: {
     list: { id: 1, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({ rows: Type.Array(ProcessRow) }),
       doc: 'One row per server and driver instance, in boot order.' },
-    restart: { id: 2, kind: 'call', args: Name, reply: Done, errors: ['NOT_FOUND'], doc: 'Stops NAME and starts its next generation.' },
-    stop: { id: 3, kind: 'call', args: Name, reply: Done, errors: ['NOT_FOUND'], doc: 'Stops NAME; it stays stopped until started.' },
-    start: { id: 4, kind: 'call', args: Name, reply: Done, errors: ['NOT_FOUND', 'LOAD_FAILED'],
+    restart: { id: 2, kind: 'call', args: Name, reply: Done, errors: ['NOT_FOUND', 'START_FAILED'], doc: 'Stops NAME and starts its next generation.' },
+    stop: { id: 3, kind: 'call', args: Name, reply: Done, errors: ['NOT_FOUND', 'STOP_REFUSED'], doc: 'Stops NAME; it stays stopped until started.' },
+    start: { id: 4, kind: 'call', args: Name, reply: Done, errors: ['NOT_FOUND', 'LOAD_FAILED', 'START_FAILED'],
       doc: 'Starts a stopped or failed NAME; a boot driver that was unloaded binds again to its devices.' },
     kill: { id: 5, kind: 'call', args: Name, reply: Done, errors: ['NOT_FOUND'], doc: 'Makes NAME crash, for the supervisor to handle.' },
     shutdown: { id: 6, kind: 'call', args: Type.Object({ status: Type.Integer({ minimum: 0, maximum: 255 }) }), reply: Done,
@@ -47,3 +48,12 @@ export const kernelInterface = defineInterface({
       doc: 'Resolves once every boot server has signalled ready (or failed).' },
   },
 });
+
+/** A restart or start ended with NAME not running (the message says its state). */
+export class StartFailedError extends errorClass('START_FAILED') {}
+
+/** Stopping NAME would make the rest of the system fail; the message says why. */
+export class StopRefusedError extends errorClass('STOP_REFUSED') {}
+
+registerError(StartFailedError.code, (message, data) => new StartFailedError(message, data));
+registerError(StopRefusedError.code, (message, data) => new StopRefusedError(message, data));

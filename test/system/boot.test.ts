@@ -157,6 +157,11 @@ describe('running system', () => {
     const bad = await system.ctl(['frobnicate']);
     expect(bad.status).toBe(1);
     expect(bad.stdout).toContain('error: unknown command');
+    // An action the system refuses is an error for the CLI too, and changes nothing.
+    const stopMemory = await system.ctl(['stop', 'memory']);
+    expect(stopMemory.status).toBe(1);
+    expect(stopMemory.stdout).toMatch(/^error: memory: not stopped: every server and driver takes its memory from it/);
+    expect((await system.ctl(['ps'])).stdout).toMatch(/^memory\s+server\s+1\s+running/m);
     const shutdown = await system.ctl(['shutdown']);
     expect(shutdown.status).toBe(0);
     expect(await system.exited).toBe(0);
