@@ -39,11 +39,16 @@ export class DoorbellPage {
     return Atomics.load(this.words, this.index(slot));
   }
 
-  /** Wakes the thread owning `slot` (or makes its next wait return at once). */
-  ring(slot: number): void {
+  /**
+   * Wakes the thread owning `slot` (or makes its next wait return at once). Returns true if
+   * that thread had announced it was blocking, so it was notified and pays a wake-up.
+   */
+  ring(slot: number): boolean {
     const index = this.index(slot);
     Atomics.add(this.words, index, 1);
-    if (Atomics.load(this.words, index + 1) !== 0) Atomics.notify(this.words, index);
+    if (Atomics.load(this.words, index + 1) === 0) return false;
+    Atomics.notify(this.words, index);
+    return true;
   }
 
   /** Spins then blocks until `slot`'s sequence differs from `seen`. Returns the new sequence. */

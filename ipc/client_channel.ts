@@ -45,6 +45,8 @@ export interface ClientHost {
   readonly defaultTimeoutMs: number;
   /** A call is outstanding: make sure the loop is looking for its reply. */
   expectReply(): void;
+  /** A frame this thread wrote had to wake its parked reader. */
+  readonly peerWoken: () => void;
   /** A notification arrived on `channel`. */
   deliverNotification(channel: ClientChannel, notificationId: number, args: unknown): void;
   /** The channel is finished (closed by the kernel, or detached): forget it. `why` is what its calls fail with. */
@@ -77,7 +79,7 @@ export class ClientChannel {
     this.host = host;
     this.state = new ChannelState(descriptor.state);
     this.inbox = new Ring(descriptor.replies);
-    this.outbox = new Outbox(new Ring(descriptor.requests), host.doorbells, descriptor.serverSlot);
+    this.outbox = new Outbox(new Ring(descriptor.requests), host.doorbells, descriptor.serverSlot, host.peerWoken);
   }
 
   get id(): number {

@@ -43,6 +43,17 @@ describe('Endpoint', () => {
     expect(await echo.bytes({ data: new Uint8Array([1, 2, 3]) })).toEqual(new Uint8Array([1, 2, 3]));
   });
 
+  it('Endpoint counts the frames that had to wake a parked peer, and its waits', async () => {
+    const { client, server, echo } = pair();
+    // The server parked as soon as it started (it had nothing to do), so the first call wakes it.
+    expect(client.waitStats.peersWoken).toBe(0);
+    expect(await echo.echo({ text: 'wake up' })).toBe('wake up');
+    expect(client.waitStats.peersWoken).toBeGreaterThanOrEqual(1);
+    expect(server.waitStats.parks).toBeGreaterThanOrEqual(1);
+    const waits = client.waitStats;
+    expect(waits.spinHits + waits.spinsExpired + waits.parks).toBeGreaterThan(0);
+  });
+
   it('Endpoint call by name on a ClientChannel reaches the same handlers', async () => {
     const { clientChannel } = pair();
     expect(await clientChannel.call(echoInterface, 'echo', { text: 'by name' })).toBe('by name');

@@ -43,6 +43,20 @@ export interface EndpointStats {
   readonly sent: number;
 }
 
+/** How an Endpoint's loop waited (for benchmarks and diagnostics; counts since construction). */
+export interface EndpointWaitStats {
+  /** Spins that ended because the doorbell rang. */
+  readonly spinHits: number;
+  /** Spins whose budget ran out, so the loop parked. */
+  readonly spinsExpired: number;
+  /** Times the loop parked in Atomics.waitAsync. */
+  readonly parks: number;
+  /** Frames written to a peer that was parked (each costs that peer a wake-up). */
+  readonly peersWoken: number;
+  /** Microseconds spent spinning. */
+  readonly spinMicros: number;
+}
+
 export interface EndpointOptions {
   readonly doorbells: DoorbellPage;
   /** This thread's doorbell slot; the Endpoint must be its only waiter. */
@@ -72,6 +86,13 @@ const MAX_BUSY_MS = 1;
 const SPIN_SLICE_MS = 0.002;
 const KEEP_ALIVE_MS = 0x3fff_ffff;
 
+/** The wait in progress: which policy planned it, when it began and when its spin ends (ms). */
+interface Spin {
+  readonly policy: SpinPolicy;
+  readonly startedAt: number;
+  readonly end: number;
+}
+
 const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
   ? () => new Promise((resolve) => setImmediate(resolve))
   : () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -95,6 +116,7 @@ export class Endpoint {
   private readonly doorbells: DoorbellPage;
   private readonly waiter: Waiter;
   private readonly counters: MutableStats = { received: 0, replied: 0, errors: 0, sent: 0 };
+  private readonly waitCounters = { spinHits: 0, spinsExpired: 0, parks: 0, peersWoken: 0, spinMicros: 0 };
   private readonly calls = new PendingCalls<ClientChannel>();
   private readonly services = new Map<string, Service>();
   private readonly serverChannels = new Map<number, ServerChannel>();
@@ -111,6 +133,8 @@ export class Endpoint {
   private loop: Promise<void> | undefined;
   private running = false;
   private servedSinceParked = false;
+  /** A frame written since the last wait began woke its parked reader (see waiter.ts). */
+  private wokePeer = false;
 
   constructor(options: EndpointOptions) {
     this.doorbells = options.doorbells;
@@ -129,6 +153,7 @@ export class Endpoint {
       stats: this.counters,
       defaultTimeoutMs: this.defaultTimeoutMs,
       expectReply: () => this.waiter.kick(),
+      peerWoken: () => this.peerWoken(),
       deliverNotification: (channel, id, args) => this.deliverNotification(channel, id, args),
       forget: (channel, why) => this.forgetClient(channel, why),
       fault: (error, where) => this.fault(error, where),
@@ -137,6 +162,7 @@ export class Endpoint {
       bulk: options.bulk,
       doorbells: this.doorbells,
       stats: this.counters,
+      peerWoken: () => this.peerWoken(),
       forget: (channel) => this.forgetServer(channel),
       fault: (error, where) => this.fault(error, where),
     };
@@ -283,9 +309,19 @@ export class Endpoint {
     return this.calls.size;
   }
 
+  /** How the loop has waited so far (a copy). */
+  get waitStats(): EndpointWaitStats {
+    return { ...this.waitCounters };
+  }
+
   /** Current spin budgets in µs (for benchmarks and diagnostics). */
-  get spinBudgets(): { replies: number; requests: number } {
-    return { replies: this.replySpin.budgetMicros, requests: this.requestSpin.budgetMicros };
+  get spinBudgets(): { replies: number; requests: number; repliesAfterWake: number; requestsAfterWake: number } {
+    return {
+      replies: this.replySpin.budgetMicros,
+      requests: this.requestSpin.budgetMicros,
+      repliesAfterWake: this.replySpin.wakeBudgetMicros,
+      requestsAfterWake: this.requestSpin.wakeBudgetMicros,
+    };
   }
 
   /** One pass over every channel and wake source. Returns true if anything was done. */
@@ -311,37 +347,56 @@ export class Endpoint {
   private async run(): Promise<void> {
     const keepAlive = setInterval(() => {}, KEEP_ALIVE_MS);
     let busySince = performance.now();
-    let spinStartedAt = -1;
+    let spin: Spin | undefined;
     try {
       while (this.running) {
         const seen = this.waiter.sequence();
         if (this.pass()) {
-          spinStartedAt = -1;
+          if (spin) {
+            // What the spin waited for arrived between two slices: a hit all the same.
+            this.waitCounters.spinHits++;
+            spin.policy.spinSucceeded((performance.now() - spin.startedAt) * 1000);
+            spin = undefined;
+          }
           busySince = await this.breathe(busySince);
           continue;
         }
         const policy = this.calls.size > 0 ? this.replySpin : this.servedSinceParked ? this.requestSpin : undefined;
+        let waitStartedAt = -1;
         if (policy) {
           const now = performance.now();
-          if (spinStartedAt < 0) spinStartedAt = now;
-          const end = spinStartedAt + policy.budgetMicros / 1000;
-          if (now < end) {
-            if (this.waiter.spin(seen, Math.min(end, now + SPIN_SLICE_MS))) {
-              policy.spinSucceeded((performance.now() - spinStartedAt) * 1000);
-              spinStartedAt = -1;
+          if (spin?.policy !== policy) {
+            const wokePeer = this.wokePeer;
+            this.wokePeer = false;
+            spin = { policy, startedAt: now, end: now + policy.beginWait(wokePeer) / 1000 };
+          }
+          if (now < spin.end) {
+            const rang = this.waiter.spin(seen, Math.min(spin.end, now + SPIN_SLICE_MS));
+            const after = performance.now();
+            this.waitCounters.spinMicros += (after - now) * 1000;
+            if (rang) {
+              this.waitCounters.spinHits++;
+              policy.spinSucceeded((after - spin.startedAt) * 1000);
+              spin = undefined;
             } else {
               busySince = await this.breathe(busySince);
             }
             continue;
           }
-          policy.spinExpired();
-          spinStartedAt = -1;
+          if (spin.end > spin.startedAt) {
+            this.waitCounters.spinsExpired++;
+            policy.spinExpired();
+          }
+          waitStartedAt = spin.startedAt;
+          spin = undefined;
         }
         this.servedSinceParked = false;
+        this.wokePeer = false;
+        this.waitCounters.parks++;
         const parkedAt = performance.now();
         const outcome = await this.waiter.park(seen);
         busySince = performance.now();
-        if (outcome === 'rung' && policy) policy.parkedWokenAfter((busySince - parkedAt) * 1000);
+        if (outcome === 'rung' && policy) policy.parkedWokenAfter((busySince - waitStartedAt) * 1000, (busySince - parkedAt) * 1000);
       }
     } finally {
       clearInterval(keepAlive);
@@ -360,6 +415,11 @@ export class Endpoint {
     }
     await yieldToEventLoop();
     return performance.now();
+  }
+
+  private peerWoken(): void {
+    this.waitCounters.peersWoken++;
+    this.wokePeer = true;
   }
 
   private deliverNotification(channel: ClientChannel, notificationId: number, args: unknown): void {

@@ -4,7 +4,8 @@
 // A frame that does not fit sets the ring's "space wanted" flag (Ring.tryWrite does that);
 // the consumer rings this thread's doorbell after reading, and the Endpoint's next pass calls
 // flush(). Frames are never dropped while the channel is open. Every write or flush that put
-// frames into the ring rings the peer's doorbell once.
+// frames into the ring rings the peer's doorbell once; when that ring found the peer parked
+// (it pays a wake-up before it answers), `onPeerWoken` is told.
 
 import type { DoorbellPage } from '../hal/doorbells.js';
 import type { Ring } from './ring.js';
@@ -15,13 +16,15 @@ export class Outbox {
   private readonly ring: Ring;
   private readonly doorbells: DoorbellPage;
   private readonly peerSlot: number;
+  private readonly onPeerWoken: () => void;
   private queue: Uint8Array[] = [];
   private queueHead = 0;
 
-  constructor(ring: Ring, doorbells: DoorbellPage, peerSlot: number) {
+  constructor(ring: Ring, doorbells: DoorbellPage, peerSlot: number, onPeerWoken: () => void = () => {}) {
     this.ring = ring;
     this.doorbells = doorbells;
     this.peerSlot = peerSlot;
+    this.onPeerWoken = onPeerWoken;
     this.maxFrameBytes = ring.maxFrameBytes;
   }
 
@@ -31,7 +34,7 @@ export class Outbox {
    */
   write(frame: Uint8Array): void {
     if (this.queueHead === this.queue.length && this.ring.tryWrite(frame)) {
-      this.doorbells.ring(this.peerSlot);
+      if (this.doorbells.ring(this.peerSlot)) this.onPeerWoken();
       return;
     }
     // Not frame.slice(): on a Node Buffer (what msgpackr returns) that is a view, not a copy.
@@ -54,7 +57,7 @@ export class Outbox {
       this.queue = this.queue.slice(this.queueHead);
       this.queueHead = 0;
     }
-    if (moved > 0) this.doorbells.ring(this.peerSlot);
+    if (moved > 0 && this.doorbells.ring(this.peerSlot)) this.onPeerWoken();
     return moved;
   }
 

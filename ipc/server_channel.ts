@@ -37,6 +37,8 @@ export interface ServerHost {
   /** How bulk messages are fetched, if this thread takes them. */
   readonly bulk: BulkCarrier | undefined;
   readonly stats: MutableStats;
+  /** A frame this thread wrote had to wake its parked reader. */
+  readonly peerWoken: () => void;
   forget(channel: ServerChannel): void;
   fault(error: unknown, where: string): void;
 }
@@ -66,7 +68,7 @@ export class ServerChannel {
     this.host = host;
     this.state = new ChannelState(descriptor.state);
     this.inbox = new Ring(descriptor.requests);
-    this.outbox = new Outbox(new Ring(descriptor.replies), host.doorbells, descriptor.clientSlot);
+    this.outbox = new Outbox(new Ring(descriptor.replies), host.doorbells, descriptor.clientSlot, host.peerWoken);
     this.context = Object.freeze(clientName === undefined
       ? { channelId: descriptor.id, clientSlot: descriptor.clientSlot }
       : { channelId: descriptor.id, clientSlot: descriptor.clientSlot, clientName });

@@ -1,76 +1,140 @@
 import { describe, it, expect } from 'vitest';
 import { DoorbellPage } from '../hal/doorbells.js';
-import { SpinPolicy, Waiter } from './waiter.js';
+import { SpinPolicy, Waiter, WAKE_MAX_MICROS } from './waiter.js';
+
+/** One wait that spun and saw the ring after `micros` (the policy must have planned a spin). */
+function hit(policy: SpinPolicy, micros: number, wokePeer = false): void {
+  expect(policy.beginWait(wokePeer)).toBeGreaterThan(0);
+  policy.spinSucceeded(micros);
+}
+
+/** One wait whose spin (if any) expired, then a park that saw the ring `parkedMicros` later. */
+function miss(policy: SpinPolicy, parkedMicros: number, wokePeer = false): number {
+  const budget = policy.beginWait(wokePeer);
+  if (budget > 0) policy.spinExpired();
+  policy.parkedWokenAfter(budget + parkedMicros, parkedMicros);
+  return budget;
+}
+
+/** One wait as the Endpoint runs it: a planned spin hits after `spinHitMicros`; a park at once is answered after `parkMicros`. */
+function wait(policy: SpinPolicy, spinHitMicros: number, parkMicros: number, wokePeer = false): 'spun' | 'parked' {
+  if (policy.beginWait(wokePeer) > 0) {
+    policy.spinSucceeded(spinHitMicros);
+    return 'spun';
+  }
+  policy.parkedWokenAfter(parkMicros);
+  return 'parked';
+}
 
 describe('SpinPolicy', () => {
   it('SpinPolicy halves its budget when a spin expires and the ring comes late, down to the minimum', () => {
     const policy = new SpinPolicy({ initialMicros: 40, minMicros: 2, maxMicros: 50 });
-    policy.spinExpired();
-    policy.parkedWokenAfter(5000);
+    miss(policy, 5000);
     expect(policy.budgetMicros).toBe(20);
-    for (let i = 0; i < 10; i++) {
-      policy.spinExpired();
-      policy.parkedWokenAfter(5000);
-    }
+    for (let i = 0; i < 10; i++) miss(policy, 5000);
     expect(policy.budgetMicros).toBe(2);
   });
 
   it('SpinPolicy doubles after an expired spin whose ring came sooner than the maximum budget', () => {
     const policy = new SpinPolicy({ initialMicros: 4, minMicros: 2, maxMicros: 50 });
-    policy.spinExpired();
-    policy.parkedWokenAfter(30);
+    miss(policy, 30);
     expect(policy.budgetMicros).toBe(8);
   });
 
   it('SpinPolicy drops to the minimum after spinning the whole maximum budget in vain, however soon the ring came', () => {
     const policy = new SpinPolicy({ initialMicros: 50, minMicros: 2, maxMicros: 50 });
-    policy.spinExpired();
-    policy.parkedWokenAfter(10);
+    miss(policy, 10);
     expect(policy.budgetMicros).toBe(2);
   });
 
   it('SpinPolicy ignores near misses for a while after a futile spin, unless a spin succeeds', () => {
     const policy = new SpinPolicy({ initialMicros: 50, minMicros: 2, maxMicros: 50 });
-    policy.spinExpired();
-    policy.parkedWokenAfter(10);
-    for (let i = 0; i < 5; i++) {
-      policy.spinExpired();
-      policy.parkedWokenAfter(10);
-    }
+    miss(policy, 10);
+    for (let i = 0; i < 4; i++) miss(policy, 10);
     expect(policy.budgetMicros).toBe(2);
-    policy.spinSucceeded(1);
-    policy.spinExpired();
-    policy.parkedWokenAfter(10);
+    hit(policy, 1);
+    miss(policy, 10);
     expect(policy.budgetMicros).toBeGreaterThan(4);
   });
 
-  it('SpinPolicy ignores a park that did not follow an expired spin', () => {
+  it('SpinPolicy ignores a park it did not plan', () => {
     const policy = new SpinPolicy({ initialMicros: 10, minMicros: 2, maxMicros: 50 });
+    policy.spinExpired();
     policy.parkedWokenAfter(10);
     expect(policy.budgetMicros).toBe(10);
   });
 
   it('SpinPolicy keeps at least four times the wait that succeeded, within the maximum', () => {
     const policy = new SpinPolicy({ initialMicros: 2, minMicros: 2, maxMicros: 50 });
-    policy.spinSucceeded(10);
+    hit(policy, 10);
     expect(policy.budgetMicros).toBeGreaterThanOrEqual(40);
-    policy.spinSucceeded(40);
+    hit(policy, 40);
     expect(policy.budgetMicros).toBe(50);
   });
 
   it('SpinPolicy keeps the minimum within a maximum set below the default minimum', () => {
     const policy = new SpinPolicy({ maxMicros: 2 });
-    policy.spinExpired();
-    policy.parkedWokenAfter(1);
+    miss(policy, 1);
     expect(policy.budgetMicros).toBeLessThanOrEqual(2);
   });
 
-  it('SpinPolicy with maxMicros 0 never spins', () => {
+  it('SpinPolicy with maxMicros 0 never spins, not even after waking a parked peer', () => {
     const policy = new SpinPolicy({ maxMicros: 0, minMicros: 0 });
-    policy.spinSucceeded(3);
-    policy.spinExpired();
-    policy.parkedWokenAfter(1);
+    expect(wait(policy, 3, 3)).toBe('parked');
+    miss(policy, 1);
     expect(policy.budgetMicros).toBe(0);
+    expect(policy.beginWait(false)).toBe(0);
+    expect(policy.beginWait(true)).toBe(0);
+  });
+
+  it('SpinPolicy spins long enough to cover a parked peer\'s wake-up, learnt from the answers that followed one', () => {
+    const policy = new SpinPolicy();
+    for (let i = 0; i < 50; i++) wait(policy, 2, 45);
+    expect(policy.budgetMicros).toBeLessThan(40);
+    for (let i = 0; i < 50; i++) wait(policy, 70, 120, true);
+    const budget = policy.wakeBudgetMicros;
+    expect(budget).toBeGreaterThan(70);
+    expect(budget).toBeLessThanOrEqual(WAKE_MAX_MICROS);
+    // Waits after waking a peer leave the ordinary budget alone.
+    expect(policy.budgetMicros).toBeLessThan(40);
+  });
+
+  it('SpinPolicy grows the wake-up budget when the answer to a woken peer comes after it', () => {
+    const policy = new SpinPolicy();
+    const first = policy.beginWait(true);
+    policy.spinExpired();
+    policy.parkedWokenAfter(first + 20, 20);
+    expect(policy.wakeBudgetMicros).toBeGreaterThan(first);
+  });
+
+  it('SpinPolicy settles on spinning where parking costs a slow wake-up, and re-checks parking only rarely', () => {
+    // An idle machine whose halted cores take ~40 µs to wake: spins hit after 2 µs, parks take 45 µs.
+    const policy = new SpinPolicy();
+    let parks = 0;
+    for (let i = 0; i < 2000; i++) if (wait(policy, 2, 45) === 'parked') parks++;
+    expect(parks).toBeGreaterThan(0); // it does look again
+    expect(parks).toBeLessThan(20);
+  });
+
+  it('SpinPolicy settles on parking at once where spins do not pay (an oversubscribed machine), and goes back when they do', () => {
+    // Spins never see the ring (the peer has no core); a parked thread is answered in 8 µs.
+    const policy = new SpinPolicy();
+    let spins = 0;
+    for (let i = 0; i < 2000; i++) {
+      const budget = policy.beginWait(false);
+      if (budget > 0) {
+        spins++;
+        policy.spinExpired();
+        policy.parkedWokenAfter(budget + 8, 8);
+      } else {
+        policy.parkedWokenAfter(8);
+      }
+    }
+    expect(spins).toBeLessThan(40);
+    // The load goes away: spins hit at once, parks cost a 45 µs wake-up; within a few hundred waits it spins again.
+    let parksAtTheEnd = 0;
+    for (let i = 0; i < 1000; i++) if (wait(policy, 2, 45) === 'parked' && i >= 500) parksAtTheEnd++;
+    expect(parksAtTheEnd).toBeLessThan(5);
   });
 });
 

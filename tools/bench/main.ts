@@ -11,7 +11,7 @@
 // go to stderr. A failing benchmark (or a module that cannot be loaded) is reported and the
 // others still run; the exit status is 1 if any failed or nothing matched, 2 on bad usage.
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { arch, cpus, loadavg, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -171,8 +171,27 @@ function formatRatio(ratio: number): string {
 
 function machine(): string {
   const cpu = cpus();
-  return `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'} (${arch()}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM, ` +
-    `Node ${process.version}, load average ${loadavg()[0]!.toFixed(2)}; ${new Date().toISOString()}`;
+  return `machine: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'} (${arch()}), cpuidle ${cpuidleDriver()}, ` +
+    `${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, load average ${loadavg()[0]!.toFixed(2)}; ${new Date().toISOString()}`;
+}
+
+/**
+ * The cpuidle driver (Linux): how an idle core sleeps, which sets what waking a blocked thread
+ * costs (e.g. haltpoll without guest halt-polling: ~40 µs; see ipc/waiter.ts). "none" elsewhere.
+ */
+function cpuidleDriver(): string {
+  try {
+    const driver = readFileSync('/sys/devices/system/cpu/cpuidle/current_driver', 'utf8').trim();
+    let pollNs = '';
+    try {
+      pollNs = readFileSync('/sys/module/haltpoll/parameters/guest_halt_poll_ns', 'utf8').trim();
+    } catch {
+      // no haltpoll module
+    }
+    return driver === 'haltpoll' && pollNs !== '' ? `${driver} (guest_halt_poll_ns ${pollNs})` : driver || 'none';
+  } catch {
+    return 'none';
+  }
 }
 
 function describe(error: unknown, withStack = false): string {
