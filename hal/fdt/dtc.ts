@@ -1,7 +1,9 @@
 // The host's device tree compiler (dtc), as an outside checker of the blobs baton writes.
 //
-// Optional: hasDtc() says whether /usr/bin/dtc (or dtc on PATH) runs. Blobs and sources go
-// through stdin/stdout, so no files are left behind.
+// Optional: hasDtc() says whether /usr/bin/dtc (or dtc on PATH) runs. A check that needs it
+// and cannot run says so in the test output: hasDtc() prints once that dtc is missing, and
+// whenDtc() names each check it skips. Blobs and sources go through stdin/stdout, so no
+// files are left behind.
 
 import { spawnSync } from 'node:child_process';
 
@@ -15,10 +17,31 @@ export interface DtcResult {
 
 let available: boolean | undefined;
 
-/** Whether the dtc command can be run on this host (checked once). */
+/** Whether the dtc command can be run on this host (checked once; says so on stderr when it cannot). */
 export function hasDtc(): boolean {
-  available ??= spawnSync('dtc', ['--version']).status === 0;
+  if (available === undefined) {
+    available = spawnSync('dtc', ['--version']).status === 0;
+    if (!available) console.warn('dtc is not installed (package device-tree-compiler): the checks against dtc are skipped');
+  }
   return available;
+}
+
+const skippedChecks = new Set<string>();
+
+/**
+ * Runs `check`, which needs dtc, if dtc is installed (`available`) and returns true;
+ * otherwise prints once that the check `what` was skipped, and why, and returns false.
+ */
+export function whenDtc(what: string, check: () => void, available = hasDtc()): boolean {
+  if (available) {
+    check();
+    return true;
+  }
+  if (!skippedChecks.has(what)) {
+    skippedChecks.add(what);
+    console.warn(`skipped, dtc is not installed: ${what}`);
+  }
+  return false;
 }
 
 /** Runs `dtc -I <input> -O <output> <extra...>` over `source` (stdin). */

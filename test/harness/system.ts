@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PROMPT = 'baton> ';
+/** How long commandUntil repeats a command by default: below the tests' 60 s timeout, so its diagnosis is seen. */
+const COMMAND_UNTIL_MS = 40_000;
 const launcher = fileURLToPath(new URL('../../tools/bin/baton.mjs', import.meta.url));
 
 export interface CommandResult {
@@ -93,6 +95,24 @@ export class RunningSystem {
     }, `the prompt after "${line}"`, start).then(withoutLogLines);
     const afterEcho = text.slice(text.indexOf('\r\n') + 2);
     return afterEcho.slice(0, afterEcho.length - PROMPT.length).replace(/\r\n/g, '\n').replace(/\n$/, '');
+  }
+
+  /**
+   * Types `line` again and again until what it prints satisfies `accept`, and returns that
+   * output. Each answer is the event waited on (no sleeps, no count of tries); once
+   * `deadlineMs` has passed without an accepted answer, rejects saying what was awaited, how
+   * many answers came and the last one (a diagnosis: the test would time out anyway, without
+   * saying where the system stood).
+   */
+  async commandUntil(line: string, accept: (output: string) => boolean, what: string, deadlineMs = COMMAND_UNTIL_MS): Promise<string> {
+    const deadline = performance.now() + deadlineMs;
+    for (let answers = 1; ; answers++) {
+      const output = await this.command(line);
+      if (accept(output)) return output;
+      if (performance.now() >= deadline) {
+        throw new Error(`"${line}" did not show ${what} within ${deadlineMs} ms (${answers} answers); the last one:\n${output}`);
+      }
+    }
   }
 
   /** Types raw bytes (no newline added). */

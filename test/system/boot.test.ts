@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeFdt } from '../../hal/fdt/decode.js';
+import { whenDtc } from '../../hal/fdt/dtc.js';
 import { readBoardTree } from '../../hal/devicetree.js';
 import { RunningSystem, runBaton } from '../harness/system.js';
 
-const hasDtc = spawnSync('dtc', ['--version']).status === 0;
 let system: RunningSystem | undefined;
 const directories: string[] = [];
 afterEach(async () => {
@@ -26,14 +26,11 @@ function temporaryDirectory(prefix: string): string {
   return directory;
 }
 
-/** Repeats `ps` until `name` shows `pattern` (each ps is an event we wait on, not a sleep). */
+/** The `ps` row of `name` once it matches `pattern` (each ps is an event waited on, not a sleep). */
 async function psUntil(running: RunningSystem, name: string, pattern: RegExp): Promise<string> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const table = await running.command('ps');
-    const row = table.split('\n').find((line) => line.startsWith(name + ' '));
-    if (row && pattern.test(row)) return row;
-  }
-  throw new Error(`${name} never matched ${pattern}`);
+  const rowOf = (table: string) => table.split('\n').find((line) => line.startsWith(name + ' '));
+  const table = await running.commandUntil('ps', (output) => pattern.test(rowOf(output) ?? ''), `${name} matching ${pattern}`);
+  return rowOf(table)!;
 }
 
 /** Repeats `line` until its output matches `pattern` (each run an event); after 45 s, fails with the last output. */
@@ -94,12 +91,12 @@ describe('baton start', () => {
       const board = readBoardTree(decodeFdt(new Uint8Array(readFileSync(file))));
       expect(board.ram).toEqual([{ base: 0x8000_0000, size: 2 * 1024 ** 3 }]);
       expect(board.devices.filter((device) => device.compatible.includes('virtio,mmio')).length).toBeGreaterThanOrEqual(3);
-      if (hasDtc) {
+      whenDtc('dtc decodes the --dumpdtb blob', () => {
         const dtc = spawnSync('dtc', ['-I', 'dtb', '-O', 'dts', file], { encoding: 'utf8' });
         expect(dtc.status).toBe(0);
         expect(dtc.stderr).toBe('');
         expect(dtc.stdout).toContain('virtio,mmio');
-      }
+      });
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }

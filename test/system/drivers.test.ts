@@ -72,13 +72,11 @@ async function command(running: RunningSystem, line: string): Promise<string> {
   return afterEcho.slice(0, afterEcho.length - PROMPT.length).replace(/\r\n/g, '\n').replace(/\n$/, '');
 }
 
-/** Repeats `ps` until `name`'s row matches (each ps is an event waited on, not a sleep). */
+/** The `ps` row of `name` once it matches `pattern` (each ps is an event waited on, not a sleep). */
 async function psUntil(running: RunningSystem, name: string, pattern: RegExp): Promise<string> {
-  for (let attempt = 0; attempt < 400; attempt++) {
-    const row = (await command(running, 'ps')).split('\n').find((line) => line.startsWith(name + ' '));
-    if (row && pattern.test(row)) return row;
-  }
-  throw new Error(`${name} never matched ${pattern}`);
+  const rowOf = (table: string) => table.split('\n').find((line) => line.startsWith(name + ' '));
+  const table = await running.commandUntil('ps', (output) => pattern.test(rowOf(output) ?? ''), `${name} matching ${pattern}`);
+  return rowOf(table)!;
 }
 
 const RNG_DEVICE = '/soc/virtio_mmio@10004000';

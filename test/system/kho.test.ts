@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { whenDtc } from '../../hal/fdt/dtc.js';
 import { RunningSystem } from '../harness/system.js';
 
-const hasDtc = spawnSync('dtc', ['--version']).status === 0;
 const PAGE = 4096;
 let systems: RunningSystem[] = [];
 const directories: string[] = [];
@@ -25,13 +25,9 @@ async function boot(args: string[]): Promise<RunningSystem> {
   return system;
 }
 
-/** dmesg, repeated until it matches `pattern` (each dmesg is an event we wait on; logging is asynchronous). */
-async function dmesgUntil(system: RunningSystem, pattern: RegExp): Promise<string> {
-  for (let attempt = 0; attempt < 500; attempt++) {
-    const dmesg = await system.command('dmesg');
-    if (pattern.test(dmesg)) return dmesg;
-  }
-  throw new Error(`dmesg never matched ${pattern}`);
+/** dmesg once it matches `pattern` (each dmesg is an event waited on, not a sleep; logging is asynchronous). */
+function dmesgUntil(system: RunningSystem, pattern: RegExp): Promise<string> {
+  return system.commandUntil('dmesg', (output) => pattern.test(output), `a line matching ${pattern}`);
 }
 
 /** dmesg once kho-test has reported whether its restore succeeded. */
@@ -136,13 +132,13 @@ describe('kexec with KHO', () => {
     expect(await system.command(`kho dump ${directory}`)).toContain('wrote fdt');
     expect(existsSync(join(directory, 'fdt'))).toBe(true);
     expect(existsSync(join(directory, 'sub_fdts', 'kho_test'))).toBe(true);
-    if (hasDtc) {
+    whenDtc('dtc decodes the kho dump files', () => {
       for (const file of ['fdt', 'sub_fdts/kho_test']) {
         const dtc = spawnSync('dtc', ['-I', 'dtb', '-O', 'dts', join(directory, file)], { encoding: 'utf8' });
         expect(dtc.status).toBe(0);
         expect(dtc.stderr).toBe('');
       }
-    }
+    });
   });
 
   it('kho dump to a directory the host cannot make is refused at once, and SIGTERM still ends baton cleanly', async () => {
