@@ -33,6 +33,7 @@ export interface MutableStats {
   replied: number;
   errors: number;
   sent: number;
+  bulk: number;
 }
 
 /** What a ClientChannel needs from its Endpoint. */
@@ -232,6 +233,7 @@ export class ClientChannel {
       return;
     }
     if (response.kind === FRAME_BULK_REPLY) {
+      host.stats.bulk++;
       void this.fetchLentReply(response.callId, response.reference);
       return;
     }
@@ -321,6 +323,7 @@ export class ClientChannel {
     try {
       this.outbox.write(encodeBulkCall(id, lent.reference));
       this.host.stats.sent++;
+      this.host.stats.bulk++;
       this.host.expectReply();
       return await reply;
     } finally {

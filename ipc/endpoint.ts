@@ -41,6 +41,8 @@ export interface EndpointStats {
   readonly errors: number;
   /** CALL, SEND and NOTIFICATION frames written. */
   readonly sent: number;
+  /** Messages too large for a ring that went through lent RAM pages (BULK_CALL, BULK_REPLY), sent or received. */
+  readonly bulk: number;
 }
 
 /** How an Endpoint's loop waited (for benchmarks and diagnostics; counts since construction). */
@@ -115,7 +117,7 @@ export class Endpoint {
   readonly stats: EndpointStats;
   private readonly doorbells: DoorbellPage;
   private readonly waiter: Waiter;
-  private readonly counters: MutableStats = { received: 0, replied: 0, errors: 0, sent: 0 };
+  private readonly counters: MutableStats = { received: 0, replied: 0, errors: 0, sent: 0, bulk: 0 };
   private readonly waitCounters = { spinHits: 0, spinsExpired: 0, parks: 0, peersWoken: 0, spinMicros: 0 };
   private readonly calls = new PendingCalls<ClientChannel>();
   private readonly services = new Map<string, Service>();

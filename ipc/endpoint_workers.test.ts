@@ -101,7 +101,7 @@ describe('Endpoint across worker threads', () => {
     expect(await echo.later({ text: 'still serving' })).toBe('still serving');
 
     const stats = await server.stop();
-    expect(stats).toEqual({ received: 8, replied: 6, errors: 1, sent: 4 });
+    expect(stats).toEqual({ received: 8, replied: 6, errors: 1, sent: 4, bulk: 0 });
   });
 
   it('Endpoint delivers every call when both rings overflow across threads', async () => {

@@ -168,6 +168,7 @@ export class ServerChannel {
       return;
     }
     if (request.kind === FRAME_BULK_CALL) {
+      stats.bulk++;
       if (lentCallId === undefined) this.fetchLent(request.callId, request.reference);
       else this.replyError(lentCallId, new MalformedMessageError('lent bytes must hold a CALL frame, not another BULK_CALL'));
       return;
@@ -293,6 +294,7 @@ export class ServerChannel {
     this.lentReplies.set(callId, lent);
     this.outbox.write(encodeBulkReply(callId, lent.reference));
     this.host.stats.replied++;
+    this.host.stats.bulk++;
   }
 
   private replyError(callId: number, error: unknown): void {

@@ -13,7 +13,7 @@
 import type { HardwareThread } from '../hal/cpu.js';
 import { errorToWire } from '../ipc/errors.js';
 import type { Logger } from 'pino';
-import { HEARTBEAT_BEATS, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, parseThreadMessage, type BootInfo, type KernelToThread, type StartKind } from './protocol.js';
+import { HEARTBEAT_BEATS, HEARTBEAT_BULK, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, parseThreadMessage, type BootInfo, type KernelToThread, type StartKind } from './protocol.js';
 import type { Process } from './process.js';
 import { decideRestart } from './restart_policy.js';
 import { DEFAULT_START_TIMEOUT_MS } from './manifest.js';
@@ -92,6 +92,7 @@ export class Supervisor {
     process.stalledChecks = 0;
     process.lastExit = '';
     Atomics.store(this.host.heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_MESSAGES, 0);
+    Atomics.store(this.host.heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_BULK, 0);
     let thread: HardwareThread;
     try {
       thread = await this.host.pool.take();
@@ -309,4 +310,9 @@ export class Supervisor {
 
 export function messagesHandled(heartbeats: Int32Array, process: Process): number {
   return Atomics.load(heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_MESSAGES);
+}
+
+/** Messages `process` moved through lent RAM pages this generation, as of its last heartbeat. */
+export function bulkMessages(heartbeats: Int32Array, process: Process): number {
+  return Atomics.load(heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_BULK);
 }

@@ -17,6 +17,8 @@ export const ProcessRow = Type.Object({
   restarts: Type.Integer(),
   uptimeMs: Type.Number(),
   messages: Type.Integer(),
+  /** Messages too large for a ring that went through lent RAM pages (ipc/bulk.ts). */
+  bulk: Type.Integer(),
   device: Type.Optional(Type.String()),
 });
 

@@ -17,7 +17,7 @@ import type { ClientOf, InterfaceDefinition } from '../../ipc/define.js';
 import { logInterface } from '../../ipc/interfaces/log.js';
 import { memoryInterface } from '../../ipc/interfaces/memory.js';
 import { memoryBulkCarrier } from './bulk_carrier.js';
-import { HEARTBEAT_BEATS, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, type BootInfo, type KernelToThread } from '../protocol.js';
+import { HEARTBEAT_BEATS, HEARTBEAT_BULK, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, type BootInfo, type KernelToThread } from '../protocol.js';
 import { KernelLink } from './kernel_link.js';
 import { createLogger } from './logger.js';
 import { LogLink } from './log_link.js';
@@ -140,6 +140,7 @@ async function start(boot: BootInfo): Promise<void> {
   const heartbeat = setInterval(() => {
     Atomics.add(beats, row + HEARTBEAT_BEATS, 1);
     Atomics.store(beats, row + HEARTBEAT_MESSAGES, endpoint.stats.received);
+    Atomics.store(beats, row + HEARTBEAT_BULK, endpoint.stats.bulk);
   }, boot.heartbeat.periodMs);
 
   try {

@@ -8,15 +8,16 @@ export interface ProcessTableRow {
   readonly restarts: number;
   readonly uptimeMs: number;
   readonly messages: number;
+  readonly bulk: number;
   readonly device?: string;
 }
 
-const HEADINGS = ['NAME', 'KIND', 'GEN', 'STATE', 'RESTARTS', 'UPTIME', 'MSGS', 'DEVICE'];
+const HEADINGS = ['NAME', 'KIND', 'GEN', 'STATE', 'RESTARTS', 'UPTIME', 'MSGS', 'BULK', 'DEVICE'];
 
 export function formatProcessTable(rows: readonly ProcessTableRow[]): string {
   const cells = rows.map((row) => [
     row.name, row.kind, String(row.generation), row.state, String(row.restarts),
-    row.state === 'running' ? formatUptime(row.uptimeMs) : '-', String(row.messages), row.device ?? '',
+    row.state === 'running' ? formatUptime(row.uptimeMs) : '-', String(row.messages), String(row.bulk), row.device ?? '',
   ]);
   const widths = HEADINGS.map((heading, column) => Math.max(heading.length, ...cells.map((cell) => cell[column]!.length)));
   const render = (cell: string[]) => cell.map((text, column) => text.padEnd(widths[column]!)).join('  ').trimEnd();

@@ -44,6 +44,12 @@ async function commandUntil(running: RunningSystem, line: string, pattern: RegEx
   throw new Error(`"${line}" never printed ${pattern}; last output:\n${output}`);
 }
 
+/** The BULK column of `name`'s ps row (NAME KIND GEN STATE RESTARTS UPTIME MSGS BULK [DEVICE]) once it reaches `atLeast`. */
+async function bulkUntil(running: RunningSystem, name: string, atLeast: number): Promise<number> {
+  const bulkOf = (table: string) => Number(table.split('\n').find((line) => line.startsWith(name + ' '))?.split(/\s+/)[7] ?? Number.NaN);
+  return bulkOf(await running.commandUntil('ps', (table) => bulkOf(table) >= atLeast, `${name} with a BULK count of at least ${atLeast}`));
+}
+
 describe('baton start', () => {
   it('runs piped console commands in order and exits 0 after shutdown', async () => {
     const runDirectory = mkdtempSync(join(tmpdir(), 'baton-pipe-'));
@@ -127,6 +133,8 @@ describe('running system', () => {
     const dmesg = await system.command('dmesg -n 5');
     expect(dmesg.split('\n').length).toBeLessThanOrEqual(5);
     expect(await system.command('dmesg -n x')).toMatch(/^error: dmesg: N must be a whole number.*\nusage: dmesg \[-n N\]$/);
+    // With the default 64 KiB rings all of that fits the rings: nothing went through lent pages.
+    expect(await bulkUntil(system, 'console', 0)).toBe(0);
   });
 
   it('moves messages larger than a channel ring through pages lent by the memory service', async () => {
@@ -141,6 +149,22 @@ describe('running system', () => {
     const ctl = await system.ctl(['dt']);
     expect(ctl.stdout).toContain('timebase-frequency');
     expect(await system.command('ps')).toMatch(/memory\s+server\s+1\s+running/);
+    // ps's BULK column counts what went through lent pages (as of each program's last heartbeat):
+    // the console received the dt and mem replies that way, and the memory service lent its own.
+    expect(await bulkUntil(system, 'console', 2)).toBeGreaterThanOrEqual(2);
+    expect(await bulkUntil(system, 'memory', 1)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a program over its memoryLimitPages gets LIMIT_EXCEEDED and fails alone while the system runs on', async () => {
+    // sysroot/boot/memory-limit-test.json: kho-test, which preserves 2 MiB, may hold 16 pages.
+    system = await RunningSystem.boot(['--manifest', 'memory-limit-test']);
+    expect(await psUntil(system, 'kho-test', /\sfailed\s/)).toMatch(/^kho-test\s+server\s+1\s+failed/);
+    const dmesg = await system.commandUntil('dmesg', (output) => /kho-test: init failed: .*limit of 16 pages/.test(output), 'kho-test\'s failure');
+    expect(dmesg).toMatch(/kho-test: init failed: .*would exceed its limit of 16 pages \(holds \d+, asks \d+\)/);
+    expect(await system.command('random 4')).toMatch(/^[0-9a-f]{8}$/);
+    const ps = await system.command('ps');
+    for (const name of ['memory', 'log', 'kho', 'console', 'virtio-rng']) expect(ps).toMatch(new RegExp(`^${name}\\s+\\S+\\s+1\\s+running`, 'm'));
+    expect(await system.shutdown()).toBe(0);
   });
 
   it('answers the control CLI from another process over a 0600 socket', async () => {
