@@ -294,7 +294,8 @@ export class Kernel {
       heartbeat: { buffer: this.heartbeats.buffer as SharedArrayBuffer, index: process.slot, periodMs: process.spec.heartbeatMs },
       ...(process.device ? { device: process.device } : {}),
       remembered: process.remembered,
-      config: { ...process.spec.config, ...this.kernelConfig(process), verbose: this.verbose, checked: this.checked, ...(this.verbose ? { logLevel: 'debug' } : {}) },
+      config: { ...process.spec.config, ...this.kernelConfig(process) },
+      system: { verbose: this.verbose, checked: this.checked, logLevel: this.verbose ? 'debug' : 'info' },
     };
   }
 
@@ -315,6 +316,7 @@ export class Kernel {
         .filter((program) => program.spec.memoryLimitPages !== undefined)
         .map((program) => [program.name, program.spec.memoryLimitPages]));
       config.preservedOwners = ['kho-preserved', 'kho'];
+      config.checked = this.checked;
     }
     if (process.spec.serves.includes('kho')) {
       config.scratch = this.memory.scratch;

@@ -2,7 +2,7 @@
 
 import type { HardwareThread } from '../hal/cpu.js';
 import type { ProgramSpec } from './manifest.js';
-import type { DeviceBinding } from './protocol.js';
+import type { DeviceBinding, WireFailure } from './protocol.js';
 
 export type ProcessState = 'starting' | 'running' | 'stopping' | 'stopped' | 'restarting' | 'failed';
 
@@ -22,6 +22,8 @@ export class Process {
   remembered = 0;
   /** Why the last generation ended, for ps and the log. */
   lastExit = '';
+  /** What the current generation's init failed with, if it did (INVALID_CONFIG is final: no restart). */
+  initFailure: WireFailure | undefined;
   /** Heartbeat bookkeeping: last counter seen and how many checks it stood still. */
   lastBeats = -1;
   stalledChecks = 0;

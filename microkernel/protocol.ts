@@ -35,10 +35,23 @@ export interface BootInfo {
   readonly ram: RamDescriptor;
   readonly heartbeat: { readonly buffer: SharedArrayBuffer; readonly index: number; readonly periodMs: number };
   readonly device?: DeviceBinding;
+  /** The program's config (manifest, overrides, NAME.key=value boot arguments, what the kernel adds); checked by the thread against the program's schema. */
   readonly config: Readonly<Record<string, unknown>>;
+  /** Boot arguments every program is told, apart from its config. */
+  readonly system: SystemBootInfo;
   /** The value this program's previous generation asked the kernel to remember (0 if none). */
   readonly remembered: number;
 }
+
+export interface SystemBootInfo {
+  readonly verbose: boolean;
+  readonly checked: boolean;
+  /** pino's level for the thread's logger ("info", or "debug" with `verbose`). */
+  readonly logLevel: string;
+}
+
+/** What a thread is told when no boot argument says otherwise (harnesses, benchmarks). */
+export const DEFAULT_SYSTEM: SystemBootInfo = { verbose: false, checked: false, logLevel: 'info' };
 
 export interface WireFailure {
   readonly code: string;

@@ -9,7 +9,7 @@ import type { ProgramSpec } from './manifest.js';
 import { NameService } from './name_service.js';
 import { poolMemory } from './physical_memory.js';
 import { Process } from './process.js';
-import { HEARTBEAT_WORDS, type BootInfo } from './protocol.js';
+import { DEFAULT_SYSTEM, HEARTBEAT_WORDS, type BootInfo } from './protocol.js';
 import { Supervisor } from './supervisor.js';
 import { ThreadPool } from './thread_pool.js';
 
@@ -22,7 +22,7 @@ afterEach(async () => {
   await pool?.close();
 });
 
-function program(behaviour: string, maximumQuickFailures = 5, startTimeoutMs?: number): ProgramSpec {
+function program(behaviour: unknown, maximumQuickFailures = 5, startTimeoutMs?: number): ProgramSpec {
   return {
     name: 'victim', kind: 'server', version: '1', entry: fixture, serves: [], talksTo: [], heartbeatMs: 50,
     ...(startTimeoutMs ? { startTimeoutMs } : {}),
@@ -31,7 +31,7 @@ function program(behaviour: string, maximumQuickFailures = 5, startTimeoutMs?: n
   } as ProgramSpec;
 }
 
-function system() {
+function system(logged: string[] = []) {
   const ram = Ram.allocate(8 * 1024 * 1024);
   const doorbells = new DoorbellPage();
   const interrupts = new InterruptController(doorbells);
@@ -42,7 +42,7 @@ function system() {
     doorbells, kernelSlot: 1, find: (name) => supervisor!.find(name), attach: () => undefined, warn: () => undefined,
   });
   supervisor = new Supervisor({
-    log: pino({ level: 'silent' }),
+    log: pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) }),
     pool,
     names,
     memory: poolMemory(new DmaPool(ram, [{ start: ram.base, end: ram.end }])),
@@ -52,7 +52,7 @@ function system() {
       name: process.name, kind: 'server', module: process.spec.entry, generation: process.generation, start, slot: process.slot, kernelSlot: 1,
       doorbells: doorbells.buffer, interrupts: interrupts.buffer, clock: clock.buffer, ram: ram.descriptor,
       heartbeat: { buffer: heartbeats.buffer as SharedArrayBuffer, index: process.slot, periodMs: process.spec.heartbeatMs },
-      config: process.spec.config, remembered: process.remembered,
+      config: process.spec.config, system: DEFAULT_SYSTEM, remembered: process.remembered,
     }),
   });
   return supervisor;
@@ -109,5 +109,27 @@ describe('Supervisor', () => {
     expect(victim.generation).toBe(3);
     expect(reasons).toEqual(['not ready after 200 ms: treated as hung', 'not ready after 200 ms: treated as hung']);
     expect(victim.lastExit).toBe('not ready after 200 ms: treated as hung');
+  });
+
+  it('Supervisor refuses to start a program whose config fails its schema, naming the field, and does not retry it', async () => {
+    const logged: string[] = [];
+    const target = system(logged);
+    const victim = new Process('victim', program(['idle']), 2);
+    target.add(victim);
+    target.watch();
+    const failed = until(target, (process) => process === victim && process.state === 'failed');
+    expect(await target.start(victim, 'fresh')).toBe(false);
+    await failed;
+    expect(victim.generation).toBe(1); // a config does not get better by retrying
+    expect(victim.restarts).toBe(0);
+    expect(victim.lastExit).toBe('victim: config field "behaviour": expected string (got ["idle"])');
+    expect(logged).toContain('victim: config field "behaviour": expected string (got ["idle"]); not started (fix its manifest or boot arguments)');
+  });
+
+  it('Supervisor starts a program whose config converts to its schema (a boot argument can only say numbers and text)', async () => {
+    const target = system();
+    const victim = new Process('victim', program(7), 2); // "7", as behaviour is a string
+    target.add(victim);
+    expect(await target.start(victim, 'fresh')).toBe(true);
   });
 });

@@ -25,6 +25,8 @@ import type { PhysicalMemory } from './physical_memory.js';
 const HANG_PERIODS = 3;
 /** How long a program gets to stop cleanly before it is terminated. */
 const STOP_GRACE_MS = 1000;
+/** The code of a config refused by its schema (userlib/config.ts): final, never retried. */
+const INVALID_CONFIG = 'INVALID_CONFIG';
 
 export interface SupervisorHost {
   readonly log: Logger;
@@ -91,6 +93,7 @@ export class Supervisor {
     process.lastBeats = -1;
     process.stalledChecks = 0;
     process.lastExit = '';
+    process.initFailure = undefined;
     Atomics.store(this.host.heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_MESSAGES, 0);
     Atomics.store(this.host.heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_BULK, 0);
     let thread: HardwareThread;
@@ -194,6 +197,8 @@ export class Supervisor {
         void process.thread?.terminate();
         return;
       case 'init-failed':
+        process.initFailure = message.error;
+        if (message.error.code === INVALID_CONFIG) return; // final: said once, when the thread has exited
         process.lastExit = `init failed: ${message.error.message}${message.where ? ` (${message.where})` : ''}`;
         this.host.log.error({ server: process.name, generation, ...(message.stack ? { stack: message.stack } : {}) },
           `${process.name}: ${process.lastExit}`);
@@ -239,6 +244,16 @@ export class Supervisor {
         process.state = 'stopped';
         process.settle(false);
       }
+      return;
+    }
+    if (process.initFailure?.code === INVALID_CONFIG) {
+      // The same config would fail the same way: refuse it once, clearly, and keep the system up.
+      this.host.names.revoke(process, 'peer-stopped', process.generation);
+      process.state = 'failed';
+      process.lastExit = process.initFailure.message;
+      this.host.log.error(`${process.initFailure.message}; not started (fix its manifest or boot arguments)`);
+      process.settle(false);
+      this.changed(process);
       return;
     }
     const reason = process.lastExit || `exited with code ${code}`;

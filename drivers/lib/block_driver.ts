@@ -188,13 +188,13 @@ export function defineBlockDriver(definition: BlockDriverDefinition): ServerDefi
         info: () => ({ ...geometry! }),
         read: (args, call) => counted(async () => {
           const address = check('read', args, bound.ram);
-          if (bound.server.config.checked === true) await checkLent(bound, call.clientName, address, args.bytes, 'write');
+          if (bound.server.system.checked) await checkLent(bound, call.clientName, address, args.bytes, 'write');
           stats.reads++;
           return enqueue('read', args.sector, args.bytes, address) as Promise<{ bytes: number }>;
         }),
         write: (args, call) => counted(async () => {
           const address = check('write', args, bound.ram);
-          if (bound.server.config.checked === true) await checkLent(bound, call.clientName, address, args.bytes, 'read');
+          if (bound.server.system.checked) await checkLent(bound, call.clientName, address, args.bytes, 'read');
           stats.writes++;
           return enqueue('write', args.sector, args.bytes, address) as Promise<{ bytes: number }>;
         }),

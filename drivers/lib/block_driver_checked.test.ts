@@ -31,7 +31,7 @@ describe('defineBlockDriver in checked mode', () => {
       module: 'drivers/virtio-blk/main',
       name: 'virtio-blk',
       backend: new VirtioBlock({ path: image, access: 'read-write', serial: 'checked' }),
-      config: { checked: true },
+      system: { checked: true },
       peers: [fakePeer('memory', memoryInterface, {
         checkAccess: ({ accessor, pa }) => {
           checked.push({ accessor, pa });

@@ -24,11 +24,12 @@
 import type { RegisterWindow } from '../../hal/mmio.js';
 import type { Ram } from '../../hal/ram.js';
 import type { Logger } from 'pino';
-import { defineServer, type ServerContext, type ServerDefinition, type BoundDevice } from '../../microkernel/userlib/server.js';
+import { defineServer, NO_CONFIG, type ServerContext, type ServerDefinition, type BoundDevice } from '../../microkernel/userlib/server.js';
+import type { Static, TSchema } from '../../ipc/typebox.js';
 import type { StartKind } from '../../microkernel/protocol.js';
 
-/** What a driver's handlers are given. */
-export interface DriverContext {
+/** What a driver's handlers are given (`Config`: its config, as the driver's schema declares it). */
+export interface DriverContext<Config = Readonly<Record<string, unknown>>> {
   readonly name: string;
   readonly generation: number;
   readonly start: StartKind;
@@ -39,17 +40,19 @@ export interface DriverContext {
   readonly registers: RegisterWindow;
   /** Zeroed, physically contiguous RAM for DMA; returns its physical address. */
   allocateDma(bytes: number, alignment?: number): Promise<number>;
-  /** The underlying server context, for serving interfaces and calling services. */
-  readonly server: ServerContext;
+  /** The underlying server context, for serving interfaces and calling services; its `config` is the manifest's, checked. */
+  readonly server: ServerContext<Config>;
 }
 
-export interface DriverDefinition {
+export interface DriverDefinition<S extends TSchema = typeof NO_CONFIG> {
+  /** The schema of the manifest's `config`, as TypeBox data; checked before init (default: no config). */
+  readonly config?: S;
   /** Brings the device up. The driver is registered (and served) once this resolves. */
-  init(driver: DriverContext): void | Promise<void>;
+  init(driver: DriverContext<Static<S>>): void | Promise<void>;
   /** The device raised its interrupt. */
-  interrupt?(driver: DriverContext): void;
+  interrupt?(driver: DriverContext<Static<S>>): void;
   /** A clean stop: quiesce the device. */
-  stop?(driver: DriverContext): void | Promise<void>;
+  stop?(driver: DriverContext<Static<S>>): void | Promise<void>;
 }
 
 /**
@@ -62,9 +65,10 @@ export interface DriverDefinition {
  *   stop() { device.reset(); },
  * });
  */
-export function defineDriver(definition: DriverDefinition): ServerDefinition {
-  let driver: DriverContext | undefined;
-  return defineServer({
+export function defineDriver<S extends TSchema = typeof NO_CONFIG>(definition: DriverDefinition<S>): ServerDefinition<S> {
+  let driver: DriverContext<Static<S>> | undefined;
+  return defineServer<S>({
+    ...(definition.config ? { config: definition.config } : {}),
     async init(server) {
       const device = server.device;
       if (!device) throw new Error(`${server.name} was started without a device to drive`);

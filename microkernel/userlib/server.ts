@@ -1,12 +1,14 @@
 // What a server or driver module exports, and what it is given when it starts.
 //
 // A module's default export is `defineServer({...})`. The runtime (thread_main.ts) owns
-// the thread: it receives the kernel's start message, builds the context, runs `init`,
-// serves requests, beats the heartbeat and reports ready. A server only writes handlers.
+// the thread: it receives the kernel's start message, checks the config against the
+// server's declared schema (config.ts), builds the context, runs `init`, serves requests,
+// beats the heartbeat and reports ready. A server only writes handlers.
 //
 //   export default defineServer({
+//     config: Type.Object({ greeting: Type.String({ default: 'hello' }) }, { additionalProperties: false }),
 //     init(context) {
-//       context.serve(echoInterface, { echo: ({ text }) => ({ text }) });
+//       context.serve(echoInterface, { echo: ({ text }) => ({ text: `${context.config.greeting} ${text}` }) });
 //     },
 //   });
 
@@ -17,13 +19,22 @@ import type { Ram } from '../../hal/ram.js';
 import type { Clock } from '../../hal/clock.js';
 import type { DeviceBinding, StartKind } from '../protocol.js';
 import type { CallContext } from '../../ipc/define.js';
+import { Type, type Static, type TObject, type TSchema } from '../../ipc/typebox.js';
 
 export interface BoundDevice extends DeviceBinding {
   /** The device's register block, mapped into this thread. */
   readonly window: RegisterWindow;
 }
 
-export interface ServerContext {
+/** What the kernel tells every program about the system as a whole (boot arguments), apart from its config. */
+export interface SystemSettings {
+  /** The `verbose` boot argument: every log level on the console, debug records kept. */
+  readonly verbose: boolean;
+  /** The `checked` boot argument: RAM references passed between programs are checked against ownership and grants. */
+  readonly checked: boolean;
+}
+
+export interface ServerContext<Config = Readonly<Record<string, unknown>>> {
   readonly name: string;
   readonly generation: number;
   /** fresh: first start; restart: after a crash or on request; handover: state preserved through KHO. */
@@ -31,7 +42,9 @@ export interface ServerContext {
   readonly log: Logger;
   readonly ram: Ram;
   readonly clock: Clock;
-  readonly config: Readonly<Record<string, unknown>>;
+  /** The config, checked against the schema the server declared (with its defaults filled in). */
+  readonly config: Config;
+  readonly system: SystemSettings;
   /** The device this driver instance is bound to (drivers only). */
   readonly device: BoundDevice | undefined;
 
@@ -63,16 +76,21 @@ export interface ServerContext {
   onInterrupt(handler: (source: number) => void): void;
 }
 
-export interface ServerDefinition {
+/** The config of a server that declares none: nothing may be configured. */
+export const NO_CONFIG = Type.Object({}, { additionalProperties: false });
+
+export interface ServerDefinition<S extends TSchema = TObject> {
+  /** The config's schema, as TypeBox data; checked before init (default: no config at all). */
+  readonly config?: S;
   /** Sets the server up. The server is "ready" (and its clients served) once this resolves. */
-  init(context: ServerContext): void | Promise<void>;
+  init(context: ServerContext<Static<S>>): void | Promise<void>;
   /** A clean stop was asked: release what must be released. The thread ends afterwards. */
   stop?(): void | Promise<void>;
   /** Only for the log server itself: where this thread's own records go instead of the log service. */
   localLogSink?(records: import('./logger.js').LogRecordData[]): void;
 }
 
-/** Identity function that gives a server module its type. */
-export function defineServer(definition: ServerDefinition): ServerDefinition {
+/** Identity function that gives a server module its type (and its config's type, from `config`). */
+export function defineServer<S extends TSchema = typeof NO_CONFIG>(definition: ServerDefinition<S>): ServerDefinition<S> {
   return definition;
 }

@@ -22,7 +22,8 @@ import { KernelLink } from './kernel_link.js';
 import { createLogger } from './logger.js';
 import { LogLink } from './log_link.js';
 import { programFrame } from './program_frame.js';
-import type { ServerContext, ServerDefinition } from './server.js';
+import { NO_CONFIG, type ServerContext, type ServerDefinition } from './server.js';
+import { checkConfig } from './config.js';
 
 const thread = currentThread();
 const kernel = new KernelLink(thread);
@@ -78,8 +79,7 @@ async function start(boot: BootInfo): Promise<void> {
       reportFault(`ipc fault in ${where}: ${error instanceof Error ? error.message : String(error)}`);
     },
   });
-  const verbose = boot.config.logLevel === 'debug' || boot.config.logLevel === 'trace';
-  const { logger, setSink } = createLogger(boot.name, boot.generation, clock, verbose ? String(boot.config.logLevel) : 'info');
+  const { logger, setSink } = createLogger(boot.name, boot.generation, clock, boot.system.logLevel);
   reportFault = (message) => logger.error(message);
 
   const clients = new Map<string, unknown>();
@@ -97,14 +97,15 @@ async function start(boot: BootInfo): Promise<void> {
   };
 
   const interruptHandlers: Array<(source: number) => void> = [];
-  const context: ServerContext = {
+  const contextWith = (config: ServerContext['config']): ServerContext => ({
     name: boot.name,
     generation: boot.generation,
     start: boot.start,
     log: logger,
     ram,
     clock,
-    config: boot.config,
+    config,
+    system: { verbose: boot.system.verbose, checked: boot.system.checked },
     device: boot.device ? { ...boot.device, window: new RegisterWindow(boot.device.registers) } : undefined,
     serve: (definition, handlers) => endpoint.serve(definition, handlers),
     connect,
@@ -125,7 +126,7 @@ async function start(boot: BootInfo): Promise<void> {
       interruptHandlers.push(handler);
       if (interruptHandlers.length === 1) interrupts.enable(boot.device.interrupt, boot.slot);
     },
-  };
+  });
 
   endpoint.onWake(() => {
     if (interruptHandlers.length === 0) return;
@@ -151,6 +152,8 @@ async function start(boot: BootInfo): Promise<void> {
     if (!definition || typeof definition.init !== 'function') {
       throw new Error(`${boot.module} has no default export made with defineServer()`);
     }
+    // Checked before anything runs: a config that does not match is final (INVALID_CONFIG).
+    const context = contextWith(checkConfig(boot.name, definition.config ?? NO_CONFIG, boot.config));
     running = { definition, endpoint, heartbeat };
     if (definition.localLogSink) setSink(definition.localLogSink);
     else {

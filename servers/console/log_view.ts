@@ -20,7 +20,7 @@ const MAXIMUM_VALUE_CHARACTERS = 60;
 
 /** Follows the log service for as long as the console runs, printing records with `print`. */
 export async function followLog(context: ServerContext, log: ClientOf<typeof logInterface>, print: (line: string) => void): Promise<void> {
-  const minimumLevel = context.config.verbose === true ? 0 : LEVEL_WARN;
+  const minimumLevel = context.system.verbose ? 0 : LEVEL_WARN;
   /** The sequence number of the newest record shown (undefined until the first follow). */
   let seen: number | undefined;
   context.onNotification(logInterface, 'record', (args: { record: Record<string, unknown>; sequence: number }) => {

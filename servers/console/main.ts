@@ -16,8 +16,22 @@ import { Terminal, type TerminalOptions } from './terminal.js';
 import { openHistory } from './history.js';
 import { khoInterface } from '../../ipc/interfaces/kho.js';
 import { followLog } from './log_view.js';
+import { Type } from '../../ipc/typebox.js';
+
+/** The console's config (its manifest.json): the terminals it runs, the first being the main console. */
+const consoleConfig = Type.Object({
+  terminals: Type.Array(Type.Object({
+    /** The chardev instance, e.g. "virtio-console.0". */
+    device: Type.String({ minLength: 1 }),
+    /** Echo typed characters (a person's terminal, not the control socket). */
+    echo: Type.Boolean(),
+    /** End of input here shuts the system down. */
+    endOfInputShutsDown: Type.Boolean(),
+  }, { additionalProperties: false }), { default: [] }),
+}, { additionalProperties: false });
 
 export default defineServer({
+  config: consoleConfig,
   async init(context) {
     const kernel = context.connect(kernelInterface);
     const log = context.connect(logInterface);
@@ -32,7 +46,7 @@ export default defineServer({
       history: await openHistory(context.connect(khoInterface), context.ram, context.start),
     };
     const terminals = new Map<string, Terminal>();
-    const configured = (context.config.terminals ?? []) as TerminalOptions[];
+    const configured: readonly TerminalOptions[] = context.config.terminals;
     for (const options of configured) {
       const terminal = new Terminal(options, context.connect(chardevInterface, options.device), services);
       terminals.set(options.device, terminal);

@@ -9,32 +9,27 @@
 import { blockInterface } from '../../ipc/interfaces/block.js';
 import { errnoError } from '../../ipc/interfaces/errno.js';
 import { filesystemInterface } from '../../ipc/interfaces/filesystem.js';
-import { Type, TypeCompiler, type Static } from '../../ipc/typebox.js';
-import { InvalidArgumentError } from '../../ipc/errors.js';
+import { Type } from '../../ipc/typebox.js';
 import { defineServer } from '../../microkernel/userlib/server.js';
 import { BlockServiceStore } from './block_service_store.js';
 import { Ext2Error } from './errors.js';
 import { Ext2Filesystem } from './filesystem.js';
 
+/** The ext2 server's config (its manifest.json), checked by the runtime before init. */
 const Ext2Config = Type.Object({
   disk: Type.String({ minLength: 1, description: 'block service name of the disk' }),
-  access: Type.Optional(Type.Union([Type.Literal('read-write'), Type.Literal('read-only')])),
-});
-type Ext2Config = Static<typeof Ext2Config>;
-const checkConfig = TypeCompiler.Compile(Ext2Config);
+  access: Type.Union([Type.Literal('read-write'), Type.Literal('read-only')], { default: 'read-write' }),
+}, { additionalProperties: false });
 
 let mounted: Ext2Filesystem | undefined;
 
 export default defineServer({
+  config: Ext2Config,
   async init(context) {
-    if (!checkConfig.Check(context.config)) {
-      const problem = [...checkConfig.Errors(context.config)][0];
-      throw new InvalidArgumentError(`ext2 config${problem ? ` ${problem.path || '/'}: ${problem.message}` : ' is invalid'}`);
-    }
-    const config: Ext2Config = context.config;
+    const config = context.config;
     const disk = context.connect(blockInterface, config.disk);
     const store = await BlockServiceStore.open(disk, context.ram, (bytes) => context.allocateDma(bytes));
-    const filesystem = await Ext2Filesystem.mount(store, { access: config.access ?? 'read-write' });
+    const filesystem = await Ext2Filesystem.mount(store, { access: config.access });
     mounted = filesystem;
     const statistics = filesystem.statistics();
     context.log.info({ disk: config.disk, label: statistics.label, blocks: statistics.blocks, blockBytes: statistics.blockBytes, access: filesystem.access }, 'mounted ext2');

@@ -15,6 +15,7 @@ import { findNode, getProperty, node } from '../../hal/fdt/tree.js';
 import { fdtRead, fdtValue } from '../../hal/fdt/values.js';
 import { khoInterface } from '../../ipc/interfaces/kho.js';
 import { defineServer, type ServerContext } from '../../microkernel/userlib/server.js';
+import { Type, type Static } from '../../ipc/typebox.js';
 
 const MAGIC = 0x4b484f21;
 const COMPATIBLE = 'kho-test-v1';
@@ -22,14 +23,26 @@ const SUBTREE = 'kho_test';
 /** Largest folio order preserved (config maximumOrder; Linux's test uses up to MAX_PAGE_ORDER). */
 const DEFAULT_MAXIMUM_ORDER = 4;
 
+/** kho-test's config (its manifest.json; kho-test.NAME=VALUE on the command line). */
+const khoTestConfig = Type.Object({
+  /** Bytes of random folios to preserve. */
+  maximumBytes: Type.Integer({ minimum: 4096, maximum: 1024 * 1024 * 1024, default: 2 * 1024 * 1024 }),
+  /** Largest folio order. */
+  maximumOrder: Type.Integer({ minimum: 0, maximum: 10, default: DEFAULT_MAXIMUM_ORDER }),
+  /** Verify the restored folios after a kexec (false for the kexec benchmark, which measures the handover). */
+  verify: Type.Boolean({ default: true }),
+}, { additionalProperties: false });
+type KhoTestContext = ServerContext<Static<typeof khoTestConfig>>;
+
 export default defineServer({
+  config: khoTestConfig,
   async init(context) {
     const kho = context.connect(khoInterface);
     if (context.start === 'handover') {
       const found = await kho.retrieveSubtree({ name: SUBTREE, from: 'incoming' }).catch(() => undefined);
       if (found) {
         // As test_kho's late initcall: the system does not wait for the verification.
-        if (context.config.verify === 0) return; // benchmarks measure the handover, not this test's checksum
+        if (!context.config.verify) return; // benchmarks measure the handover, not this test's checksum
         void restore(context, found.pa).then(
           (verdict) => (verdict === undefined ? context.log.info('KHO restore succeeded') : context.log.error(`KHO restore failed: ${verdict}`)),
           (error: unknown) => context.log.error(`KHO restore failed: ${(error as Error).message}`),
@@ -39,11 +52,11 @@ export default defineServer({
     }
     const existing = await kho.retrieveSubtree({ name: SUBTREE, from: 'outgoing' }).catch(() => undefined);
     if (existing) return; // preserved earlier in this boot (this is a restart)
-    await preserve(context, Number(context.config.maximumBytes ?? 2 * 1024 * 1024), Number(context.config.maximumOrder ?? DEFAULT_MAXIMUM_ORDER));
+    await preserve(context, context.config.maximumBytes, context.config.maximumOrder);
   },
 });
 
-async function preserve(context: ServerContext, maximumBytes: number, maximumOrder: number): Promise<void> {
+async function preserve(context: KhoTestContext, maximumBytes: number, maximumOrder: number): Promise<void> {
   const kho = context.connect(khoInterface);
   const folios: { pa: number; order: number }[] = [];
   let checksum = 0;
@@ -83,7 +96,7 @@ async function preserve(context: ServerContext, maximumBytes: number, maximumOrd
 }
 
 /** Returns undefined when everything came back intact, else what went wrong. */
-async function restore(context: ServerContext, pa: number): Promise<string | undefined> {
+async function restore(context: KhoTestContext, pa: number): Promise<string | undefined> {
   const kho = context.connect(khoInterface);
   const header = context.ram.read(pa, 40);
   const size = new DataView(header.buffer).getUint32(4, false);

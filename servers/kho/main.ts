@@ -22,14 +22,27 @@ import type { ScratchArea } from '../../microkernel/kho/scratch.js';
 import { KHO_VMALLOC_ALLOC, decodeVmallocDescriptor, encodeVmallocDescriptor, preserveVmalloc, restoreVmalloc } from '../../microkernel/kho/vmalloc.js';
 import { defineServer } from '../../microkernel/userlib/server.js';
 import { KhoArena } from './arena.js';
+import { Type } from '../../ipc/typebox.js';
 
 const DEFAULT_ARENA_BYTES = 8 * 1024 * 1024;
 const ARENA_ALIGNMENT = 4 * 1024 * 1024;
+const Address = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+
+/** The KHO server's config: the arena from its manifest, the rest from the kernel. */
+const khoConfig = Type.Object({
+  /** The KHO scratch areas (kho_scratch=), written into the scratch array at kexec. */
+  scratch: Type.Array(Type.Object({ addr: Address, size: Address }, { additionalProperties: false }), { default: [] }),
+  /** On a KHO boot: the /chosen pointers of the incoming handover. */
+  handover: Type.Optional(Type.Object({ fdtPa: Address, fdtSize: Address, scratchPa: Address, scratchSize: Address }, { additionalProperties: false })),
+  /** Bytes of the arena holding the outgoing radix tree and FDT (4 MiB aligned). */
+  arenaBytes: Type.Integer({ minimum: 65536, maximum: 256 * 1024 * 1024, default: DEFAULT_ARENA_BYTES }),
+}, { additionalProperties: false });
 
 export default defineServer({
+  config: khoConfig,
   async init(context) {
-    const scratch = (context.config.scratch ?? []) as ScratchArea[];
-    const pointers = context.config.handover as HandoverPointers | undefined;
+    const scratch: ScratchArea[] = context.config.scratch;
+    const pointers: HandoverPointers | undefined = context.config.handover;
     let arena: KhoArena;
     let outgoing: KhoOutgoing;
     if (context.remembered) {
@@ -37,7 +50,7 @@ export default defineServer({
       outgoing = KhoOutgoing.open(context.ram, arena.rootFdt, arena, scratch);
       context.log.info({ fdt: hex(arena.rootFdt) }, 'reattached to the outgoing KHO state');
     } else {
-      const bytes = Number(context.config.arenaBytes ?? DEFAULT_ARENA_BYTES);
+      const bytes = context.config.arenaBytes;
       const base = await context.allocateDma(bytes, ARENA_ALIGNMENT);
       arena = KhoArena.format(context.ram, base, bytes);
       outgoing = KhoOutgoing.create(context.ram, arena, scratch);

@@ -20,21 +20,35 @@ import { MessageTooLargeError } from '../../ipc/errors.js';
 import { RamRing } from '../../microkernel/userlib/ram_ring.js';
 import { openPreservedBlock } from '../../microkernel/userlib/preserved_block.js';
 import { khoInterface } from '../../ipc/interfaces/kho.js';
+import { Type, type Static } from '../../ipc/typebox.js';
+
+/** The log server's config (its manifest.json; `log.capacity=N` on the command line). */
+const logConfig = Type.Object({
+  /** Records kept when the ring cannot be preserved (no KHO server) and lives in the server. */
+  capacity: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10000 }),
+  /** Size of the ring kept in RAM preserved through KHO. */
+  preservedBytes: Type.Integer({ minimum: 65536, maximum: 64 * 1024 * 1024, default: 1024 * 1024 }),
+  /** The chardev instance whose host side is run/baton.log (none: no file copy). */
+  logDevice: Type.Optional(Type.String({ minLength: 1 })),
+}, { additionalProperties: false });
+type LogContext = ServerContext<Static<typeof logConfig>>;
 
 // The log server's own records, before init has built the ring.
 let append: ((records: LogRecordData[]) => void) | undefined;
 const early: LogRecordData[] = [];
 
 export default defineServer({
+  config: logConfig,
+
   localLogSink(records) {
     if (append) append(records);
     else early.push(...records);
   },
 
-  async init(context: ServerContext) {
+  async init(context) {
     const ring = await openRing(context);
     const followers = new Map<number, number>();
-    const logDevice = typeof context.config.logDevice === 'string' ? context.connect(chardevInterface, context.config.logDevice) : undefined;
+    const logDevice = context.config.logDevice === undefined ? undefined : context.connect(chardevInterface, context.config.logDevice);
     const encoder = new TextEncoder();
     let fileBatch: string[] = [];
     let flushing = false;
@@ -110,15 +124,15 @@ const MAXIMUM_REPLAYED = 1000;
 const SUBTREE = 'log';
 
 /** The preserved ring: this boot's (after a restart), the previous kernel's (after kexec), or a new one. */
-async function openRing(context: ServerContext): Promise<Ring> {
-  const bytes = Number(context.config.preservedBytes ?? 1024 * 1024);
+async function openRing(context: LogContext): Promise<Ring> {
+  const bytes = context.config.preservedBytes;
   try {
     const block = await openPreservedBlock(context.connect(khoInterface), SUBTREE, bytes, context.start);
     const found = block.found === 'new' ? undefined : RamRing.attach<StoredRecord>(context.ram, block.pa);
     return found ?? RamRing.format<StoredRecord>(context.ram, block.pa, bytes);
   } catch (error) {
     context.log.warn(`log ring is not preserved (${(error as Error).message}); keeping it in the server only`);
-    return new LogRing(Number(context.config.capacity ?? 10000));
+    return new LogRing(context.config.capacity);
   }
 }
 

@@ -18,12 +18,10 @@
 //
 // The page allocator manages `ram` minus `reserved`. Everything else is policy: limits
 // from the manifest, which client names count as the kernel, which owners hold KHO-preserved
-// state, checked mode. The kernel adds `verbose`/`logLevel` to every config; other unknown
-// keys are ignored too.
+// state, checked mode. The schema (memoryConfig) is declared to the runtime, which checks
+// the config before init; resolveMemoryConfig fills in the defaults.
 
 import { Type } from '../../ipc/typebox.js';
-import { TypeCompiler } from '../../ipc/typebox.js';
-import { InvalidArgumentError } from '../../ipc/errors.js';
 import type { HandoverPointers } from '../../microkernel/kho/incoming.js';
 import type { PhysicalRange } from './memory_map.js';
 
@@ -62,7 +60,8 @@ const Range = Type.Object({ base: Type.Integer({ minimum: 0 }), size: Type.Integ
 const Name = Type.String({ minLength: 1, maxLength: 128 });
 const Address = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 
-const ConfigSchema = Type.Object({
+/** The schema of MemoryServerConfig, checked by the runtime before init (ServerDefinition.config). */
+export const memoryConfig = Type.Object({
   ram: Type.Optional(Type.Array(Range, { minItems: 1 })),
   reserved: Type.Optional(Type.Array(Type.Object({ base: Type.Integer({ minimum: 0 }), size: Type.Integer({ minimum: 0 }), purpose: Type.String({ minLength: 1, maxLength: 200 }) }))),
   scratch: Type.Optional(Type.Array(Range)),
@@ -72,8 +71,7 @@ const ConfigSchema = Type.Object({
   preservedOwners: Type.Optional(Type.Array(Name)),
   checked: Type.Optional(Type.Boolean()),
   state: Type.Optional(Range),
-});
-const checkConfig = TypeCompiler.Compile(ConfigSchema);
+}, { additionalProperties: false });
 
 /** The config with its defaults filled in. */
 export interface ResolvedMemoryConfig {
@@ -88,16 +86,8 @@ export interface ResolvedMemoryConfig {
   readonly state: PhysicalRange | undefined;
 }
 
-/**
- * Checks `raw` (ServerContext.config) and fills in the defaults; `wholeRam` is the default
- * `ram`. Throws InvalidArgumentError naming the first bad field.
- */
-export function resolveMemoryConfig(raw: Readonly<Record<string, unknown>>, wholeRam: PhysicalRange): ResolvedMemoryConfig {
-  if (!checkConfig.Check(raw)) {
-    const first = checkConfig.Errors(raw).First();
-    throw new InvalidArgumentError(`memory server config ${first?.path || '/'}: ${first?.message ?? 'does not match'}`);
-  }
-  const config = raw as MemoryServerConfig;
+/** The config (checked against memoryConfig) with its defaults filled in; `wholeRam` is the default `ram`. */
+export function resolveMemoryConfig(config: MemoryServerConfig, wholeRam: PhysicalRange): ResolvedMemoryConfig {
   return {
     ram: config.ram ?? [wholeRam],
     reserved: config.reserved ?? [],

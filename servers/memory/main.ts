@@ -7,10 +7,11 @@
 
 import { memoryInterface } from '../../ipc/interfaces/memory.js';
 import { defineServer } from '../../microkernel/userlib/server.js';
-import { resolveMemoryConfig } from './config.js';
+import { memoryConfig, resolveMemoryConfig } from './config.js';
 import { MemoryService } from './service.js';
 
 export default defineServer({
+  config: memoryConfig,
   init(context) {
     const config = resolveMemoryConfig(context.config, { base: context.ram.base, size: context.ram.size });
     const service = MemoryService.start(context.ram, config, context.log, context.start);

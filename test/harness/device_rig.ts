@@ -6,7 +6,7 @@ import { InterruptController } from '../../hal/irq.js';
 import { Ram } from '../../hal/ram.js';
 import type { VirtioBackend } from '../../hal/virtio/backend.js';
 import { VirtioMmioTransport } from '../../hal/virtio/transport.js';
-import { ServerHarness, type FakePeer } from './server_harness.js';
+import { ServerHarness, type FakePeer, type HarnessOptions } from './server_harness.js';
 
 export interface DeviceRig {
   readonly harness: ServerHarness;
@@ -24,6 +24,7 @@ export async function startDriverWithDevice(options: {
   base?: number;
   interrupt?: number;
   config?: Record<string, unknown>;
+  system?: HarnessOptions['system'];
   peers?: readonly FakePeer[];
 }): Promise<DeviceRig> {
   const base = options.base ?? 0x1000_1000;
@@ -40,6 +41,7 @@ export async function startDriverWithDevice(options: {
       doorbells,
       interrupts,
       ...(options.config ? { config: options.config } : {}),
+      ...(options.system ? { system: options.system } : {}),
       ...(options.peers ? { peers: options.peers } : {}),
       device: { path: `/soc/virtio_mmio@${base.toString(16)}`, compatible: ['virtio,mmio'], registers: transport.descriptor, interrupt },
     });

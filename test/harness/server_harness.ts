@@ -18,7 +18,7 @@ import { Endpoint } from '../../ipc/endpoint.js';
 import { logInterface } from '../../ipc/interfaces/log.js';
 import { errorToWire, NotSupportedError, PermissionDeniedError } from '../../ipc/errors.js';
 import { DmaPool } from '../../microkernel/dma_pool.js';
-import { HEARTBEAT_WORDS, parseThreadMessage, type DeviceBinding, type StartKind } from '../../microkernel/protocol.js';
+import { DEFAULT_SYSTEM, HEARTBEAT_WORDS, parseThreadMessage, type DeviceBinding, type StartKind, type SystemBootInfo } from '../../microkernel/protocol.js';
 
 const HARNESS_SLOT = 1;
 const SERVER_SLOT = 2;
@@ -40,6 +40,8 @@ export interface HarnessOptions {
   readonly module: string;
   readonly name: string;
   readonly config?: Record<string, unknown>;
+  /** The boot arguments every program is told (default: neither verbose nor checked). */
+  readonly system?: Partial<SystemBootInfo>;
   readonly peers?: readonly FakePeer[];
   readonly device?: DeviceBinding;
   readonly ram?: Ram;
@@ -245,6 +247,7 @@ export class ServerHarness {
       heartbeat: { buffer: this.heartbeats.buffer, index: SERVER_SLOT, periodMs: 100 },
       ...(this.options.device ? { device: this.options.device } : {}),
       config: this.options.config ?? {},
+      system: { ...DEFAULT_SYSTEM, ...this.options.system },
       remembered: this.remembered,
     };
   }

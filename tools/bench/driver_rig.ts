@@ -16,7 +16,7 @@ import { Endpoint } from '../../ipc/endpoint.js';
 import { errorToWire } from '../../ipc/errors.js';
 import { logInterface } from '../../ipc/interfaces/log.js';
 import { DmaPool } from '../../microkernel/dma_pool.js';
-import { HEARTBEAT_WORDS, parseThreadMessage, type BootInfo } from '../../microkernel/protocol.js';
+import { DEFAULT_SYSTEM, HEARTBEAT_WORDS, parseThreadMessage, type BootInfo } from '../../microkernel/protocol.js';
 
 const RIG_SLOT = 1;
 const DRIVER_SLOT = 2;
@@ -59,7 +59,7 @@ export class DriverRig {
       doorbells: this.doorbells.buffer, interrupts: this.interrupts.buffer, clock: new Clock().buffer, ram: this.ram.descriptor,
       heartbeat: { buffer: heartbeats.buffer as SharedArrayBuffer, index: DRIVER_SLOT, periodMs: 500 },
       device: { path: `/soc/virtio_mmio@${BASE.toString(16)}`, compatible: ['virtio,mmio'], registers: this.transport.descriptor, interrupt: INTERRUPT },
-      config: {}, remembered: 0,
+      config: {}, system: DEFAULT_SYSTEM, remembered: 0,
     };
     this.thread = new HardwareThread(shell, { name: options.name });
     this.thread.on('error', (error) => ready(error));
