@@ -76,3 +76,17 @@ describe('defineInterface', () => {
     expectTypeOf<NonNullable<Handlers['read']>>().returns.toEqualTypeOf<Uint8Array | Promise<Uint8Array>>();
   });
 });
+
+describe('defineInterface errors', () => {
+  it('registers the error classes an interface declares, so they re-create by code', async () => {
+    const { errorClass, errorFromWire } = await import('./errors.js');
+    class TooLongError extends errorClass('TEST_DECLARED_TOO_LONG') {}
+    expect(errorFromWire({ code: 'TEST_DECLARED_TOO_LONG', message: 'm' })).not.toBeInstanceOf(TooLongError);
+    defineInterface({ name: 'declared-errors', ops: { echo: { id: 1, kind: 'call', args: Type.Object({}), errors: ['TEST_DECLARED_TOO_LONG'] } }, errors: [TooLongError] });
+    expect(errorFromWire({ code: 'TEST_DECLARED_TOO_LONG', message: 'm' })).toBeInstanceOf(TooLongError);
+  });
+
+  it('refuses an errors entry that is not an error class', () => {
+    expect(() => defineInterface({ name: 'bad-errors', ops: {}, errors: [{} as never] })).toThrow(/static code/);
+  });
+});

@@ -14,11 +14,12 @@
 //       log:   { id: 2, kind: 'send', args: Type.Object({ line: Type.String() }) },
 //     },
 //     notifications: { tick: { id: 1, args: Type.Object({ count: Type.Integer() }) } },
+//     errors: [EchoTooLongError],        // the classes its ops reject with; defining registers them
 //   });
 
 import { KindGuard, type Static, type TSchema } from './typebox.js';
 import { TypeCompiler, type TypeCheck } from './typebox.js';
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError, registerErrorClass, type DeclaredError } from './errors.js';
 
 /** One operation of an interface. */
 export interface OperationDefinition {
@@ -50,6 +51,11 @@ export interface InterfaceDefinition {
   readonly doc?: string;
   readonly ops: Readonly<Record<string, OperationDefinition>>;
   readonly notifications?: Readonly<Record<string, NotificationDefinition>>;
+  /**
+   * The error classes its ops reject with (beyond the IPC layer's own): registered when the
+   * interface is defined, so a client that imports the interface re-creates them by code.
+   */
+  readonly errors?: readonly DeclaredError[];
 }
 
 /** Per-call options. */
@@ -193,6 +199,11 @@ export function compileInterface(definition: InterfaceDefinition): CompiledInter
       notificationsById.set(notification.id, compiledNotification);
       notificationsByName.set(notificationName, compiledNotification);
     }
+  }
+
+  if (definition.errors !== undefined) {
+    if (!Array.isArray(definition.errors)) throw new InvalidArgumentError(`interface ${name}: errors must be an array of error classes`);
+    for (const declared of definition.errors) registerErrorClass(declared);
   }
 
   const result: CompiledInterface = { name, definition, operationsById, operationsByName, notificationsById, notificationsByName };

@@ -8,6 +8,10 @@
 // Anything that is not an IpcError crosses the wire as SERVER_FAULT: a handler bug is the
 // server's fault, never the caller's. Unregistered codes re-hydrate as a plain IpcError that
 // keeps its code, so clients can still switch on `error.code`.
+//
+// An interface owns its errors: it lists their classes in its definition (`errors: [...]`,
+// ipc/define.ts), and defining it registers them, so a client that imports only the
+// interface gets the classes. The IPC layer's own errors below are registered here.
 
 /** The shape of an error on the wire (the tail of an ERROR frame). */
 export interface WireError {
@@ -104,6 +108,21 @@ export class EndpointStoppedError extends errorClass('ENDPOINT_STOPPED') {}
 
 type ErrorFactory = (message: string, data?: unknown) => IpcError;
 
+/** An error class with one code and the usual (message, data) constructor: errorClass(code) and alike. */
+export interface PlainErrorClass {
+  readonly code: string;
+  new (message: string, data?: never): IpcError;
+}
+
+/** An error class that is re-created some other way (several codes, or a constructor of its own data). */
+export interface WireErrorClass {
+  readonly codes: readonly string[];
+  fromWire(code: string, message: string, data: unknown): IpcError;
+}
+
+/** What an interface's `errors` list holds. */
+export type DeclaredError = PlainErrorClass | WireErrorClass;
+
 const registry = new Map<string, ErrorFactory>();
 
 /**
@@ -120,17 +139,28 @@ export function registerError(code: string, create: ErrorFactory): void {
   registry.set(code, create);
 }
 
-registerError(PeerRestartedError.code, (message, data) => new PeerRestartedError(message, data as { generation: number }));
-registerError(PeerStoppedError.code, (message, data) => new PeerStoppedError(message, data));
-registerError(PermissionDeniedError.code, (message, data) => new PermissionDeniedError(message, data));
-registerError(MalformedMessageError.code, (message, data) => new MalformedMessageError(message, data));
-registerError(MessageTooLargeError.code, (message, data) => new MessageTooLargeError(message, data as { bytes: number; maxBytes: number }));
-registerError(UnknownOperationError.code, (message, data) => new UnknownOperationError(message, data));
-registerError(NotSupportedError.code, (message, data) => new NotSupportedError(message, data));
-registerError(CallTimeoutError.code, (message, data) => new CallTimeoutError(message, data as { timeoutMs: number }));
-registerError(InvalidArgumentError.code, (message, data) => new InvalidArgumentError(message, data));
-registerError(ServerFaultError.code, (message, data) => new ServerFaultError(message, data));
-registerError(EndpointStoppedError.code, (message, data) => new EndpointStoppedError(message, data));
+/** Registers an error class by its code(s), as an interface's `errors` list does. */
+export function registerErrorClass(declared: DeclaredError): void {
+  if ('fromWire' in declared && typeof declared.fromWire === 'function') {
+    if (!Array.isArray(declared.codes) || declared.codes.length === 0) throw new InvalidArgumentError('an error class with fromWire needs its codes');
+    for (const code of declared.codes) registerError(code, (message, data) => declared.fromWire(code, message, data));
+    return;
+  }
+  const plain = declared as PlainErrorClass;
+  if (typeof plain !== 'function' || typeof plain.code !== 'string') throw new InvalidArgumentError('a declared error is a class with a static code (or codes and fromWire)');
+  // The wire's data is what the sender's constructor took; the class's own type says its shape.
+  registerError(plain.code, (message, data) => new plain(message, data as never));
+}
+
+/** True if errors with `code` re-hydrate as a class of their own (not a bare IpcError). */
+export function isRegisteredError(code: string): boolean {
+  return registry.has(code);
+}
+
+for (const declared of [
+  PeerRestartedError, PeerStoppedError, PermissionDeniedError, MalformedMessageError, MessageTooLargeError, UnknownOperationError,
+  NotSupportedError, CallTimeoutError, InvalidArgumentError, ServerFaultError, EndpointStoppedError,
+]) registerErrorClass(declared);
 
 /**
  * Turns anything thrown into its wire form. IpcErrors keep code, message and data;

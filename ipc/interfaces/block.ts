@@ -24,7 +24,7 @@
 
 import { Type, type Static } from '../typebox.js';
 import { defineInterface } from '../define.js';
-import { IpcError, registerError, errorClass } from '../errors.js';
+import { IpcError, errorClass } from '../errors.js';
 
 /** Where a request's data lives: for now, a physical address of client-owned DMA memory. */
 export const BufferReference = Type.Union([
@@ -66,6 +66,26 @@ export type DiskStats = Static<typeof DiskStats>;
 
 const BLOCK_ERRORS = ['ZERO_LENGTH', 'UNALIGNED', 'OUT_OF_RANGE', 'INVALID_ARGUMENT', 'IO_ERROR', 'PEER_RESTARTED'];
 
+/** The request names no data (bytes = 0). */
+export class ZeroLengthError extends errorClass('ZERO_LENGTH') {}
+
+/** The length is not a whole number of sectors. */
+export class UnalignedError extends errorClass('UNALIGNED') {}
+
+/** The sector range runs past the end of the disk. */
+export class OutOfRangeError extends IpcError {
+  static readonly code = 'OUT_OF_RANGE';
+  constructor(message: string, data?: { sector: number; bytes: number; sectors: number }) {
+    super(OutOfRangeError.code, message, data);
+  }
+}
+
+/** The disk is read-only. */
+export class ReadOnlyError extends errorClass('READ_ONLY') {}
+
+/** The device reported failure for the request. */
+export class DeviceIoError extends errorClass('IO_ERROR') {}
+
 /**
  * The block service of one disk.
  *
@@ -88,30 +108,6 @@ export const blockInterface = defineInterface({
     stats: { id: 5, kind: 'call', idempotent: true, args: Type.Object({}), reply: DiskStats,
       doc: 'Counters of this driver generation.' },
   },
+  errors: [ZeroLengthError, UnalignedError, OutOfRangeError, ReadOnlyError, DeviceIoError],
 });
 
-/** The request names no data (bytes = 0). */
-export class ZeroLengthError extends errorClass('ZERO_LENGTH') {}
-
-/** The length is not a whole number of sectors. */
-export class UnalignedError extends errorClass('UNALIGNED') {}
-
-/** The sector range runs past the end of the disk. */
-export class OutOfRangeError extends IpcError {
-  static readonly code = 'OUT_OF_RANGE';
-  constructor(message: string, data?: { sector: number; bytes: number; sectors: number }) {
-    super(OutOfRangeError.code, message, data);
-  }
-}
-
-/** The disk is read-only. */
-export class ReadOnlyError extends errorClass('READ_ONLY') {}
-
-/** The device reported failure for the request. */
-export class DeviceIoError extends errorClass('IO_ERROR') {}
-
-registerError(ZeroLengthError.code, (message, data) => new ZeroLengthError(message, data));
-registerError(UnalignedError.code, (message, data) => new UnalignedError(message, data));
-registerError(OutOfRangeError.code, (message, data) => new OutOfRangeError(message, data as { sector: number; bytes: number; sectors: number }));
-registerError(ReadOnlyError.code, (message, data) => new ReadOnlyError(message, data));
-registerError(DeviceIoError.code, (message, data) => new DeviceIoError(message, data));

@@ -5,7 +5,7 @@
 
 import { Type, type Static } from '../typebox.js';
 import { defineInterface } from '../define.js';
-import { IpcError, registerError, errorClass } from '../errors.js';
+import { IpcError, errorClass } from '../errors.js';
 
 export const DeviceRow = Type.Object({
   /** Device-tree path, e.g. "/soc/virtio_mmio@10001000". */
@@ -39,6 +39,20 @@ export const DriverRow = Type.Object({
 
 const Message = Type.Object({ message: Type.String() });
 
+/** A driver manifest was refused; `data.field` names the field, `data.reason` says why. */
+export class InvalidManifestError extends IpcError {
+  static readonly code = 'INVALID_MANIFEST';
+  constructor(message: string, data?: { field?: string; reason?: string }) {
+    super(InvalidManifestError.code, message, data);
+  }
+}
+
+/** A driver folder could not be loaded (missing, does not compile, module not found). */
+export class LoadFailedError extends errorClass('LOAD_FAILED') {}
+
+/** The same (or a newer) version of the driver is already loaded. */
+export class AlreadyLoadedError extends errorClass('ALREADY_LOADED') {}
+
 export const driversInterface = defineInterface({
   name: 'drivers',
   ops: {
@@ -55,22 +69,6 @@ export const driversInterface = defineInterface({
     drivers: { id: 4, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({ rows: Type.Array(DriverRow) }),
       doc: 'The drivers the kernel knows: from the boot manifest and loaded since.' },
   },
+  errors: [InvalidManifestError, LoadFailedError, AlreadyLoadedError],
 });
 
-/** A driver manifest was refused; `data.field` names the field, `data.reason` says why. */
-export class InvalidManifestError extends IpcError {
-  static readonly code = 'INVALID_MANIFEST';
-  constructor(message: string, data?: { field?: string; reason?: string }) {
-    super(InvalidManifestError.code, message, data);
-  }
-}
-
-/** A driver folder could not be loaded (missing, does not compile, module not found). */
-export class LoadFailedError extends errorClass('LOAD_FAILED') {}
-
-/** The same (or a newer) version of the driver is already loaded. */
-export class AlreadyLoadedError extends errorClass('ALREADY_LOADED') {}
-
-registerError(InvalidManifestError.code, (message, data) => new InvalidManifestError(message, data as { field?: string; reason?: string }));
-registerError(LoadFailedError.code, (message, data) => new LoadFailedError(message, data));
-registerError(AlreadyLoadedError.code, (message, data) => new AlreadyLoadedError(message, data));

@@ -21,7 +21,11 @@
 
 import { Type, type Static } from '../typebox.js';
 import { defineInterface } from '../define.js';
-import { IpcError, registerError } from '../errors.js';
+import {
+  AccessViolationError, InvalidBlockError, LimitExceededError, MappingError, NotFoundError, OutOfMemoryError, PageFaultError,
+} from './memory_errors.js';
+
+export * from './memory_errors.js';
 
 /** Largest block order: 2^10 pages = 4 MiB (Linux's MAX_PAGE_ORDER; an Sv32 megapage). */
 export const MEMORY_MAX_ORDER = 10;
@@ -165,80 +169,5 @@ export const memoryInterface = defineInterface({
       doc: 'What `mem` prints: memory map with purposes, free blocks per order, totals, usage per server, spaces, grants, the KHO revival.' },
     usage: { id: 31, kind: 'call', idempotent: true, args: Empty, reply: MemoryUsage, doc: 'The report\'s numbers as data.' },
   },
+  errors: [OutOfMemoryError, LimitExceededError, InvalidBlockError, MappingError, NotFoundError, AccessViolationError, PageFaultError],
 });
-
-// ---- errors ----
-
-/** Every code a memory error carries. */
-export type MemoryErrorCode =
-  | 'OUT_OF_MEMORY'
-  | 'LIMIT_EXCEEDED'
-  | 'DOUBLE_FREE'
-  | 'NOT_BLOCK_HEAD'
-  | 'NOT_OWNER'
-  | 'NOT_MANAGED'
-  | 'ADDRESS_IN_USE'
-  | 'MAPPING_EXISTS'
-  | 'NOT_MAPPED'
-  | 'PAGE_FAULT'
-  | 'ACCESS_VIOLATION'
-  | 'NO_SUCH_SPACE'
-  | 'NO_SUCH_GRANT';
-
-/** Plain-data detail of a memory error (survives msgpack). */
-export type ErrorData = Readonly<Record<string, string | number | boolean | undefined>>;
-
-/** Base class of the memory service's errors: a stable code and plain-data detail. */
-export class MemoryError extends IpcError {
-  declare readonly code: MemoryErrorCode;
-  declare readonly data: ErrorData;
-
-  constructor(code: MemoryErrorCode, message: string, data: ErrorData = {}) {
-    super(code, message, data);
-  }
-}
-
-/** No free block of the requested order (or larger) exists. Nothing was changed. */
-export class OutOfMemoryError extends MemoryError {
-  constructor(message: string, data: ErrorData = {}) {
-    super('OUT_OF_MEMORY', message, data);
-  }
-}
-
-/** The allocation would take an owner past the page limit set for it. Nothing was changed. */
-export class LimitExceededError extends MemoryError {
-  constructor(message: string, data: ErrorData = {}) {
-    super('LIMIT_EXCEEDED', message, data);
-  }
-}
-
-/** A free, retain, transfer or reserve that does not match the allocator's records. */
-export class InvalidBlockError extends MemoryError {
-  constructor(code: 'DOUBLE_FREE' | 'NOT_BLOCK_HEAD' | 'NOT_OWNER' | 'NOT_MANAGED' | 'ADDRESS_IN_USE', message: string, data: ErrorData = {}) {
-    super(code, message, data);
-  }
-}
-
-/** A mapping request that conflicts with the page tables: already mapped, or nothing mapped. */
-export class MappingError extends MemoryError {
-  constructor(code: 'MAPPING_EXISTS' | 'NOT_MAPPED', message: string, data: ErrorData = {}) {
-    super(code, message, data);
-  }
-}
-
-/** An unknown address-space or grant id. */
-export class NotFoundError extends MemoryError {
-  constructor(code: 'NO_SUCH_SPACE' | 'NO_SUCH_GRANT', message: string, data: ErrorData = {}) {
-    super(code, message, data);
-  }
-}
-
-type BlockCode = ConstructorParameters<typeof InvalidBlockError>[0];
-
-registerError('OUT_OF_MEMORY', (message, data) => new OutOfMemoryError(message, data as ErrorData));
-registerError('LIMIT_EXCEEDED', (message, data) => new LimitExceededError(message, data as ErrorData));
-for (const code of ['DOUBLE_FREE', 'NOT_BLOCK_HEAD', 'NOT_OWNER', 'NOT_MANAGED', 'ADDRESS_IN_USE'] as const satisfies readonly BlockCode[]) {
-  registerError(code, (message, data) => new InvalidBlockError(code, message, data as ErrorData));
-}
-for (const code of ['MAPPING_EXISTS', 'NOT_MAPPED'] as const) registerError(code, (message, data) => new MappingError(code, message, data as ErrorData));
-for (const code of ['NO_SUCH_SPACE', 'NO_SUCH_GRANT'] as const) registerError(code, (message, data) => new NotFoundError(code, message, data as ErrorData));

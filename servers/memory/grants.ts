@@ -11,11 +11,10 @@
 // thrown as AccessViolationError.
 
 import { type PhysAddr, PAGE_SIZE, hex } from '../../hal/address.js';
-import { registerError } from '../../ipc/errors.js';
+import { AccessViolationError, type AccessViolation, type MemoryAccess } from '../../ipc/interfaces/memory_errors.js';
 import { InvalidArgumentError, InvalidBlockError, MemoryError, NotFoundError } from './errors.js';
 
 export type GrantMode = 'read' | 'read-write';
-export type MemoryAccess = 'read' | 'write';
 
 export interface Grant {
   readonly id: number;
@@ -31,33 +30,8 @@ export interface OwnershipLookup {
   ownerAt(address: number): number;
 }
 
-export interface AccessViolation {
-  readonly accessor: number;
-  /** The first byte of the range the accessor may not touch. */
-  readonly address: number;
-  readonly length: number;
-  readonly access: MemoryAccess;
-  /** Owner of the page at `address` (-1: free or not managed). */
-  readonly owner: number;
-  readonly reason: 'not-owned' | 'read-only-grant';
-}
-
-export class AccessViolationError extends MemoryError {
-  readonly violation: AccessViolation;
-
-  constructor(violation: AccessViolation) {
-    super('ACCESS_VIOLATION', describeViolation(violation), { ...violation });
-    this.violation = violation;
-  }
-}
-
-registerError('ACCESS_VIOLATION', (_message, data) => new AccessViolationError(data as AccessViolation));
-
-/** One line: who touched what, whose page it is and why that is refused; `name` turns owner ids into names. */
-export function describeViolation(violation: AccessViolation, name: (owner: number) => string = (owner) => `owner ${owner}`): string {
-  const whose = violation.owner < 0 ? 'memory nobody owns' : `a page of ${name(violation.owner)}`;
-  return `${name(violation.accessor)} ${violation.access === 'read' ? 'read' : 'wrote'} ${hex(violation.address)} (in ${hex(violation.address)}+${violation.length}): ${whose}, ${violation.reason === 'read-only-grant' ? 'lent read-only' : 'neither owned nor granted'}`;
-}
+// AccessViolationError is the memory interface's (ipc/interfaces/memory_errors.ts), so clients re-create it.
+export { AccessViolationError, describeViolation, type AccessViolation, type MemoryAccess } from '../../ipc/interfaces/memory_errors.js';
 
 /** The grant table as the state region keeps it (state_region.ts): grants as tuples, and the next id. */
 export interface GrantRecords {

@@ -23,7 +23,7 @@
 
 import { type PhysAddr, PAGE_SIZE, hex } from '../../hal/address.js';
 import type { Ram } from '../../hal/ram.js';
-import { registerError } from '../../ipc/errors.js';
+import { PageFault, type Access, type FaultReason } from '../../ipc/interfaces/memory_errors.js';
 import { InvalidArgumentError, MappingError, MemoryError } from './errors.js';
 
 export const PTE_VALID = 1 << 0;
@@ -57,7 +57,7 @@ export const ExceptionCause = {
   StorePageFault: 15,
 } as const;
 
-export type Access = 'read' | 'write' | 'execute';
+export type { Access, FaultReason } from '../../ipc/interfaces/memory_errors.js';
 export type PrivilegeMode = 'user' | 'supervisor';
 
 /** sstatus bits that change permission checks. */
@@ -70,48 +70,9 @@ export interface TranslateOptions {
 
 const NO_OPTIONS: TranslateOptions = {};
 
-export type FaultReason =
-  | 'invalid'
-  | 'reserved-encoding'
-  | 'pointer-at-level-0'
-  | 'permission'
-  | 'user-page-from-supervisor'
-  | 'supervisor-page-from-user'
-  | 'misaligned-megapage'
-  | 'not-accessed'
-  | 'not-dirty'
-  | 'table-outside-ram';
 
-/** A failed translation: what the hardware would trap with (scause = cause, stval = address). */
-export class PageFault {
-  constructor(
-    readonly cause: number,
-    readonly address: number,
-    readonly access: Access,
-    readonly reason: FaultReason,
-    /** Level of the PTE that caused it. */
-    readonly level: number,
-  ) {}
-
-  describe(): string {
-    return `${this.access} at ${hex(this.address)}: ${this.reason} (cause ${this.cause}, level ${this.level})`;
-  }
-}
-
-/** A PageFault thrown to a caller that cannot continue (e.g. the pager could not resolve it). */
-export class PageFaultError extends MemoryError {
-  readonly fault: PageFault;
-
-  constructor(fault: PageFault) {
-    super('PAGE_FAULT', `page fault: ${fault.describe()}`, { cause: fault.cause, address: fault.address, access: fault.access, reason: fault.reason, level: fault.level });
-    this.fault = fault;
-  }
-}
-
-registerError('PAGE_FAULT', (_message, data) => {
-  const { cause, address, access, reason, level } = data as { cause: number; address: number; access: Access; reason: FaultReason; level: number };
-  return new PageFaultError(new PageFault(cause, address, access, reason, level));
-});
+// PageFault and PageFaultError are the memory interface's (ipc/interfaces/memory_errors.ts), so clients re-create them.
+export { PageFault, PageFaultError } from '../../ipc/interfaces/memory_errors.js';
 
 /** Where page-table pages come from (the buddy allocator, charged to the space's owner). */
 export interface TablePages {
