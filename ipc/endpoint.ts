@@ -280,6 +280,11 @@ export class Endpoint {
     return () => this.restartListeners.delete(listener);
   }
 
+  /** True while this thread serves channel `descriptorId` and its client has not gone (closed, detached). */
+  serving(descriptorId: number): boolean {
+    return this.serverChannels.get(descriptorId)?.open === true;
+  }
+
   /** Stops serving or using channel `descriptorId` (both ends, if this thread holds both). */
   detach(descriptorId: number): void {
     this.serverChannels.get(descriptorId)?.detach();

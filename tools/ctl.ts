@@ -2,8 +2,9 @@
 // from another terminal, over the control socket in its run directory.
 //
 // The socket is a second console: we type the command line and read until the console
-// prints its prompt again. Exit status: 0, 1 when the command reported an error, 2 when
-// no system is running there.
+// prints its prompt again, or the system closes the socket, or the timeout (--timeout
+// SECONDS, default 30) passes — then we say we gave up. Exit status: 0, 1 when the command
+// reported an error or no answer came in time, 2 when no system is running there.
 
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -11,9 +12,18 @@ import { isAbsolute, resolve } from 'node:path';
 import { defaultRunDirectory, runFiles } from './paths.js';
 
 const PROMPT = 'baton> ';
+const DEFAULT_TIMEOUT_SECONDS = 30;
 
-export const CTL_USAGE = `usage: npm run ctl -- [--run-dir DIR] COMMAND [ARGS...]
-  runs a console command (help, ps, restart NAME, dmesg, ...) on the system running in DIR (default ./run)`;
+export const CTL_USAGE = `usage: npm run ctl -- [--run-dir DIR] [--timeout SECONDS] COMMAND [ARGS...]
+  runs a console command (help, ps, restart NAME, dmesg, ...) on the system running in DIR (default ./run),
+  waiting at most SECONDS (default ${DEFAULT_TIMEOUT_SECONDS}) for its answer`;
+
+/** The answer did not come within the timeout. */
+export class NoAnswerError extends Error {
+  constructor(readonly seconds: number, readonly partial: string) {
+    super(`no answer within ${seconds} s; gave up waiting (the command may still be running: see dmesg)`);
+  }
+}
 
 export async function main(argv: string[]): Promise<number> {
   const args = [...argv];
@@ -28,6 +38,17 @@ export async function main(argv: string[]): Promise<number> {
     runDirectory = resolve(value);
     args.splice(at, 2);
   }
+  let timeoutSeconds = DEFAULT_TIMEOUT_SECONDS;
+  const timeoutAt = args.indexOf('--timeout');
+  if (timeoutAt >= 0) {
+    const value = Number(args[timeoutAt + 1]);
+    if (!(value > 0) || !Number.isFinite(value)) {
+      process.stderr.write(`baton: --timeout needs a positive number of seconds, got "${args[timeoutAt + 1] ?? ''}"\n${CTL_USAGE}\n`);
+      return 2;
+    }
+    timeoutSeconds = value;
+    args.splice(timeoutAt, 2);
+  }
   if (args.length === 0 || args[0] === '--help') {
     process.stderr.write(`${CTL_USAGE}\n`);
     return 2;
@@ -41,10 +62,15 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const output = await runRemote(socket, args.join(' '));
+    const output = await runRemote(socket, args.join(' '), timeoutSeconds);
     if (output.length > 0) process.stdout.write(output + '\n');
     return output.startsWith('error:') ? 1 : 0;
   } catch (error) {
+    if (error instanceof NoAnswerError) {
+      if (error.partial.length > 0) process.stdout.write(error.partial + '\n');
+      process.stderr.write(`baton: ${error.message}\n`);
+      return 1;
+    }
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ECONNREFUSED' || code === 'ENOENT') {
       process.stderr.write(noSystem);
@@ -54,14 +80,23 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Sends one command line; resolves with its output once the prompt returns or the system closes the socket. */
-export function runRemote(socketPath: string, line: string): Promise<string> {
+/**
+ * Sends one command line; resolves with its output once the prompt returns or the system
+ * closes the socket; rejects with NoAnswerError (carrying what came) after `timeoutSeconds`.
+ */
+export function runRemote(socketPath: string, line: string, timeoutSeconds = DEFAULT_TIMEOUT_SECONDS): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     const socket = createConnection(socketPath);
     let received = '';
-    const finish = () => {
+    const clean = () => received.replace(/\r\n/g, '\n').replace(new RegExp(`${PROMPT}$`), '').replace(/\n$/, '');
+    const timer = setTimeout(() => {
       socket.destroy();
-      resolvePromise(received.replace(/\r\n/g, '\n').replace(new RegExp(`${PROMPT}$`), '').replace(/\n$/, ''));
+      reject(new NoAnswerError(timeoutSeconds, clean()));
+    }, timeoutSeconds * 1000);
+    const finish = () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolvePromise(clean());
     };
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.write(line + '\n'));
@@ -70,6 +105,9 @@ export function runRemote(socketPath: string, line: string): Promise<string> {
       if (received.endsWith(PROMPT)) finish();
     });
     socket.on('close', finish);
-    socket.on('error', reject);
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
   });
 }

@@ -46,7 +46,8 @@ export async function main(argv: string[]): Promise<number> {
   // system runs there leaves that system's log and disk as they are.
   mkdirSync(options.runDirectory, { recursive: true, mode: 0o700 });
   const files = runFiles(options.runDirectory);
-  const control = new SocketConsole(files.socket);
+  // Sessions on the control socket take turns line by line; the console's prompt ends an answer.
+  const control = new SocketConsole(files.socket, { answerEnd: 'baton> ' });
   if (!options.dumpDeviceTree) {
     try {
       await control.listen();

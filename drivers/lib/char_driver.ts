@@ -6,28 +6,103 @@
 //     async init(device) { ...; device.received(bytes) on input ... },
 //     write(device, bytes) { ...queue bytes to the hardware... },
 //   });
+//
+// Input waits in an inbox until the reader reads it. Once the inbox holds READ_BUFFER_BYTES,
+// `received` answers false: the driver should stop taking input from its device (which
+// keeps it) until `resumeInput` is called. Writes are handed to the driver one at a time,
+// in the order they arrived, so two clients' output never interleaves.
 
-import { chardevInterface } from '../../ipc/interfaces/chardev.js';
-import type { CallContext } from '../../ipc/define.js';
+import { chardevInterface, READ_BUFFER_BYTES } from '../../ipc/interfaces/chardev.js';
 import type { ServerDefinition } from '../../microkernel/userlib/server.js';
 import { defineDriver, type DriverContext } from './driver.js';
 
-/** Input kept for a reader that has not called listen yet (bytes). */
-const EARLY_INPUT_LIMIT = 64 * 1024;
-
 export interface CharDevice extends DriverContext {
-  /** Bytes arrived from the device: delivered to the reader. */
-  received(data: Uint8Array): void;
-  /** The far end hung up (end of input). */
+  /**
+   * Bytes arrived from the device: kept for the reader. Returns false once the reader is
+   * READ_BUFFER_BYTES behind: take no more from the device until `resumeInput`.
+   */
+  received(data: Uint8Array): boolean;
+  /** The far end hung up (end of input, or a socket client left). */
   hangup(): void;
 }
 
 export interface CharDriverDefinition {
   init(device: CharDevice): void | Promise<void>;
-  /** Sends bytes; resolves when the device has taken them. */
+  /** Sends bytes; resolves when the device has taken them. Never called again before it resolves. */
   write(device: CharDevice, data: Uint8Array): void | Promise<void>;
+  /** The reader caught up after `received` answered false: take input from the device again. */
+  resumeInput?(device: CharDevice): void;
   interrupt?(device: CharDevice): void;
   stop?(device: CharDevice): void | Promise<void>;
+}
+
+type InboxEvent = { kind: 'input'; data: Uint8Array } | { kind: 'hangup' };
+
+/** What arrived and was not read yet, and the readers waiting for it. */
+class Inbox {
+  private readonly events: InboxEvent[] = [];
+  private bytes = 0;
+  /** The far end is hung up as of the last byte read. */
+  private hungUp = false;
+  private refused = false;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly resume: () => void) {}
+
+  push(event: InboxEvent): boolean {
+    this.events.push(event);
+    if (event.kind === 'input') this.bytes += event.data.length;
+    for (const wake of [...this.waiters]) wake();
+    if (this.bytes >= READ_BUFFER_BYTES) this.refused = true;
+    return !this.refused;
+  }
+
+  /** Takes input for a reader; `present` says whether the reader is still there to get the reply. */
+  async read(maximumBytes: number, waitMs: number, afterHangup: boolean, present: () => boolean): Promise<{ data: Uint8Array; ended: boolean }> {
+    // A reader that does not know yet that the far end hung up is told at once.
+    if (this.events.length === 0 && !(this.hungUp && !afterHangup)) await this.wait(waitMs);
+    // A reader that went while it waited (its console restarted) must not take input with it.
+    if (!present()) return { data: new Uint8Array(0), ended: this.hungUp };
+    const taken: Uint8Array[] = [];
+    let length = 0;
+    while (length < maximumBytes && this.events[0]?.kind === 'input') {
+      const event = this.events[0];
+      const part = event.data.subarray(0, maximumBytes - length);
+      taken.push(part);
+      length += part.length;
+      if (part.length === event.data.length) this.events.shift();
+      else this.events[0] = { kind: 'input', data: event.data.subarray(part.length) };
+    }
+    if (length > 0) this.hungUp = false;
+    if (this.events[0]?.kind === 'hangup' && length < maximumBytes) {
+      this.events.shift();
+      this.hungUp = true;
+    }
+    this.bytes -= length;
+    if (this.refused && this.bytes < READ_BUFFER_BYTES / 2) {
+      this.refused = false;
+      this.resume();
+    }
+    const data = new Uint8Array(length);
+    let offset = 0;
+    for (const part of taken) {
+      data.set(part, offset);
+      offset += part.length;
+    }
+    return { data, ended: this.hungUp };
+  }
+
+  private wait(waitMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, waitMs);
+      this.waiters.add(wake);
+    });
+  }
 }
 
 /**
@@ -41,46 +116,27 @@ export interface CharDriverDefinition {
  */
 export function defineCharDriver(definition: CharDriverDefinition): ServerDefinition {
   let device: CharDevice | undefined;
-  let reader: number | undefined;
-  let early: Array<{ kind: 'input'; data: Uint8Array } | { kind: 'hangup' }> = [];
-  let earlyBytes = 0;
-
-  const deliver = (event: { kind: 'input'; data: Uint8Array } | { kind: 'hangup' }) => {
-    if (!device) return;
-    if (reader === undefined) {
-      if (event.kind === 'input') {
-        if (earlyBytes + event.data.length > EARLY_INPUT_LIMIT) return;
-        earlyBytes += event.data.length;
-      }
-      early.push(event);
-      return;
-    }
-    const server = device.server;
-    if (event.kind === 'input') server.notify(reader, chardevInterface, 'input', { device: device.name, data: event.data });
-    else server.notify(reader, chardevInterface, 'hangup', { device: device.name });
-  };
+  const inbox = new Inbox(() => {
+    if (device) definition.resumeInput?.(device);
+  });
+  /** The write in progress: the next one starts when it settles. */
+  let writing: Promise<unknown> = Promise.resolve();
 
   return defineDriver({
     async init(driver) {
       device = {
         ...driver,
-        received: (data) => deliver({ kind: 'input', data: data.slice() }),
-        hangup: () => deliver({ kind: 'hangup' }),
+        received: (data) => inbox.push({ kind: 'input', data: data.slice() }),
+        hangup: () => void inbox.push({ kind: 'hangup' }),
       };
       const bound = device;
       driver.server.serve(chardevInterface, {
-        write: async ({ data }) => {
-          await definition.write(bound, data);
-          return { written: data.length };
+        write: ({ data }) => {
+          const done = writing.then(() => definition.write(bound, data));
+          writing = done.catch(() => undefined);
+          return done.then(() => ({ written: data.length }));
         },
-        listen: (_, call: CallContext) => {
-          reader = call.channelId;
-          const pending = early;
-          early = [];
-          earlyBytes = 0;
-          for (const event of pending) deliver(event);
-          return {};
-        },
+        read: ({ maximumBytes, waitMs, afterHangup }, call) => inbox.read(maximumBytes, waitMs, afterHangup, () => driver.server.isOpen(call)),
       });
       await definition.init(bound);
     },

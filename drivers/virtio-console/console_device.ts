@@ -2,8 +2,10 @@
 // with MULTIPORT negotiated for the control queues, which is how the device says the
 // host side of the port opened or closed (end of input).
 //
-// Receive buffers stay posted on receiveq0; each output chunk is copied into a transmit
-// buffer and completes when the device hands it back.
+// Receive buffers stay posted on receiveq0 while the reader keeps up; when `received`
+// says the reader is far behind, used receive buffers are held back (the device keeps
+// further input) until `resumeInput`. A write's chunks are copied into transmit buffers
+// and queued in order; the write completes when the device has handed back the last.
 
 import { ConsoleControlEvent, ConsoleQueue, decodeConsoleControl, encodeConsoleControl } from '../../hal/virtio/console_layout.js';
 import { ConsoleFeatureBit, DeviceId, FeatureBit, features, hasFeature } from '../../hal/virtio/registers.js';
@@ -23,7 +25,8 @@ const CONTROL_SIZE = 8;
 export const CONSOLE_DMA_BYTES = 4 * 16384 + (RECEIVE_BUFFERS + TRANSMIT_BUFFERS) * BUFFER_SIZE + 2 * CONTROL_BUFFERS * 64;
 
 export interface ConsoleEvents {
-  received(data: Uint8Array): void;
+  /** Input from the device; false: post no more receive buffers until resumeInput(). */
+  received(data: Uint8Array): boolean;
   hostClosed(): void;
 }
 
@@ -36,6 +39,9 @@ export class ConsoleDevice {
   private readonly freeTransmit: number[] = [];
   private readonly transmitWaiters: Array<() => void> = [];
   private readonly freeControl: number[] = [];
+  /** Receive buffers not reposted while the reader is behind. */
+  private readonly heldReceive: number[] = [];
+  private receivePaused = false;
   readonly multiport: boolean;
 
   constructor(registers: RegisterWindow, ram: Ram, arena: DmaArena, events: ConsoleEvents) {
@@ -59,17 +65,28 @@ export class ConsoleDevice {
     this.queue(ConsoleQueue.CONTROL_RECEIVE)?.kick();
   }
 
-  /** Sends `data`; resolves once the device has taken every byte. */
+  /** Sends `data`; resolves once the device has taken every byte. Call one write at a time. */
   async write(data: Uint8Array): Promise<void> {
+    const queue = this.queue(ConsoleQueue.TRANSMIT);
+    const taken: Array<Promise<void>> = [];
     for (let offset = 0; offset < data.length; offset += BUFFER_SIZE) {
       const chunk = data.subarray(offset, offset + BUFFER_SIZE);
       const address = await this.transmitBuffer();
       this.ram.write(address, chunk);
-      await new Promise<void>((resolve) => {
-        this.queue(ConsoleQueue.TRANSMIT).add([{ address, length: chunk.length, writable: false }], { address, done: resolve } satisfies Transmit);
-        this.queue(ConsoleQueue.TRANSMIT).kick();
-      });
+      taken.push(new Promise<void>((resolve) => {
+        queue.add([{ address, length: chunk.length, writable: false }], { address, done: resolve } satisfies Transmit);
+      }));
+      queue.kick();
     }
+    await Promise.all(taken);
+  }
+
+  /** The reader caught up: post the held receive buffers again. */
+  resumeInput(): void {
+    this.receivePaused = false;
+    const receive = this.queue(ConsoleQueue.RECEIVE);
+    for (const address of this.heldReceive.splice(0)) this.post(receive, address, BUFFER_SIZE);
+    receive.kick();
   }
 
   /** Services the device after an interrupt: input, finished output, control messages. */
@@ -100,8 +117,9 @@ export class ConsoleDevice {
     const receive = this.queue(ConsoleQueue.RECEIVE);
     for (const used of receive.takeUsed()) {
       const address = used.token as number;
-      if (used.length > 0) this.events.received(this.ram.read(address, Math.min(used.length, BUFFER_SIZE)));
-      this.post(receive, address, BUFFER_SIZE);
+      if (used.length > 0 && !this.events.received(this.ram.read(address, Math.min(used.length, BUFFER_SIZE)))) this.receivePaused = true;
+      if (this.receivePaused) this.heldReceive.push(address);
+      else this.post(receive, address, BUFFER_SIZE);
     }
     receive.kick();
   }

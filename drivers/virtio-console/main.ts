@@ -17,6 +17,7 @@ export default defineCharDriver({
     });
   },
   write: (_, data) => device!.write(data),
+  resumeInput: () => device?.resumeInput(),
   interrupt: () => device?.service(),
   stop: () => device?.reset(),
 });

@@ -1,21 +1,40 @@
 // A character device: a byte stream in each direction (consoles, serial ports).
 //
+// Input is pulled: the reader calls `read`, which waits (up to `waitMs`) for bytes. The
+// driver keeps what arrived until it is read, and stops taking input from the device while
+// it holds `READ_BUFFER_BYTES` (the device keeps the rest), so nothing typed is lost to a
+// slow reader, and a reader that restarts, or a driver that restarts under its reader,
+// finds its place again with its next `read` (a pending read fails with PEER_RESTARTED).
+// Writes are taken in the order they arrive, whole: two clients' writes never interleave.
+//
 // The class library drivers/lib/char_driver.ts serves this for any stream driver.
 
 import { Type } from '../typebox.js';
 import { defineInterface } from '../define.js';
+
+/** Input a driver holds for its reader before it leaves the rest in the device. */
+export const READ_BUFFER_BYTES = 64 * 1024;
+/** The most bytes one `read` returns. */
+export const READ_MAXIMUM_BYTES = 16 * 1024;
+/** The longest a `read` may wait; shorter than a call's default timeout (10 s). */
+export const READ_MAXIMUM_WAIT_MS = 5000;
 
 export const chardevInterface = defineInterface({
   name: 'chardev',
   ops: {
     write: { id: 1, kind: 'call', args: Type.Object({ data: Type.Uint8Array({ maxByteLength: 32768 }) }),
       reply: Type.Object({ written: Type.Integer() }),
-      doc: 'Queues bytes for output; resolves when the device has taken them.' },
-    listen: { id: 2, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({}),
-      doc: 'Makes the caller the reader: input arrives as `input` notifications, end of input as `hangup`, each naming the device.' },
-  },
-  notifications: {
-    input: { id: 100, args: Type.Object({ device: Type.String(), data: Type.Uint8Array() }) },
-    hangup: { id: 101, args: Type.Object({ device: Type.String() }) },
+      doc: 'Queues bytes for output; resolves when the device has taken them. Writes are taken whole, in the order they arrive.' },
+    read: { id: 2, kind: 'call',
+      args: Type.Object({
+        maximumBytes: Type.Integer({ minimum: 1, maximum: READ_MAXIMUM_BYTES }),
+        waitMs: Type.Integer({ minimum: 0, maximum: READ_MAXIMUM_WAIT_MS }),
+        /** The caller already knows the far end hung up: wait for the next connection's input instead of being told again. */
+        afterHangup: Type.Boolean(),
+      }),
+      reply: Type.Object({ data: Type.Uint8Array(), ended: Type.Boolean() }),
+      doc: 'Input bytes, in order, as soon as there are some (at most maximumBytes; empty after waitMs with none). '
+        + '`ended`: after these bytes the far end is hung up (end of input; a socket console: its client left). '
+        + 'Bytes never span a hangup: a read stops at one, and the next connection\'s input comes in later reads.' },
   },
 });

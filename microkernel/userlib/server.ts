@@ -62,6 +62,8 @@ export interface ServerContext<Config = Readonly<Record<string, unknown>>> {
   onPeerRestarted(name: string, handler: (generation: number) => void): void;
   /** Sends a notification to the client on channel `channelId` (from a CallContext). */
   notify<D extends InterfaceDefinition>(call: CallContext | number, definition: D, notification: string, args: unknown): void;
+  /** True while the client on channel `channelId` (from a CallContext) is still there: a reply would reach it. */
+  isOpen(call: CallContext | number): boolean;
   /** What the previous generation passed to remember() (0 on a fresh start). */
   readonly remembered: number;
   /**

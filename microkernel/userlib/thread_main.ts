@@ -118,6 +118,7 @@ async function start(boot: BootInfo): Promise<void> {
     },
     notify: (call, definition, notification, args) =>
       endpoint.notify(typeof call === 'number' ? call : call.channelId, definition, notification as never, args as never),
+    isOpen: (call) => endpoint.serving(typeof call === 'number' ? call : call.channelId),
     allocateDma: (bytes, alignment = 4096) => kernel.allocate(bytes, alignment),
     remembered: boot.remembered,
     remember: (value) => kernel.post({ type: 'remember', value }),

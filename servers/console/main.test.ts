@@ -12,15 +12,16 @@ afterEach(async () => {
   harness = undefined;
 });
 
-/** A fake terminal: collects what the console writes, and lets the test type. */
+/** A fake terminal: collects what the console writes, and lets the test type and hang up. */
 class FakeTerminal {
   output = '';
-  reader: number | undefined;
   private waiters: Array<() => void> = [];
-  listening: Promise<void>;
-  private listened!: () => void;
+  private readonly typed: Array<Uint8Array | 'hangup'> = [];
+  private readers: Array<() => void> = [];
+  reading: Promise<void>;
+  private read!: () => void;
   constructor(readonly device: string) {
-    this.listening = new Promise((resolve) => (this.listened = resolve));
+    this.reading = new Promise((resolve) => (this.read = resolve));
   }
   peer() {
     return fakePeer(this.device, chardevInterface, {
@@ -29,12 +30,26 @@ class FakeTerminal {
         for (const waiter of this.waiters.splice(0)) waiter();
         return { written: data.length };
       },
-      listen: (_, call) => {
-        this.reader = call.channelId;
-        this.listened();
-        return {};
+      read: async ({ waitMs }) => {
+        this.read();
+        if (this.typed.length === 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, waitMs);
+            this.readers.push(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+        }
+        const next = this.typed.shift();
+        if (next === undefined) return { data: new Uint8Array(0), ended: false };
+        return next === 'hangup' ? { data: new Uint8Array(0), ended: true } : { data: next, ended: false };
       },
     });
+  }
+  type(text: string | 'hangup'): void {
+    this.typed.push(text === 'hangup' ? text : new TextEncoder().encode(text));
+    for (const reader of this.readers.splice(0)) reader();
   }
   until(text: string, from = 0): Promise<string> {
     return new Promise((resolve) => {
@@ -80,10 +95,9 @@ async function startConsole() {
     ] },
     peers: [fakeKernel, fakeLog, fakeDrivers, main.peer(), control.peer()],
   });
-  await main.listening;
+  await main.reading;
   await main.until('baton> ');
-  const type = (terminal: FakeTerminal, text: string) =>
-    harness!.endpoint.notify(terminal.reader!, chardevInterface, 'input', { device: terminal.device, data: new TextEncoder().encode(text) });
+  const type = (terminal: FakeTerminal, text: string) => terminal.type(text);
   return { main, control, type, harness };
 }
 
@@ -121,9 +135,9 @@ describe('console server', () => {
     expect(text.indexOf('log: generation 3 running')).toBeLessThan(text.indexOf('two\r\nthree'));
   });
 
-  it('console answers on the control terminal without echo or a first prompt', async () => {
+  it('console answers on the control terminal without echo, after a first prompt that says it is ready', async () => {
     const { control, type } = await startConsole();
-    await control.listening;
+    expect(await control.until('baton> ')).toBe('baton> ');
     const from = control.output.length;
     type(control, 'dmesg -n 1\n');
     expect(await control.until('baton> ', from)).toBe('three\r\nbaton> ');
@@ -131,9 +145,9 @@ describe('console server', () => {
   });
 
   it('console shuts the system down at end of input on the main terminal', async () => {
-    const { main, harness } = await startConsole();
+    const { main } = await startConsole();
     kernelCalls.length = 0;
-    harness.endpoint.notify(main.reader!, chardevInterface, 'hangup', { device: 'tty0' });
+    main.type('hangup');
     await main.until('shutting down');
     expect(kernelCalls).toEqual(['shutdown 0']);
   });

@@ -1,7 +1,8 @@
 // The console server: the system's monitor, on the board's console and on the control
 // socket's console (what `npm run ctl` talks to).
 //
-// Each terminal (terminal.ts) runs commands.ts through a line discipline. Warnings and
+// Each terminal (terminal.ts) runs commands.ts through a line discipline; what it read and
+// has not run yet is kept across the console's restarts and kexec (kept_input.ts). Warnings and
 // worse from the log service are printed above the main console's prompt while the
 // system runs (everything with the `verbose` boot argument; log_view.ts).
 
@@ -14,6 +15,8 @@ import { randomInterface } from '../../ipc/interfaces/random.js';
 import { defineServer } from '../../microkernel/userlib/server.js';
 import { Terminal, type TerminalOptions } from './terminal.js';
 import { openHistory } from './history.js';
+import { openKeptInputs } from './kept_input.js';
+import { guardTerminals } from './lifeline.js';
 import { khoInterface } from '../../ipc/interfaces/kho.js';
 import { followLog } from './log_view.js';
 import { Type } from '../../ipc/typebox.js';
@@ -30,35 +33,40 @@ const consoleConfig = Type.Object({
   }, { additionalProperties: false }), { default: [] }),
 }, { additionalProperties: false });
 
+/** This generation's terminals, by device name. */
+const terminals = new Map<string, Terminal>();
+
 export default defineServer({
   config: consoleConfig,
   async init(context) {
     const kernel = context.connect(kernelInterface);
     const log = context.connect(logInterface);
+    const kho = context.connect(khoInterface);
+    const configured: readonly TerminalOptions[] = context.config.terminals;
+    // stop and unload refuse what would leave no terminal (lifeline.ts).
+    const guarded = guardTerminals(kernel, context.connect(driversInterface), context.name, configured.map((options) => options.device));
     const services = {
-      kernel,
+      kernel: guarded.kernel,
       log,
-      drivers: context.connect(driversInterface),
+      drivers: guarded.drivers,
       random: context.connect(randomInterface),
       disk: (name: string) => context.connect(blockInterface, name),
       allocateDma: (bytes: number) => context.allocateDma(bytes),
       ram: context.ram,
-      history: await openHistory(context.connect(khoInterface), context.ram, context.start),
+      history: await openHistory(kho, context.ram, context.start),
     };
-    const terminals = new Map<string, Terminal>();
-    const configured: readonly TerminalOptions[] = context.config.terminals;
+    const keptInputs = await openKeptInputs(kho, context.ram, context.start);
     for (const options of configured) {
-      const terminal = new Terminal(options, context.connect(chardevInterface, options.device), services);
+      const device = context.connect(chardevInterface, options.device);
+      const terminal = new Terminal(options, device, services, keptInputs.for(options.device), context.log);
       terminals.set(options.device, terminal);
     }
     const main = configured[0] ? terminals.get(configured[0].device) : undefined;
 
-    context.onNotification(chardevInterface, 'input', (args: { device: string; data: Uint8Array }) => terminals.get(args.device)?.input(args.data));
-    context.onNotification(chardevInterface, 'hangup', (args: { device: string }) => terminals.get(args.device)?.hangup());
 
     for (const terminal of terminals.values()) {
       terminal.onFinal = () => context.log.info('the system is going down');
-      await terminal.open();
+      terminal.open();
     }
     await followLog(context, log, (line) => void main?.printAbove(line));
 
@@ -66,5 +74,10 @@ export default defineServer({
     void kernel.waitForBoot({}).then(async () => {
       for (const terminal of terminals.values()) await terminal.prompt();
     });
+  },
+
+  stop() {
+    // What the terminals read and did not run stays kept for the next generation.
+    for (const terminal of terminals.values()) terminal.close();
   },
 });

@@ -19,15 +19,26 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-/** Runs the `baton` command to completion (for ctl, --dumpdtb, usage errors). */
-export function runBaton(args: string[], input?: string): Promise<CommandResult> {
+/**
+ * Runs the `baton` command to completion (for ctl, --dumpdtb, usage errors, piped starts).
+ * After `deadlineMs` (default 50 s, under the test timeout) it is killed and the result
+ * says so in stderr, so a hang fails the test with what was printed, and nothing is left running.
+ */
+export function runBaton(args: string[], input?: string, deadlineMs = 50_000): Promise<CommandResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [launcher, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    const deadline = setTimeout(() => {
+      stderr += `\n[test harness: still running after ${deadlineMs} ms; killed]\n`;
+      child.kill('SIGKILL');
+    }, deadlineMs);
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.on('close', (status) => {
+      clearTimeout(deadline);
+      resolve({ status, stdout, stderr });
+    });
     if (input !== undefined) child.stdin.end(input);
     else child.stdin.end();
   });
