@@ -295,17 +295,18 @@ export class Kernel {
       ...(process.device ? { device: process.device } : {}),
       remembered: process.remembered,
       config: { ...process.spec.config, ...this.kernelConfig(process) },
+      configArguments: configArguments(this.board.bootargs, process.name, process.spec.name),
       system: { verbose: this.verbose, checked: this.checked, logLevel: this.verbose ? 'debug' : 'info' },
     };
   }
 
   /**
-   * What the kernel adds to a program's manifest config: `NAME.key=value` boot arguments
-   * (as Linux's module parameters on the command line), and for the KHO server the
-   * scratch areas and the incoming handover.
+   * What the kernel adds to a program's manifest config: for the memory server the RAM,
+   * its reservations and state, for the KHO server the scratch areas and the incoming
+   * handover. (`NAME.key=value` boot arguments travel beside it, as configArguments.)
    */
   private kernelConfig(process: Process): Record<string, unknown> {
-    const config: Record<string, unknown> = configArguments(this.board.bootargs, process.name, process.spec.name);
+    const config: Record<string, unknown> = {};
     if (process.spec.serves.includes('memory')) {
       config.ram = [{ base: this.ram.base, size: this.ram.size }];
       config.reserved = this.memory.regions.map((region) => ({ base: region.base, size: region.size, purpose: region.purpose }));

@@ -35,8 +35,10 @@ export interface BootInfo {
   readonly ram: RamDescriptor;
   readonly heartbeat: { readonly buffer: SharedArrayBuffer; readonly index: number; readonly periodMs: number };
   readonly device?: DeviceBinding;
-  /** The program's config (manifest, overrides, NAME.key=value boot arguments, what the kernel adds); checked by the thread against the program's schema. */
+  /** The program's config (manifest, overrides, what the kernel adds); checked by the thread against the program's schema. */
   readonly config: Readonly<Record<string, unknown>>;
+  /** Its `NAME.key=value` boot arguments, applied over `config` one by one: one that fails the schema is ignored with a warning. */
+  readonly configArguments?: Readonly<Record<string, unknown>>;
   /** Boot arguments every program is told, apart from its config. */
   readonly system: SystemBootInfo;
   /** The value this program's previous generation asked the kernel to remember (0 if none). */

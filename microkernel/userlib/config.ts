@@ -28,3 +28,26 @@ export function checkConfig<S extends TSchema>(name: string, schema: S, raw: unk
   const fault = firstSchemaFault(check.Errors(value), 'the config', `is not a config field of ${name}`);
   throw new InvalidConfigError(`${name}: config ${fault?.message ?? 'does not match its schema'}`, { field: fault?.field ?? '', reason: fault?.reason ?? 'does not match' });
 }
+
+/**
+ * The config of server `name` with its `NAME.key=value` boot arguments applied one at a
+ * time: an argument that would make the config fail its schema (a wrong value, a key the
+ * server does not declare) is left out and named in `ignored`, so a typo on the command
+ * line is a warning and never keeps a server — the memory server least of all — from
+ * starting. The config without arguments must pass (InvalidConfigError otherwise).
+ */
+export function checkConfigWithArguments<S extends TSchema>(name: string, schema: S, raw: Readonly<Record<string, unknown>>, bootArguments: Readonly<Record<string, unknown>>): { config: Static<S>; ignored: string[] } {
+  let accepted: Record<string, unknown> = { ...raw };
+  let config = checkConfig(name, schema, accepted);
+  const ignored: string[] = [];
+  for (const [key, value] of Object.entries(bootArguments)) {
+    try {
+      config = checkConfig(name, schema, { ...accepted, [key]: value });
+      accepted = { ...accepted, [key]: value };
+    } catch (error) {
+      if (!(error instanceof InvalidConfigError)) throw error;
+      ignored.push(`${name}.${key}=${String(value)}: ${error.message.replace(`${name}: config `, '')}; ignored`);
+    }
+  }
+  return { config, ignored };
+}

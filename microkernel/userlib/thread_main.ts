@@ -23,7 +23,7 @@ import { createLogger } from './logger.js';
 import { LogLink } from './log_link.js';
 import { programFrame } from './program_frame.js';
 import { NO_CONFIG, type ServerContext, type ServerDefinition } from './server.js';
-import { checkConfig } from './config.js';
+import { checkConfigWithArguments } from './config.js';
 
 const thread = currentThread();
 const kernel = new KernelLink(thread);
@@ -154,7 +154,8 @@ async function start(boot: BootInfo): Promise<void> {
       throw new Error(`${boot.module} has no default export made with defineServer()`);
     }
     // Checked before anything runs: a config that does not match is final (INVALID_CONFIG).
-    const context = contextWith(checkConfig(boot.name, definition.config ?? NO_CONFIG, boot.config));
+    const { config, ignored } = checkConfigWithArguments(boot.name, definition.config ?? NO_CONFIG, boot.config, boot.configArguments ?? {});
+    const context = contextWith(config);
     running = { definition, endpoint, heartbeat };
     if (definition.localLogSink) setSink(definition.localLogSink);
     else {
@@ -166,6 +167,7 @@ async function start(boot: BootInfo): Promise<void> {
       setSink((records) => link.write(records));
     }
     endpoint.start();
+    for (const warning of ignored) context.log.warn(`boot argument ${warning}`);
     await definition.init(context);
     for (const message of earlyAttachments.splice(0)) void receive(message);
     kernel.post({ type: 'ready' });
