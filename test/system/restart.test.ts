@@ -25,7 +25,10 @@ async function untilRunning(running: RunningSystem, name: string, generation: nu
   const deadline = Date.now() + DEADLINE_MS;
   let table = '';
   while (Date.now() < deadline) {
-    table = await running.command('ps');
+    // Asked over the control socket: a line typed on the main console while the console
+    // itself restarts can be lost (the known race README.md names), and this wait must not
+    // depend on it; the checks after it use the main console again.
+    table = (await running.ctl(['--timeout', '5', 'ps'])).stdout;
     const row = rows(table).find((candidate) => candidate.name === name);
     if (row && row.generation >= generation && row.state === 'running') return;
   }
