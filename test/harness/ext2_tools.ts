@@ -60,57 +60,46 @@ export function makeImage(options: {
   }
 }
 
-/** `e2fsck -fn` on the image: its exit status and everything it printed. */
-export function checkImage(image: Uint8Array): { status: number; output: string } {
-  const work = temporaryDirectory('baton-e2fsck-');
+/** Runs `use` with the image written to a file in a temporary folder, removed afterwards. */
+function withImageFile<T>(image: Uint8Array, use: (path: string, folder: string) => T): T {
+  const work = temporaryDirectory('baton-ext2-image-');
   try {
     const path = join(work.path, 'image');
     writeFileSync(path, image);
-    const result = spawnSync(e2fsprogs.e2fsck!, ['-fn', path], { encoding: 'utf8' });
-    return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
+    return use(path, work.path);
   } finally {
     work.remove();
   }
+}
+
+/** `e2fsck -fn` on the image: its exit status and everything it printed. */
+export function checkImage(image: Uint8Array): { status: number; output: string } {
+  return withImageFile(image, (path) => {
+    const result = spawnSync(e2fsprogs.e2fsck!, ['-fn', path], { encoding: 'utf8' });
+    return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
+  });
 }
 
 /** `e2fsck -p` (preen: repair only what is safe without a person) on a copy of the image. */
 export function preenImage(image: Uint8Array): { status: number; output: string } {
-  const work = temporaryDirectory('baton-e2fsck-p-');
-  try {
-    const path = join(work.path, 'image');
-    writeFileSync(path, image);
+  return withImageFile(image, (path) => {
     const result = spawnSync(e2fsprogs.e2fsck!, ['-p', path], { encoding: 'utf8' });
     return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
-  } finally {
-    work.remove();
-  }
+  });
 }
 
 /** Runs debugfs requests (`-R`) on the image and returns what it printed. */
 export function debugfs(image: Uint8Array, request: string): string {
-  const work = temporaryDirectory('baton-debugfs-');
-  try {
-    const path = join(work.path, 'image');
-    writeFileSync(path, image);
-    const result = spawnSync(e2fsprogs.debugfs!, ['-R', request, path], { encoding: 'utf8' });
-    return result.stdout;
-  } finally {
-    work.remove();
-  }
+  return withImageFile(image, (path) => spawnSync(e2fsprogs.debugfs!, ['-R', request, path], { encoding: 'utf8' }).stdout);
 }
 
 /** debugfs's `dump` of one file: the bytes Linux's library reads for it. */
 export function dumpFile(image: Uint8Array, path: string): Uint8Array {
-  const work = temporaryDirectory('baton-dump-');
-  try {
-    const imagePath = join(work.path, 'image');
-    const out = join(work.path, 'out');
-    writeFileSync(imagePath, image);
+  return withImageFile(image, (imagePath, folder) => {
+    const out = join(folder, 'out');
     spawnSync(e2fsprogs.debugfs!, ['-R', `dump ${path} ${out}`, imagePath], { encoding: 'utf8' });
     return new Uint8Array(readFileSync(out));
-  } finally {
-    work.remove();
-  }
+  });
 }
 
 export function sha256(bytes: Uint8Array): string {
@@ -148,12 +137,9 @@ export type DumpedEntry = { kind: 'directory' } | { kind: 'file'; sha256: string
 
 /** Every path of the image (except lost+found), read by `debugfs -R "rdump / DIR"`. */
 export function dumpTree(image: Uint8Array): Map<string, DumpedEntry> {
-  const work = temporaryDirectory('baton-rdump-');
-  try {
-    const imagePath = join(work.path, 'image');
-    const out = join(work.path, 'out');
+  return withImageFile(image, (imagePath, folder) => {
+    const out = join(folder, 'out');
     mkdirSync(out);
-    writeFileSync(imagePath, image);
     const result = spawnSync(e2fsprogs.debugfs!, ['-R', `rdump / ${out}`, imagePath], { encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`debugfs rdump failed: ${result.stderr}`);
     const entries = new Map<string, DumpedEntry>();
@@ -170,7 +156,5 @@ export function dumpTree(image: Uint8Array): Map<string, DumpedEntry> {
     };
     walk(out, '');
     return entries;
-  } finally {
-    work.remove();
-  }
+  });
 }
