@@ -61,6 +61,11 @@ export class HardwareThread {
     return this;
   }
 
+  off<E extends keyof ThreadEvents>(event: E, listener: ThreadEvents[E]): this {
+    this.worker.off(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
   post(message: unknown): void {
     if (!this.exited) this.worker.postMessage(message);
   }

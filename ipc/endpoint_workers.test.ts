@@ -2,7 +2,7 @@
 // (test_fixtures/echo_server.mjs, running the compiled build). The test plays the kernel:
 // it creates channels, hands them over by postMessage and closes them on a restart.
 import { describe, it, expect, afterEach } from 'vitest';
-import { Worker } from 'node:worker_threads';
+import { HardwareThread } from '../hal/cpu.js';
 import { DoorbellPage } from '../hal/doorbells.js';
 import { closeChannel, createChannel, type ChannelDescriptor } from './channel.js';
 import { Endpoint } from './endpoint.js';
@@ -13,14 +13,14 @@ const SERVER_SCRIPT = new URL('./test_fixtures/echo_server.mjs', import.meta.url
 const CLIENT_SLOT = 1;
 
 interface ServerThread {
-  readonly worker: Worker;
+  readonly worker: HardwareThread;
   readonly slot: number;
   readonly generation: number;
   attach(channel: ChannelDescriptor): Promise<void>;
   stop(): Promise<{ received: number; replied: number; errors: number; sent: number }>;
 }
 
-const workers: Worker[] = [];
+const workers: HardwareThread[] = [];
 const endpoints: Endpoint[] = [];
 
 afterEach(async () => {
@@ -28,21 +28,26 @@ afterEach(async () => {
   await Promise.all(workers.splice(0).map((worker) => worker.terminate()));
 });
 
-function nextMessage(worker: Worker, type: string): Promise<Record<string, unknown>> {
+function nextMessage(worker: HardwareThread, type: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const onMessage = (message: Record<string, unknown>) => {
-      if (message.type !== type) return;
+    const onError = (error: Error) => {
       worker.off('message', onMessage);
-      worker.off('error', reject);
-      resolve(message);
+      worker.off('error', onError);
+      reject(error);
+    };
+    const onMessage = (message: unknown) => {
+      if ((message as Record<string, unknown>).type !== type) return;
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      resolve(message as Record<string, unknown>);
     };
     worker.on('message', onMessage);
-    worker.once('error', reject);
+    worker.on('error', onError);
   });
 }
 
 async function startServer(doorbells: DoorbellPage, slot: number, generation: number): Promise<ServerThread> {
-  const worker = new Worker(SERVER_SCRIPT, { workerData: { doorbells: doorbells.buffer, slot, generation } });
+  const worker = new HardwareThread(SERVER_SCRIPT, { name: `echo-server-${slot}`, data: { doorbells: doorbells.buffer, slot, generation } });
   workers.push(worker);
   await nextMessage(worker, 'ready');
   return {
@@ -51,12 +56,12 @@ async function startServer(doorbells: DoorbellPage, slot: number, generation: nu
     generation,
     async attach(channel) {
       const attached = nextMessage(worker, 'attached');
-      worker.postMessage({ type: 'attach', channel, clientName: 'test' });
+      worker.post({ type: 'attach', channel, clientName: 'test' });
       await attached;
     },
     async stop() {
       const stopped = nextMessage(worker, 'stopped');
-      worker.postMessage({ type: 'stop' });
+      worker.post({ type: 'stop' });
       return (await stopped).stats as { received: number; replied: number; errors: number; sent: number };
     },
   };

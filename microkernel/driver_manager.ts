@@ -21,7 +21,7 @@
 // Loaded drivers are supervised like any program: the supervisor treats one not ready
 // within its manifest's startTimeoutMs as hung, and the restart policy decides.
 
-import type { Logger } from 'pino';
+import type { Logger } from './userlib/logger.js';
 import type { BoardTreeDevice, BoardTreeSummary } from '../hal/devicetree.js';
 import { stringsProperty } from '../hal/fdt/standard_properties.js';
 import { findNode, unitAddress, type Fdt } from '../hal/fdt/tree.js';

@@ -10,7 +10,7 @@
 //   6. report the time to all-ready; from then on supervise.
 
 import { configArgumentWarnings, configArguments, readRingBytes } from './boot_arguments.js';
-import type { Logger } from 'pino';
+import type { Logger } from './userlib/logger.js';
 import { hex, PAGE_SIZE } from '../hal/address.js';
 import { Clock } from '../hal/clock.js';
 import { DoorbellPage, DOORBELL_SLOTS } from '../hal/doorbells.js';

@@ -1,4 +1,4 @@
-import pino from 'pino';
+import { createJsonLogger } from '../hal/json_logger.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Clock } from '../hal/clock.js';
 import { DoorbellPage, DOORBELL_SLOTS } from '../hal/doorbells.js';
@@ -42,7 +42,7 @@ function system(logged: string[] = []) {
     doorbells, kernelSlot: 1, find: (name) => supervisor!.find(name), attach: () => undefined, warn: () => undefined,
   });
   supervisor = new Supervisor({
-    log: pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line).msg) }),
+    log: createJsonLogger({ level: 'info' }, (line) => void logged.push(JSON.parse(line).msg)),
     pool,
     names,
     memory: poolMemory(new DmaPool(ram, [{ start: ram.base, end: ram.end }])),

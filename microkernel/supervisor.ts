@@ -12,7 +12,7 @@
 
 import type { HardwareThread } from '../hal/cpu.js';
 import { errorToWire } from '../ipc/errors.js';
-import type { Logger } from 'pino';
+import type { Logger } from './userlib/logger.js';
 import { HEARTBEAT_BEATS, HEARTBEAT_BULK, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, parseThreadMessage, type BootInfo, type KernelToThread, type StartKind } from './protocol.js';
 import type { Process } from './process.js';
 import { decideRestart } from './restart_policy.js';

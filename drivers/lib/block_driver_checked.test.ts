@@ -1,36 +1,32 @@
 // Checked mode in the block library: a buffer the client neither owns nor was lent is refused
 // before the device touches it, and who and where are logged.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { VirtioBlock } from '../../hal/virtio/block.js';
 import { PermissionDeniedError } from '../../ipc/errors.js';
 import { blockInterface } from '../../ipc/interfaces/block.js';
 import { memoryInterface } from '../../ipc/interfaces/memory.js';
 import { startDriverWithDevice, type DeviceRig } from '../../test/harness/device_rig.js';
+import { temporaryDiskImage, type TemporaryDiskImage } from '../../test/harness/host.js';
 import { fakePeer } from '../../test/harness/server_harness.js';
 
 let rig: DeviceRig | undefined;
-let directory: string | undefined;
+let image: TemporaryDiskImage | undefined;
 afterEach(async () => {
   await rig?.stop();
-  if (directory) rmSync(directory, { recursive: true, force: true });
+  image?.remove();
   rig = undefined;
-  directory = undefined;
+  image = undefined;
 });
 
 describe('defineBlockDriver in checked mode', () => {
   it('refuses a buffer the client neither owns nor was lent, and logs who and where', async () => {
-    directory = mkdtempSync(join(tmpdir(), 'baton-checked-'));
-    const image = join(directory, 'disk.img');
-    writeFileSync(image, new Uint8Array(1024 * 1024));
+    image = temporaryDiskImage(new Uint8Array(1024 * 1024), 'checked');
     const checked: Array<{ accessor?: string; pa: number }> = [];
     let lentAddress = 0;
     rig = await startDriverWithDevice({
       module: 'drivers/virtio-blk/main',
       name: 'virtio-blk',
-      backend: new VirtioBlock({ path: image, access: 'read-write', serial: 'checked' }),
+      backend: new VirtioBlock({ path: image.path, access: 'read-write', serial: 'checked' }),
       system: { checked: true },
       peers: [fakePeer('memory', memoryInterface, {
         checkAccess: ({ accessor, pa }) => {

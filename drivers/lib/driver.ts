@@ -23,7 +23,7 @@
 
 import type { RegisterWindow } from '../../hal/mmio.js';
 import type { Ram } from '../../hal/ram.js';
-import type { Logger } from 'pino';
+import type { Logger } from '../../microkernel/userlib/logger.js';
 import { defineServer, NO_CONFIG, type ServerContext, type ServerDefinition, type BoundDevice } from '../../microkernel/userlib/server.js';
 import type { Static, TSchema } from '../../ipc/typebox.js';
 import type { StartKind } from '../../microkernel/protocol.js';

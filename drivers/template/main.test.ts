@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { VirtioEntropy } from '../../hal/virtio/rng.js';
 import { randomInterface } from '../../ipc/interfaces/random.js';
 import { startDriverWithDevice, type DeviceRig } from '../../test/harness/device_rig.js';
-import { harnessModule } from '../../tools/driver_loader.js';
+import { driverModule } from '../../test/harness/driver_module.js';
 
 let rig: DeviceRig | undefined;
 afterEach(async () => {
@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 async function startDriver() {
-  rig = await startDriverWithDevice({ module: harnessModule(new URL('.', import.meta.url)), name: 'template', backend: new VirtioEntropy() });
+  rig = await startDriverWithDevice({ module: await driverModule(new URL('.', import.meta.url)), name: 'template', backend: new VirtioEntropy() });
   return rig.harness.client(randomInterface);
 }
 

@@ -3,9 +3,6 @@
 // then what is particular to this driver (serial, requests in flight when it dies).
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DoorbellPage } from '../../hal/doorbells.js';
 import { InterruptController } from '../../hal/irq.js';
 import { Ram } from '../../hal/ram.js';
@@ -16,6 +13,7 @@ import { VirtioMmioTransport } from '../../hal/virtio/transport.js';
 import { closeChannel } from '../../ipc/channel.js';
 import { PeerRestartedError } from '../../ipc/errors.js';
 import { blockInterface } from '../../ipc/interfaces/block.js';
+import { temporaryDiskImage, type TemporaryDiskImage } from '../../test/harness/host.js';
 import { ServerHarness } from '../../test/harness/server_harness.js';
 import { describeBlockDriver, patternedDisk, SECTOR, type BlockDriverUnderTest, type DiskSetup } from '../../test/conformance/block.js';
 
@@ -69,17 +67,15 @@ class BlockRig implements BlockDriverUnderTest {
   readonly harness: ServerHarness;
   readonly backend: HeldBackend;
   readonly client;
-  readonly image: string;
+  readonly image: TemporaryDiskImage;
   private readonly transport: VirtioMmioTransport;
-  private readonly directory: string;
   private nextBuffer: number;
 
-  private constructor(ram: Ram, harness: ServerHarness, transport: VirtioMmioTransport, backend: HeldBackend, directory: string, image: string) {
+  private constructor(ram: Ram, harness: ServerHarness, transport: VirtioMmioTransport, backend: HeldBackend, image: TemporaryDiskImage) {
     this.ram = ram;
     this.harness = harness;
     this.transport = transport;
     this.backend = backend;
-    this.directory = directory;
     this.image = image;
     this.client = harness.client(blockInterface);
     this.nextBuffer = ram.base + BUFFER_AREA.offset;
@@ -87,13 +83,11 @@ class BlockRig implements BlockDriverUnderTest {
 
   /** Writes the image, builds the device and starts the driver; resolves once it is ready. */
   static async start(disk: DiskSetup): Promise<BlockRig> {
-    const directory = mkdtempSync(join(tmpdir(), 'baton-blk-'));
-    const image = join(directory, 'disk.img');
-    writeFileSync(image, disk.contents);
+    const image = temporaryDiskImage(disk.contents, 'blk');
     const ram = Ram.allocate(RAM_SIZE);
     const doorbells = new DoorbellPage();
     const interrupts = new InterruptController(doorbells);
-    const backend = new HeldBackend(new VirtioBlock({ path: image, access: disk.readOnly ? 'read-only' : 'read-write', serial: 'test-disk' }));
+    const backend = new HeldBackend(new VirtioBlock({ path: image.path, access: disk.readOnly ? 'read-only' : 'read-write', serial: 'test-disk' }));
     const transport = new VirtioMmioTransport({ ram, irq: interrupts, interrupt: INTERRUPT, base: BASE, backend });
     try {
       const harness = await ServerHarness.start({
@@ -104,10 +98,10 @@ class BlockRig implements BlockDriverUnderTest {
         interrupts,
         device: { path: `/soc/virtio_mmio@${BASE.toString(16)}`, compatible: ['virtio,mmio'], registers: transport.descriptor, interrupt: INTERRUPT },
       });
-      return new BlockRig(ram, harness, transport, backend, directory, image);
+      return new BlockRig(ram, harness, transport, backend, image);
     } catch (error) {
       transport.close();
-      rmSync(directory, { recursive: true, force: true });
+      image.remove();
       throw error;
     }
   }
@@ -122,14 +116,14 @@ class BlockRig implements BlockDriverUnderTest {
   }
 
   backing(): Uint8Array {
-    return new Uint8Array(readFileSync(this.image));
+    return this.image.read();
   }
 
   async stop(): Promise<void> {
     await this.harness.stop();
     this.transport.close();
     await this.backend.inner.whenIdle();
-    rmSync(this.directory, { recursive: true, force: true });
+    this.image.remove();
   }
 }
 

@@ -15,7 +15,7 @@ async function startDriver() {
   let output = '';
   const outputWaiters: Array<() => void> = [];
   const model = new VirtioConsole({
-    output: (bytes) => {
+    output: (bytes: Uint8Array) => {
       output += new TextDecoder().decode(bytes);
       for (const waiter of outputWaiters.splice(0)) waiter();
     },

@@ -2,21 +2,21 @@
 // numbers against asm-generic/errno-base.h and errno.h, read from the host's kernel headers
 // (skipped, and saying so, where they are not installed).
 
-import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { hostFileExists, readHostTextFile } from '../../hal/host_files.js';
 import { ERRNO_NUMBERS } from './errno.js';
 import { OpenFlags, Whence } from './fs.js';
 
 const FCNTL = '/usr/include/asm-generic/fcntl.h';
 const ERRNO_HEADERS = ['/usr/include/asm-generic/errno-base.h', '/usr/include/asm-generic/errno.h'];
-const headersMissing = [FCNTL, ...ERRNO_HEADERS].some((path) => !existsSync(path)) ? 'the kernel headers (linux-libc-dev) are not installed' : undefined;
+const headersMissing = [FCNTL, ...ERRNO_HEADERS].some((path) => !hostFileExists(path)) ? 'the kernel headers (linux-libc-dev) are not installed' : undefined;
 const title = (name: string) => (headersMissing ? `${name} (skipped: ${headersMissing})` : name);
 
 /** `#define NAME VALUE` lines of a header (C octal and decimal literals). */
 function defines(paths: readonly string[]): Map<string, number> {
   const found = new Map<string, number>();
   for (const path of paths) {
-    for (const match of readFileSync(path, 'utf8').matchAll(/^#define\s+(\w+)\s+(0[0-7]*|[1-9]\d*)\b/gm)) {
+    for (const match of readHostTextFile(path).matchAll(/^#define\s+(\w+)\s+(0[0-7]*|[1-9]\d*)\b/gm)) {
       const literal = match[2]!;
       found.set(match[1]!, literal.startsWith('0') ? Number.parseInt(literal, 8) : Number.parseInt(literal, 10));
     }

@@ -179,7 +179,7 @@ describe('KHO two-boot handover (lib/test_kho.c)', () => {
     const ram = Ram.allocate(128 * MiB);
     const first = firstBoot(ram, 3);
     const compatible = ram.read(first.pointers.fdtPa, PAGE);
-    const at = Buffer.from(compatible).indexOf('kho-v2');
+    const at = new TextDecoder('latin1').decode(compatible).indexOf('kho-v2');
     ram.writeU8(first.pointers.fdtPa + at + 5, '1'.charCodeAt(0));
     expect(secondBoot(ram, first.pointers).message).toMatch(/^disabling KHO revival: .*incompatible with 'kho-v2'/);
   });

@@ -5,8 +5,10 @@
 // properties as `fields`) and batches it for the log service's one-way `write` op. Until
 // the log service is reachable, records wait in the batch.
 
-import pino, { type Logger } from 'pino';
 import type { Clock } from '../../hal/clock.js';
+import { createJsonLogger, type Logger } from '../../hal/json_logger.js';
+
+export type { Logger, LogFunction } from '../../hal/json_logger.js';
 
 /** A record for the log service (ipc/interfaces/log.ts LogRecord): `time` is milliseconds since power-on. */
 export interface LogRecordData {
@@ -60,14 +62,7 @@ export function createLogger(name: string, generation: number, clock: Clock, lev
     },
   };
 
-  const logger = pino(
-    {
-      level,
-      base: undefined,
-      timestamp: () => `,"time":${clock.nowMs().toFixed(3)}`,
-    },
-    destination,
-  );
+  const logger = createJsonLogger({ level, timestamp: () => `,"time":${clock.nowMs().toFixed(3)}` }, destination.write);
   return {
     logger,
     setSink(next: RecordSink) {

@@ -12,7 +12,7 @@
 //     },
 //   });
 
-import type { Logger } from 'pino';
+import type { Logger } from './logger.js';
 import type { ClientOf, HandlersOf, InterfaceDefinition } from '../../ipc/define.js';
 import type { RegisterWindow } from '../../hal/mmio.js';
 import type { Ram } from '../../hal/ram.js';

@@ -14,7 +14,7 @@
 import type { ClientOf } from '../../ipc/define.js';
 import { PeerRestartedError } from '../../ipc/errors.js';
 import { READ_MAXIMUM_BYTES, READ_MAXIMUM_WAIT_MS, type chardevInterface } from '../../ipc/interfaces/chardev.js';
-import type { Logger } from 'pino';
+import type { Logger } from '../../microkernel/userlib/logger.js';
 import { runCommand, type CommandServices } from './commands.js';
 import { completeLine } from './completion.js';
 import type { KeptInput } from './kept_input.js';

@@ -12,6 +12,7 @@ import { MemoryBlockStore } from './block_store.js';
 import { Ext2Filesystem } from './filesystem.js';
 import { resolveParent, resolvePath } from './test_support.js';
 import { e2fsprogsMissing, makeImage, preenImage } from '../../test/harness/ext2_tools.js';
+import { environmentNumber } from '../../test/harness/host.js';
 
 /** A store that remembers every block written, in order. */
 class RecordingStore extends MemoryBlockStore {
@@ -90,6 +91,6 @@ describe.skipIf(e2fsprogsMissing)(title('ext2 after a power cut'), () => {
         const result = preenImage(image);
         expect(result.status, `cut after ${count} of ${store.log.length} block writes:\n${result.output}`).toBeLessThan(2);
       }
-    }), { numRuns: Number(process.env.EXT2_RUNS ?? 10), seed: Number(process.env.EXT2_SEED ?? 7) });
+    }), { numRuns: environmentNumber('EXT2_RUNS', 10), seed: environmentNumber('EXT2_SEED', 7) });
   });
 });

@@ -10,6 +10,7 @@ import { Ext2Filesystem } from './filesystem.js';
 import { PosixModel } from './posix_model.js';
 import { resolveParent, resolvePath } from './test_support.js';
 import { checkImage, dumpTree, e2fsprogsMissing, makeImage, sha256 } from '../../test/harness/ext2_tools.js';
+import { environmentNumber } from '../../test/harness/host.js';
 
 const owner = { uid: 0, gid: 0 };
 const name = fc.constantFrom('a', 'b', 'c');
@@ -103,6 +104,6 @@ describe.skipIf(e2fsprogsMissing)(title('Ext2Filesystem against a POSIX model'),
         else if (node.kind === 'symlink') expect(entry).toEqual({ kind: 'symlink', target: node.target });
         else expect(entry).toEqual({ kind: 'directory' });
       }
-    }), { numRuns: Number(process.env.EXT2_RUNS ?? 25), seed: Number(process.env.EXT2_SEED ?? 20261203) });
+    }), { numRuns: environmentNumber('EXT2_RUNS', 25), seed: environmentNumber('EXT2_SEED', 20261203) });
   });
 });

@@ -14,7 +14,7 @@
 // owner names, the KHO tree the KHO service named and the revival line are kept there too.
 // Each handler runs as one transaction (MemoryServer.transaction).
 
-import type { Logger } from 'pino';
+import type { Logger } from '../../microkernel/userlib/logger.js';
 import { PAGE_SIZE } from '../../hal/address.js';
 import type { Ram } from '../../hal/ram.js';
 import type { CallContext, HandlersOf } from '../../ipc/define.js';

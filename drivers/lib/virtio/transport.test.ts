@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RegisterBank, RegisterWindow, createRegisterBlock } from '../../../hal/mmio.js';
 import type { VirtioBackend } from '../../../hal/virtio/backend.js';
@@ -14,6 +11,7 @@ import {
 import { VirtioEntropy } from '../../../hal/virtio/rng.js';
 import { BumpAllocator, createTestBoard, sameThreadWindow } from '../../../hal/virtio/testing.js';
 import { VirtioMmioTransport } from '../../../hal/virtio/transport.js';
+import { temporaryDiskImage } from '../../../test/harness/host.js';
 import { VirtioSetupError } from './errors.js';
 import { initializeVirtioDevice } from './transport.js';
 
@@ -123,11 +121,9 @@ describe('initializeVirtioDevice', () => {
 
 describe('VirtioDriverTransport', () => {
   it('VirtioDriverTransport.readConfig reads console and block config fields', () => {
-    const directory = mkdtempSync(join(tmpdir(), 'baton-virtio-'));
-    cleanups.push(() => rmSync(directory, { recursive: true, force: true }));
-    const image = join(directory, 'disk.img');
-    writeFileSync(image, new Uint8Array(512 * 4096 + 100));
-    const block = attach(new VirtioBlock({ path: image }));
+    const image = temporaryDiskImage(new Uint8Array(512 * 4096 + 100), 'virtio');
+    cleanups.push(() => image.remove());
+    const block = attach(new VirtioBlock({ path: image.path }));
     const blockDevice = initializeVirtioDevice(block.window, block.ram, block.dma, { deviceId: DeviceId.BLOCK, features: 0n, queues: 1 });
     expect(blockDevice.readConfig64(BLOCK_CONFIG.offsetOf('capacity'))).toBe(4096n);
     expect(blockDevice.readConfig32(BLOCK_CONFIG.offsetOf('blockSize'))).toBe(512);

@@ -1,8 +1,7 @@
 // A real driver in a worker thread against a device model in this thread: register
 // writes trap across threads, notifications are posted, interrupts ring the worker's doorbell.
-import { once } from 'node:events';
-import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
+import { HardwareThread } from '../../../hal/cpu.js';
 import { VirtioConsole } from '../../../hal/virtio/console.js';
 import { DeviceStatus } from '../../../hal/virtio/registers.js';
 import { createTestBoard } from '../../../hal/virtio/testing.js';
@@ -20,19 +19,24 @@ describe('virtio driver library in a worker thread', () => {
     const ramSize = 1024 * 1024;
     const { ram, doorbells, irq } = createTestBoard(ramSize);
     const output: Uint8Array[] = [];
-    const backend = new VirtioConsole({ output: (bytes) => output.push(bytes) });
+    const backend = new VirtioConsole({ output: (bytes: Uint8Array) => output.push(bytes) });
     const transport = new VirtioMmioTransport({ ram, irq, interrupt: 9, base: 0x1000_4000, backend });
     cleanups.push(() => transport.close());
-    const worker = new Worker(new URL('./fixtures/console_echo_driver.mjs', import.meta.url), {
-      workerData: {
+    const worker = new HardwareThread(new URL('./fixtures/console_echo_driver.mjs', import.meta.url), {
+      name: 'console-echo-driver',
+      data: {
         ram: ram.descriptor, registers: transport.descriptor, doorbells: doorbells.buffer, irq: irq.buffer,
         interrupt: 9, slot: 7, dmaStart: ram.base + ramSize / 2, dmaSize: ramSize / 2, eventIndex,
       },
     });
     cleanups.push(() => worker.terminate());
-    const reply = once(worker, 'message') as Promise<[{ received: string; status: number; negotiated: bigint }]>;
+    const reply = new Promise<[{ received: string; status: number; negotiated: bigint }]>((resolve, reject) => {
+      worker.on('message', (message) => resolve([message as { received: string; status: number; negotiated: bigint }]));
+      worker.on('error', reject);
+      worker.on('exit', (code) => reject(new Error(`the driver thread exited (code ${code}) before it reported`)));
+    });
     reply.catch(() => {}); // awaited by the test; avoid an unhandled rejection before that
-    return { backend, transport, output: () => Buffer.concat(output).toString('utf8'), reply };
+    return { backend, transport, output: () => new TextDecoder().decode(concatenate(output)), reply };
   }
 
   it('initializeVirtioDevice in a worker drives the console model: input until end of input, echo to output', async () => {
@@ -66,3 +70,13 @@ describe('virtio driver library in a worker thread', () => {
     expect(run.transport.faults).toEqual([]);
   });
 });
+
+function concatenate(chunks: Uint8Array[]): Uint8Array {
+  const whole = new Uint8Array(chunks.reduce((total, chunk) => total + chunk.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    whole.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return whole;
+}

@@ -1,10 +1,10 @@
 // The entropy model driven by the real driver library in this thread.
 import { afterEach, describe, expect, it } from 'vitest';
 import { initializeVirtioDevice } from '../../drivers/lib/virtio/transport.js';
-import { DeviceId } from './registers.js';
-import { ENTROPY_REQUEST_LIMIT, VirtioEntropy } from './rng.js';
-import { BumpAllocator, createTestBoard, sameThreadWindow } from './testing.js';
-import { VirtioMmioTransport } from './transport.js';
+import { DeviceId } from '../../hal/virtio/registers.js';
+import { ENTROPY_REQUEST_LIMIT, VirtioEntropy } from '../../hal/virtio/rng.js';
+import { BumpAllocator, createTestBoard, sameThreadWindow } from '../../hal/virtio/testing.js';
+import { VirtioMmioTransport } from '../../hal/virtio/transport.js';
 
 let cleanups: (() => void)[] = [];
 afterEach(() => {

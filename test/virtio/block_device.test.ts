@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DriverBuffer } from '../../drivers/lib/virtio/split_queue_driver.js';
 import { initializeVirtioDevice } from '../../drivers/lib/virtio/transport.js';
-import { VirtioBlock, type VirtioBlockOptions } from './block.js';
-import { BLOCK_REQUEST_HEADER, BlockRequestType, BlockStatus, SECTOR_SIZE } from './block_layout.js';
-import { BlockFeatureBit, DeviceId, FeatureBit, feature, hasFeature } from './registers.js';
-import { BumpAllocator, createTestBoard, sameThreadWindow } from './testing.js';
-import { VirtioMmioTransport } from './transport.js';
+import { VirtioBlock, type VirtioBlockOptions } from '../../hal/virtio/block.js';
+import { BLOCK_REQUEST_HEADER, BlockRequestType, BlockStatus, SECTOR_SIZE } from '../../hal/virtio/block_layout.js';
+import { BlockFeatureBit, DeviceId, FeatureBit, feature, hasFeature } from '../../hal/virtio/registers.js';
+import { BumpAllocator, createTestBoard, sameThreadWindow } from '../../hal/virtio/testing.js';
+import { VirtioMmioTransport } from '../../hal/virtio/transport.js';
 
 const SECTORS = 64;
 let cleanups: (() => void | Promise<void>)[] = [];

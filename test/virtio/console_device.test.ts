@@ -3,13 +3,13 @@ import { once } from 'node:events';
 import { PassThrough, Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { initializeVirtioDevice } from '../../drivers/lib/virtio/transport.js';
-import { VirtioConsole, type VirtioConsoleOptions } from './console.js';
+import { VirtioConsole, type VirtioConsoleOptions } from '../../hal/virtio/console.js';
 import {
   ConsoleControlEvent, type ConsoleControlMessage, ConsoleQueue, decodeConsoleControl, encodeConsoleControl,
-} from './console_layout.js';
-import { ConsoleFeatureBit, DeviceId, feature } from './registers.js';
-import { BumpAllocator, createTestBoard, sameThreadWindow } from './testing.js';
-import { VirtioMmioTransport } from './transport.js';
+} from '../../hal/virtio/console_layout.js';
+import { ConsoleFeatureBit, DeviceId, feature } from '../../hal/virtio/registers.js';
+import { BumpAllocator, createTestBoard, sameThreadWindow } from '../../hal/virtio/testing.js';
+import { VirtioMmioTransport } from '../../hal/virtio/transport.js';
 
 let cleanups: (() => void)[] = [];
 afterEach(() => {
