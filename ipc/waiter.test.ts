@@ -107,34 +107,56 @@ describe('SpinPolicy', () => {
     expect(policy.wakeBudgetMicros).toBeGreaterThan(first);
   });
 
-  it('SpinPolicy settles on spinning where parking costs a slow wake-up, and re-checks parking only rarely', () => {
-    // An idle machine whose halted cores take ~40 µs to wake: spins hit after 2 µs, parks take 45 µs.
+  it('SpinPolicy keeps spinning through a conversation whose peer answers within the budget, where a park costs a slow wake-up', () => {
+    // An idle machine whose halted cores take ~40 µs to wake: spins hit after 2 µs, parks would take 45 µs.
     const policy = new SpinPolicy();
     let parks = 0;
     for (let i = 0; i < 2000; i++) if (wait(policy, 2, 45) === 'parked') parks++;
-    expect(parks).toBeGreaterThan(0); // it does look again
-    expect(parks).toBeLessThan(20);
+    expect(parks).toBe(0);
+    expect(policy.budgetMicros).toBeGreaterThanOrEqual(8);
   });
 
-  it('SpinPolicy settles on parking at once where spins do not pay (an oversubscribed machine), and goes back when they do', () => {
-    // Spins never see the ring (the peer has no core); a parked thread is answered in 8 µs.
+  it('SpinPolicy keeps a wake-up budget that covers the wake-ups it measured, even after answers that needed none', () => {
     const policy = new SpinPolicy();
-    let spins = 0;
-    for (let i = 0; i < 2000; i++) {
-      const budget = policy.beginWait(false);
-      if (budget > 0) {
-        spins++;
-        policy.spinExpired();
-        policy.parkedWokenAfter(budget + 8, 8);
-      } else {
-        policy.parkedWokenAfter(8);
+    for (let i = 0; i < 20; i++) hit(policy, 45, true);
+    expect(policy.wakeBudgetMicros).toBeGreaterThanOrEqual(180);
+    // Peers that had only just parked answer at once (no real wake-up): the budget shrinks...
+    for (let i = 0; i < 200; i++) hit(policy, 2, true);
+    expect(policy.wakeBudgetMicros).toBeLessThan(45);
+    // ...and a real 45 µs wake-up brings it back within a few waits (near misses double it).
+    let waits = 0;
+    for (;;) {
+      waits++;
+      const budget = policy.beginWait(true);
+      if (budget > 45) {
+        policy.spinSucceeded(45);
+        break;
       }
+      policy.spinExpired();
+      policy.parkedWokenAfter(45, 45 - budget);
     }
-    expect(spins).toBeLessThan(40);
-    // The load goes away: spins hit at once, parks cost a 45 µs wake-up; within a few hundred waits it spins again.
+    expect(waits).toBeLessThanOrEqual(4);
+    expect(policy.wakeBudgetMicros).toBeGreaterThanOrEqual(180);
+  });
+
+  it('SpinPolicy drops the wake-up budget to the minimum where woken peers answer only after milliseconds', () => {
+    const policy = new SpinPolicy();
+    for (let i = 0; i < 10; i++) miss(policy, 5000, true);
+    expect(policy.wakeBudgetMicros).toBe(policy.minMicros);
+    // The ordinary budget is left alone.
+    expect(policy.budgetMicros).toBe(20);
+  });
+
+  it('SpinPolicy spins little where spins never see the ring (the peer has no core), and spins again when they do', () => {
+    // Spins never see the ring; a parked thread is answered 8 µs after parking.
+    const policy = new SpinPolicy();
+    let spun = 0;
+    for (let i = 0; i < 2000; i++) spun += miss(policy, 8);
+    expect(spun / 2000).toBeLessThan(policy.maxMicros / 3);
+    // The load goes away: spins hit at once; within a few waits the policy spins on every one.
     let parksAtTheEnd = 0;
-    for (let i = 0; i < 1000; i++) if (wait(policy, 2, 45) === 'parked' && i >= 500) parksAtTheEnd++;
-    expect(parksAtTheEnd).toBeLessThan(5);
+    for (let i = 0; i < 100; i++) if (wait(policy, 2, 45) === 'parked' && i >= 10) parksAtTheEnd++;
+    expect(parksAtTheEnd).toBe(0);
   });
 });
 

@@ -1,18 +1,19 @@
-// How an Endpoint waits on its thread's doorbell: spin briefly and adaptively, then park.
+// How an Endpoint waits on its thread's doorbell: spin while a conversation is active, then park.
 //
-// Waking a thread that blocked costs from ~8 µs (AMD EPYC, Firecracker) to ~40 µs (Intel Xeon
-// with the haltpoll cpuidle driver and no guest halt-polling: the idle vCPU halts and needs
-// an IPI through the hypervisor); a thread spinning on the doorbell word sees a ring within
-// a microsecond, but only while it has a core to itself. So the Endpoint spins only when it
-// expects something (a reply to an outstanding call, or the next request right after serving
-// one), for a budget the SpinPolicy adapts from what it observes, and otherwise parks.
+// Waking a thread that blocked costs from ~8 µs (AMD EPYC, Firecracker) to ~40 µs and more
+// (a VM whose cpuidle driver is haltpoll with guest halt-polling off: the idle vCPU halts and
+// needs an IPI through the hypervisor); a thread spinning on the doorbell word sees a ring
+// within a microsecond. So the Endpoint spins only when it expects something (a reply to an
+// outstanding call, or the next request right after serving one), for a bounded budget the
+// SpinPolicy adapts from what it observes, and otherwise parks: an idle Endpoint never spins,
+// and the end of a conversation costs each side at most one expired spin.
 //
 // A ring tells the ringer whether the peer was parked (hal/doorbells.ts ring() returns it).
 // If so, the answer cannot come before that peer's wake-up, and if this thread parked too it
 // would pay a second wake-up for the answer — two parked peers would go on paying two per
-// round trip. So after waking a parked peer the Endpoint spins for the wake-up budget
-// instead, long enough to cover the peer's wake-up as measured on this machine: the peer
-// then finds it spinning, answers at once, and the pair is back to spinning.
+// round trip. So after waking a parked peer the Endpoint spins with a budget of its own,
+// long enough to cover the peer's wake-up as measured on this machine: the peer then finds
+// it spinning, answers at once, and the pair is back to spinning.
 //
 // Parking follows hal/doorbells.ts's slot layout [sequence, sleeping]: set `sleeping`, check
 // the sequence once more, then await an Atomics.waitAsync on the sequence word. Unlike
@@ -34,145 +35,57 @@ export interface SpinPolicyOptions {
 
 /** Default longest spin after waking a parked peer: above the slowest wake-up measured (~40–90 µs). */
 export const WAKE_MAX_MICROS = 250;
-/** First guess of how long a parked peer takes to wake up and answer. */
-const WAKE_INITIAL_MICROS = 50;
+/** First spin after waking a parked peer: covers a ~40 µs wake-up and the answer. */
+const WAKE_INITIAL_MICROS = 100;
 /** Expired spins after a futile one during which the budget stays at its minimum. */
 const COOLING_WAITS = 16;
-/** Spinning is chosen only while its waits are this much shorter than parking's (it costs CPU). */
-const SPIN_ADVANTAGE = 0.8;
-/** Waits between two tries of the choice not taken: from FIRST_EXPLORE, doubling up to LAST_EXPLORE. */
-const FIRST_EXPLORE = 8;
-const LAST_EXPLORE = 256;
 
 /**
- * Whether to spin at all, learnt from how long waits took each way (µs from the start of the
- * wait to the ring seen; a park includes this thread's own wake-up). The choice not taken is
- * tried again after 8, 16 … 256 waits, so a change of machine load is noticed within a few
- * hundred waits while a choice that keeps winning costs almost nothing to re-check.
- */
-class SpinOrPark {
-  private spinMicros = Number.NaN;
-  private parkMicros = Number.NaN;
-  private current: 'spin' | 'park' = 'spin';
-  private exploreEvery = FIRST_EXPLORE;
-  private untilExplore = FIRST_EXPLORE;
-
-  next(): 'spin' | 'park' {
-    if (--this.untilExplore > 0) return this.current;
-    this.untilExplore = this.exploreEvery;
-    this.exploreEvery = Math.min(LAST_EXPLORE, this.exploreEvery * 2);
-    return this.current === 'spin' ? 'park' : 'spin';
-  }
-
-  record(arm: 'spin' | 'park', waitedMicros: number): void {
-    if (arm === 'spin') this.spinMicros = average(this.spinMicros, waitedMicros);
-    else this.parkMicros = average(this.parkMicros, waitedMicros);
-    if (Number.isNaN(this.spinMicros) || Number.isNaN(this.parkMicros)) return;
-    const better = this.spinMicros < this.parkMicros * SPIN_ADVANTAGE ? 'spin' : 'park';
-    if (better === this.current) return;
-    this.current = better;
-    this.exploreEvery = FIRST_EXPLORE;
-    this.untilExplore = FIRST_EXPLORE;
-  }
-}
-
-/** The wait a SpinPolicy planned and has not yet been told the end of. */
-interface PlannedWait {
-  readonly wokePeer: boolean;
-  readonly arm: 'spin' | 'park';
-}
-
-/**
- * How long one kind of wait (for replies, or for the next request) spins before parking.
+ * One adaptive spin budget, in µs, within [min, max].
  *
- * Each wait is planned by beginWait(wokePeer): `wokePeer` says this thread's last frame woke
- * its parked peer. For each of the two cases a SpinOrPark learns whether spinning pays at all
- * on this machine now (on an idle machine whose halted cores take ~40 µs to wake it does; on
- * an oversubscribed one the spinner takes the core its peer needs, and a blocked thread is
- * woken in a few µs, so it does not). When spinning, the budget is:
- *
- * Ordinary budget (the peer was awake): a spin that ends in a ring after w µs moves the
- * budget toward 8·w (never below 4·w). A spin that expires is judged by the park that follows:
+ * A spin that ends in a ring after w µs moves the budget toward 8·w (never below 4·w). A spin
+ * that expires is judged by the park that follows:
  *   - rung sooner than the maximum budget: a near miss, the budget doubles;
  *   - rung later: spinning does not pay for this traffic, the budget halves;
  *   - the spin had used the whole maximum budget: futile (typically the peer has no core
- *     while this thread spins), the budget drops to the minimum and near misses are ignored
- *     for the next COOLING_WAITS expired spins (a hit ends that at once).
- *
- * Wake-up budget (the peer had to be woken): twice the running estimate of how long such an
- * answer takes (its hits, averaged), at least the ordinary budget, at most wakeMaxMicros; an
- * expired one grows the estimate by half. Waits after waking a peer never change the
- * ordinary budget.
+ *     while this thread spins, or it answers only much later), the budget drops to the
+ *     minimum and near misses are ignored for the next COOLING_WAITS expired spins (a hit
+ *     ends that at once).
+ * So the budget follows the waits that spinning can catch and never costs more than `max`
+ * per wait; under traffic spinning cannot catch it stays near the minimum.
  */
-export class SpinPolicy {
+export class SpinBudget {
   readonly minMicros: number;
   readonly maxMicros: number;
-  readonly wakeMaxMicros: number;
   private budget: number;
   private expiredAt = -1;
-  /** Waits left after a futile spin during which near misses do not grow the budget. */
   private coolingWaits = 0;
-  private wakeEstimate = WAKE_INITIAL_MICROS;
-  private readonly afterAwakePeer = new SpinOrPark();
-  private readonly afterWokenPeer = new SpinOrPark();
-  private planned: PlannedWait | undefined;
 
-  constructor(options: SpinPolicyOptions = {}) {
-    this.maxMicros = Math.max(0, options.maxMicros ?? 50);
-    this.minMicros = Math.min(Math.max(0, options.minMicros ?? 5), this.maxMicros);
-    this.budget = clamp(options.initialMicros ?? 20, this.minMicros, this.maxMicros);
-    this.wakeMaxMicros = this.maxMicros === 0 ? 0 : Math.max(this.maxMicros, options.wakeMaxMicros ?? WAKE_MAX_MICROS);
+  constructor(initialMicros: number, minMicros: number, maxMicros: number) {
+    this.maxMicros = Math.max(0, maxMicros);
+    this.minMicros = clamp(minMicros, 0, this.maxMicros);
+    this.budget = clamp(initialMicros, this.minMicros, this.maxMicros);
   }
 
-  /** Microseconds a spin lasts when the peer was awake. */
-  get budgetMicros(): number {
+  get micros(): number {
     return this.budget;
   }
 
-  /** Microseconds a spin lasts after waking a parked peer. */
-  get wakeBudgetMicros(): number {
-    return clamp(2 * this.wakeEstimate, this.budget, this.wakeMaxMicros);
-  }
-
-  /** Plans the next wait: microseconds to spin before parking, 0 to park at once. */
-  beginWait(wokePeer = false): number {
-    const spinMicros = wokePeer ? this.wakeBudgetMicros : this.budget;
-    const arm = spinMicros > 0 ? (wokePeer ? this.afterWokenPeer : this.afterAwakePeer).next() : 'park';
-    this.planned = { wokePeer, arm };
-    return arm === 'spin' ? spinMicros : 0;
-  }
-
-  /** The planned spin saw the ring `waitedMicros` after the wait began. */
-  spinSucceeded(waitedMicros: number): void {
-    const planned = this.take();
-    if (!planned) return;
-    this.choice(planned).record('spin', waitedMicros);
-    if (planned.wokePeer) {
-      this.wakeEstimate = clamp(this.wakeEstimate + (waitedMicros - this.wakeEstimate) / 4, this.minMicros, this.wakeMaxMicros / 2);
-      return;
-    }
+  /** A spin of this budget saw the ring `waitedMicros` after the wait began. */
+  hit(waitedMicros: number): void {
     this.expiredAt = -1;
     this.coolingWaits = 0;
     const target = Math.max(8 * waitedMicros, this.minMicros);
     this.budget = clamp(this.budget + (target - this.budget) / 4, Math.max(this.minMicros, 4 * waitedMicros), this.maxMicros);
   }
 
-  /** The planned spin ran out of budget; the loop parks next. */
-  spinExpired(): void {
-    const planned = this.planned;
-    if (!planned || planned.arm !== 'spin') return;
-    if (planned.wokePeer) this.wakeEstimate = Math.min(this.wakeMaxMicros / 2, this.wakeEstimate * 1.5);
-    else this.expiredAt = this.budget;
+  /** A spin of this budget ran out; the park that follows is judged by answered(). */
+  expired(): void {
+    this.expiredAt = this.budget;
   }
 
-  /**
-   * The park that ended the planned wait saw the ring: `waitedMicros` after the wait began,
-   * `parkedMicros` after parking.
-   */
-  parkedWokenAfter(waitedMicros: number, parkedMicros = waitedMicros): void {
-    const planned = this.take();
-    if (!planned) return;
-    this.choice(planned).record(planned.arm, waitedMicros);
+  /** The park after an expired spin saw the ring `parkedMicros` after parking. No effect after a hit. */
+  answered(parkedMicros: number): void {
     if (this.expiredAt < 0) return;
     const futile = this.expiredAt >= this.maxMicros;
     this.expiredAt = -1;
@@ -187,20 +100,83 @@ export class SpinPolicy {
       this.budget = Math.max(this.minMicros, this.budget / 2);
     }
   }
-
-  private take(): PlannedWait | undefined {
-    const planned = this.planned;
-    this.planned = undefined;
-    return planned;
-  }
-
-  private choice(planned: PlannedWait): SpinOrPark {
-    return planned.wokePeer ? this.afterWokenPeer : this.afterAwakePeer;
-  }
 }
 
-function average(mean: number, sample: number): number {
-  return Number.isNaN(mean) ? sample : mean + (sample - mean) / 8;
+/**
+ * How long one kind of wait (for replies, or for the next request) spins before parking.
+ *
+ * Each wait is planned by beginWait(wokePeer): `wokePeer` says this thread's last frame woke
+ * its parked peer. The two cases have a SpinBudget each:
+ *   - the peer was awake (the ordinary budget, 5..50 µs by default): the answer comes as
+ *     fast as the peer can work, and the budget follows that;
+ *   - the peer had to be woken (the wake-up budget, up to wakeMaxMicros, first 100 µs): the
+ *     answer comes after the peer's wake-up, so this budget follows the wake-ups measured
+ *     here — a hit after a 45 µs wake-up keeps it at 180 µs or more. Where answers to a woken
+ *     peer come later than the whole budget (a server that works for milliseconds), it drops
+ *     to the minimum like any futile spin.
+ * Waits of one kind never change the other's budget.
+ */
+export class SpinPolicy {
+  private readonly ordinary: SpinBudget;
+  private readonly wake: SpinBudget;
+  private planned: SpinBudget | undefined;
+
+  constructor(options: SpinPolicyOptions = {}) {
+    const maxMicros = Math.max(0, options.maxMicros ?? 50);
+    const minMicros = Math.min(Math.max(0, options.minMicros ?? 5), maxMicros);
+    this.ordinary = new SpinBudget(options.initialMicros ?? 20, minMicros, maxMicros);
+    const wakeMax = maxMicros === 0 ? 0 : Math.max(maxMicros, options.wakeMaxMicros ?? WAKE_MAX_MICROS);
+    this.wake = new SpinBudget(WAKE_INITIAL_MICROS, minMicros, wakeMax);
+  }
+
+  get minMicros(): number {
+    return this.ordinary.minMicros;
+  }
+
+  get maxMicros(): number {
+    return this.ordinary.maxMicros;
+  }
+
+  get wakeMaxMicros(): number {
+    return this.wake.maxMicros;
+  }
+
+  /** Microseconds a spin lasts when the peer was awake. */
+  get budgetMicros(): number {
+    return this.ordinary.micros;
+  }
+
+  /** Microseconds a spin lasts after waking a parked peer. */
+  get wakeBudgetMicros(): number {
+    return this.wake.micros;
+  }
+
+  /** Plans the next wait: microseconds to spin before parking, 0 to park at once. */
+  beginWait(wokePeer = false): number {
+    const budget = wokePeer ? this.wake : this.ordinary;
+    this.planned = budget.micros > 0 ? budget : undefined;
+    return this.planned?.micros ?? 0;
+  }
+
+  /** The planned spin saw the ring `waitedMicros` after the wait began. */
+  spinSucceeded(waitedMicros: number): void {
+    this.planned?.hit(waitedMicros);
+    this.planned = undefined;
+  }
+
+  /** The planned spin ran out of budget; the loop parks next. */
+  spinExpired(): void {
+    this.planned?.expired();
+  }
+
+  /**
+   * The park that ended the planned wait saw the ring: `waitedMicros` after the wait began,
+   * `parkedMicros` after parking.
+   */
+  parkedWokenAfter(waitedMicros: number, parkedMicros = waitedMicros): void {
+    this.planned?.answered(parkedMicros);
+    this.planned = undefined;
+  }
 }
 
 /** Spin-then-park waiting on one doorbell slot. */
