@@ -1,6 +1,6 @@
 // Endpoint behaviour with client and server Endpoints in the same thread (each on its own
 // doorbell slot). endpoint_workers.test.ts repeats the essentials across real threads.
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect, expectTypeOf, afterEach } from 'vitest';
 import { DoorbellPage } from '../hal/doorbells.js';
 import { closeChannel, createChannel, type ChannelDescriptor } from './channel.js';
 import { Endpoint } from './endpoint.js';
@@ -68,11 +68,19 @@ describe('Endpoint', () => {
   });
 
   it('Endpoint notify reaches onNotification handlers before the reply that follows', async () => {
-    const { client, echo } = pair();
+    const { client, server, echo } = pair();
     const seen: number[] = [];
     client.onNotification(echoInterface, 'ticked', ({ count }) => seen.push(count));
     await echo.tick({ count: 3 });
     expect(seen).toEqual([1, 2, 3]);
+    // Never called, only compiled (tsc -p tsconfig.test.json): a handler of another payload type is refused.
+    const wrongPayload = () => {
+      // @ts-expect-error ticked carries { count: number }
+      client.onNotification(echoInterface, 'ticked', (args: { count: string }) => args.count);
+      // @ts-expect-error ticked carries { count: number }
+      server.notify(1, echoInterface, 'ticked', { count: 'one' });
+    };
+    expectTypeOf(wrongPayload).toBeFunction();
   });
 
   it('Endpoint call rejects with the IpcError the handler threw, code and data intact', async () => {

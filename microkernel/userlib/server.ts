@@ -13,7 +13,8 @@
 //   });
 
 import type { Logger } from './logger.js';
-import type { ClientOf, HandlersOf, InterfaceDefinition } from '../../ipc/define.js';
+import type { ClientOf, HandlersOf, InterfaceDefinition, NotificationArgs, NotificationName } from '../../ipc/define.js';
+import type { NotificationContext } from '../../ipc/endpoint.js';
 import type { RegisterWindow } from '../../hal/mmio.js';
 import type { Ram } from '../../hal/ram.js';
 import type { Clock } from '../../hal/clock.js';
@@ -52,16 +53,23 @@ export interface ServerContext<Config = Readonly<Record<string, unknown>>> {
   serve<D extends InterfaceDefinition>(definition: D, handlers: HandlersOf<D>): void;
   /** A client of the service named `name` (default: the interface's name), reached through the kernel's name service. */
   connect<D extends InterfaceDefinition>(definition: D, name?: string): ClientOf<D>;
-  /** Handles notifications the service `definition` sends to this thread. */
-  onNotification<D extends InterfaceDefinition>(definition: D, notification: string, handler: (args: never) => void): void;
+  /**
+   * Handles notification `notification` that the service `definition` sends to this thread;
+   * `handler` gets the arguments as the interface declares them (checked before it runs).
+   */
+  onNotification<const D extends InterfaceDefinition, N extends NotificationName<D>>(
+    definition: D, notification: N, handler: (args: NotificationArgs<D, N>, context: NotificationContext) => void,
+  ): void;
   /**
    * Calls `handler` each time the program `name` restarts while this thread had a channel
    * to it (the PEER_RESTARTED path, whether or not a call was pending), with its new
    * generation. A follow or subscription the old generation held is gone: ask again here.
    */
   onPeerRestarted(name: string, handler: (generation: number) => void): void;
-  /** Sends a notification to the client on channel `channelId` (from a CallContext). */
-  notify<D extends InterfaceDefinition>(call: CallContext | number, definition: D, notification: string, args: unknown): void;
+  /** Sends notification `notification` of `definition`, with the arguments it declares, to the client on channel `channelId` (from a CallContext). */
+  notify<const D extends InterfaceDefinition, N extends NotificationName<D>>(
+    call: CallContext | number, definition: D, notification: N, args: NotificationArgs<D, N>,
+  ): void;
   /** True while the client on channel `channelId` (from a CallContext) is still there: a reply would reach it. */
   isOpen(call: CallContext | number): boolean;
   /** What the previous generation passed to remember() (0 on a fresh start). */

@@ -110,14 +110,14 @@ async function start(boot: BootInfo): Promise<void> {
     serve: (definition, handlers) => endpoint.serve(definition, handlers),
     connect,
     onNotification: (definition, notification, handler) =>
-      endpoint.onNotification(definition, notification as never, handler as never),
+      endpoint.onNotification(definition, notification, handler),
     onPeerRestarted: (name, handler) => {
       endpoint.onPeerRestarted((descriptor, generation) => {
         if (descriptor.serverName === name) handler(generation);
       });
     },
     notify: (call, definition, notification, args) =>
-      endpoint.notify(typeof call === 'number' ? call : call.channelId, definition, notification as never, args as never),
+      endpoint.notify(typeof call === 'number' ? call : call.channelId, definition, notification, args),
     isOpen: (call) => endpoint.serving(typeof call === 'number' ? call : call.channelId),
     allocateDma: (bytes, alignment = 4096) => kernel.allocate(bytes, alignment),
     remembered: boot.remembered,

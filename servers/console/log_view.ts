@@ -23,7 +23,7 @@ export async function followLog(context: ServerContext, log: ClientOf<typeof log
   const minimumLevel = context.system.verbose ? 0 : LEVEL_WARN;
   /** The sequence number of the newest record shown (undefined until the first follow). */
   let seen: number | undefined;
-  context.onNotification(logInterface, 'record', (args: { record: Record<string, unknown>; sequence: number }) => {
+  context.onNotification(logInterface, 'record', (args) => {
     if (seen !== undefined && args.sequence <= seen) return; // a replay of what this console already showed
     seen = args.sequence;
     print(briefRecord(args.record));
