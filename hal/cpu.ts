@@ -20,7 +20,7 @@ export interface StartThreadOptions {
   readonly name: string;
   /** Structured-cloned into the thread; SharedArrayBuffers inside are shared, not copied. */
   readonly data?: unknown;
-  /** Heap limit in MiB for the thread (young+old generation); undefined for Node's default. */
+  /** Limit in MiB of the thread's old-generation heap (where long-lived objects go); undefined for Node's default. */
   readonly heapMiB?: number;
 }
 
@@ -86,6 +86,14 @@ export class HardwareThread {
   ref(): void {
     this.worker.ref();
   }
+}
+
+/**
+ * True if `error` (a thread's 'error' event) says the host ended the thread because its
+ * JavaScript heap reached the thread's limit (Node's ERR_WORKER_OUT_OF_MEMORY).
+ */
+export function isOutOfMemory(error: Error): boolean {
+  return (error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY';
 }
 
 /** The running thread's own view: its start data and the channel to its parent. */

@@ -5,7 +5,7 @@ import type { HandlersOf } from '../ipc/define.js';
 import { StartFailedError, StopRefusedError, type kernelInterface } from '../ipc/interfaces/kernel.js';
 import { NotFoundError } from './name_service.js';
 import type { Process } from './process.js';
-import { bulkMessages, messagesHandled, type Supervisor } from './supervisor.js';
+import { bulkMessages, heapBytes, messagesHandled, type Supervisor } from './supervisor.js';
 
 export interface KernelServiceHost {
   readonly supervisor: Supervisor;
@@ -44,6 +44,7 @@ export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kerne
         uptimeMs: process.state === 'running' ? host.nowMs() - process.startedAtMs : 0,
         messages: messagesHandled(host.heartbeats, process),
         bulk: bulkMessages(host.heartbeats, process),
+        heapBytes: process.thread ? heapBytes(host.heartbeats, process) : 0,
         ...(process.device ? { device: process.device.path } : {}),
       })),
     }),

@@ -49,6 +49,7 @@ export const ProgramSpec = Type.Object({
   heartbeatMs: Type.Integer({ minimum: 50, maximum: 60000, default: 500 }),
   /** How long a generation may take to become ready before the supervisor treats it as hung. */
   memoryLimitPages: Type.Optional(Type.Integer({ minimum: 1, description: 'most 4 KiB pages the program may hold (the memory server refuses more with LIMIT_EXCEEDED)' })),
+  heapLimitMiB: Type.Optional(Type.Integer({ minimum: 16, maximum: 4096, description: 'most MiB of JavaScript heap (V8\'s old generation) the program\'s thread may use; past it the thread ends as out of memory' })),
   startTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600000, default: DEFAULT_START_TIMEOUT_MS })),
   config: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
 }, { additionalProperties: false });

@@ -80,12 +80,14 @@ export type ThreadToKernel =
   /** Log records the thread could not hand to the log server (its channel is not open): the kernel keeps them for it. */
   | { readonly type: 'log'; readonly records: readonly unknown[] };
 
-/** Heartbeat table: per doorbell slot, [beats, messages handled, bulk messages, reserved]. */
+/** Heartbeat table: per doorbell slot, [beats, messages handled, bulk messages, heap KiB]. */
 export const HEARTBEAT_WORDS = 4;
 export const HEARTBEAT_BEATS = 0;
 export const HEARTBEAT_MESSAGES = 1;
 /** Messages the thread sent or received through lent RAM pages (Endpoint stats.bulk). */
 export const HEARTBEAT_BULK = 2;
+/** KiB of JavaScript heap the thread's isolate uses (V8's used_heap_size), as of its last heartbeat. */
+export const HEARTBEAT_HEAP_KIB = 3;
 
 /** Checks a message from a thread; returns undefined for anything malformed. */
 export function parseThreadMessage(message: unknown): ThreadToKernel | undefined {

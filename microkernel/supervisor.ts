@@ -6,14 +6,16 @@
 // startTimeoutMs (an init that never resolves, a module stuck in a loop at import) is a
 // hang at start, and its thread is terminated. Crashed and hung programs are restarted by
 // their policy (restart_policy.ts) as a new generation — a generation that never became
-// ready is always a quick failure, so backoff and "failed" apply to it; their channels
+// ready is always a quick failure, so backoff and "failed" apply to it; a thread whose
+// JavaScript heap outgrows its manifest's heapLimitMiB is ended by the host as out of
+// memory, a crash like any other; their channels
 // are revoked first so clients see PEER_RESTARTED. Nothing a program does can reach the
 // board: every thread error is caught here.
 
-import type { HardwareThread } from '../hal/cpu.js';
+import { isOutOfMemory, type HardwareThread } from '../hal/cpu.js';
 import { errorToWire } from '../ipc/errors.js';
 import type { Logger } from './userlib/logger.js';
-import { HEARTBEAT_BEATS, HEARTBEAT_BULK, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, parseThreadMessage, type BootInfo, type KernelToThread, type StartKind } from './protocol.js';
+import { HEARTBEAT_BEATS, HEARTBEAT_BULK, HEARTBEAT_HEAP_KIB, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, parseThreadMessage, type BootInfo, type KernelToThread, type StartKind } from './protocol.js';
 import type { Process } from './process.js';
 import { decideRestart } from './restart_policy.js';
 import { DEFAULT_START_TIMEOUT_MS } from './manifest.js';
@@ -96,9 +98,10 @@ export class Supervisor {
     process.initFailure = undefined;
     Atomics.store(this.host.heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_MESSAGES, 0);
     Atomics.store(this.host.heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_BULK, 0);
+    Atomics.store(this.host.heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_HEAP_KIB, 0);
     let thread: HardwareThread;
     try {
-      thread = await this.host.pool.take();
+      thread = await this.host.pool.take(process.spec.heapLimitMiB);
     } catch (error) {
       this.host.log.error({ error: errorToWire(error) }, `${process.name}: no thread could be started`);
       process.state = 'failed';
@@ -109,7 +112,9 @@ export class Supervisor {
     process.thread = thread;
     process.startedAtMs = this.host.nowMs();
     thread.on('message', (message) => this.receive(process, generation, message));
-    thread.on('error', (error) => this.onCrash(process, generation, `crashed: ${error.message}`));
+    thread.on('error', (error) => this.onCrash(process, generation, isOutOfMemory(error)
+      ? `out of memory: its JavaScript heap reached ${process.spec.heapLimitMiB === undefined ? 'the host\'s limit' : `its limit of ${process.spec.heapLimitMiB} MiB (heapLimitMiB)`}`
+      : `crashed: ${error.message}`));
     thread.on('exit', (code) => this.onExit(process, generation, code));
     this.post(process, { type: 'start', boot: this.host.bootInfo(process, start) });
     return process.whenReady();
@@ -325,6 +330,11 @@ export class Supervisor {
 
 export function messagesHandled(heartbeats: Int32Array, process: Process): number {
   return Atomics.load(heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_MESSAGES);
+}
+
+/** Bytes of JavaScript heap `process`'s thread uses, as of its last heartbeat (0 before its first). */
+export function heapBytes(heartbeats: Int32Array, process: Process): number {
+  return Atomics.load(heartbeats, process.slot * HEARTBEAT_WORDS + HEARTBEAT_HEAP_KIB) * 1024;
 }
 
 /** Messages `process` moved through lent RAM pages this generation, as of its last heartbeat. */

@@ -2,7 +2,9 @@
 //
 // Starting a worker and loading the runtime is most of a server's start-up, so the
 // kernel keeps one spare shell warm. A (re)start takes the spare, and a new spare is
-// started behind it.
+// started behind it. A program with a heap limit of its own (its manifest's heapLimitMiB)
+// gets a shell started for it with that limit: a worker's resource limits are fixed when
+// it starts, so the shared spare cannot be used.
 
 import { HardwareThread } from '../hal/cpu.js';
 
@@ -20,8 +22,14 @@ export class ThreadPool {
   /**
    * A shell that has reported ready: the warm spare if there is one, else a new one (so
    * concurrent takes at boot start their threads in parallel). Keeps a spare warming.
+   * With `heapMiB`, a new shell whose JavaScript heap is held to that many MiB.
    */
-  async take(): Promise<HardwareThread> {
+  async take(heapMiB?: number): Promise<HardwareThread> {
+    if (heapMiB !== undefined) {
+      const shell = await this.launch(heapMiB);
+      shell.ref();
+      return shell;
+    }
     const next = this.spare ?? this.launch();
     this.spare = this.closed || !this.keepingSpare ? undefined : this.launch();
     const shell = await next;
@@ -47,8 +55,8 @@ export class ThreadPool {
     if (spare) await (await spare.catch(() => undefined))?.terminate();
   }
 
-  private launch(): Promise<HardwareThread> {
-    const shell = new HardwareThread(this.shellEntry, { name: `shell-${++this.counter}` });
+  private launch(heapMiB?: number): Promise<HardwareThread> {
+    const shell = new HardwareThread(this.shellEntry, { name: `shell-${++this.counter}`, ...(heapMiB === undefined ? {} : { heapMiB }) });
     shell.unref();
     const ready = new Promise<HardwareThread>((resolve, reject) => {
       const onMessage = (message: unknown) => {

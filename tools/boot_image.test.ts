@@ -89,6 +89,14 @@ describe('resolveBootManifest', () => {
     expect(error.message).toMatch(/field "heartbeatMs": expected integer to be greater or equal to 50 \(got 10\)/);
   });
 
+  it('takes a heapLimitMiB from the folder or the boot manifest, and refuses one below 16 MiB naming the field', () => {
+    const limited = tree({ default: { servers: [{ folder: 'servers/sample', heapLimitMiB: 128 }] } }, { 'servers/sample': { ...SERVER, heapLimitMiB: 64 } });
+    expect(resolveBootManifest('default', limited).programs[0]!.heapLimitMiB).toBe(128);
+    const error = refusal(tree({ default: { servers: ['servers/sample'] } }, { 'servers/sample': { ...SERVER, heapLimitMiB: 8 } }));
+    expect(error.field).toBe('heapLimitMiB');
+    expect(error.message).toMatch(/field "heapLimitMiB": expected integer to be greater or equal to 16 \(got 8\)/);
+  });
+
   it('refuses a field no manifest has, and a server listed as a driver', () => {
     expect(refusal(tree({ default: { servers: ['servers/sample'] } }, { 'servers/sample': { ...SERVER, talksto: [] } })).message)
       .toMatch(/field "talksto": is not a manifest field/);

@@ -25,6 +25,7 @@ const ProgramOverrides = Type.Object({
   restart: Type.Optional(Type.Partial(RestartPolicy)),
   heartbeatMs: Type.Optional(ProgramSpec.properties.heartbeatMs),
   memoryLimitPages: Type.Optional(ProgramSpec.properties.memoryLimitPages),
+  heapLimitMiB: Type.Optional(ProgramSpec.properties.heapLimitMiB),
   startTimeoutMs: Type.Optional(ProgramSpec.properties.startTimeoutMs),
 }, { additionalProperties: false });
 type ProgramOverrides = Static<typeof ProgramOverrides>;
@@ -135,7 +136,7 @@ function readSource(root: string, name: string, seen: string[]): ResolvedSource 
 function asEntry(entry: unknown, where: string, path: string): ProgramOverrides {
   if (typeof entry === 'string') return { folder: entry };
   if (checkOverrides.Check(entry)) return entry;
-  const fault = firstSchemaFault(checkOverrides.Errors(entry), where, 'is not a field a boot manifest may set (only folder, config, restart, heartbeatMs, memoryLimitPages, startTimeoutMs)');
+  const fault = firstSchemaFault(checkOverrides.Errors(entry), where, 'is not a field a boot manifest may set (only folder, config, restart, heartbeatMs, memoryLimitPages, heapLimitMiB, startTimeoutMs)');
   const field = fault?.field ? `${where}.${fault.field}` : where;
   const message = fault?.field ? fault.message.replace(`field "${fault.field}"`, `field "${field}"`) : fault?.message ?? `${where}: invalid entry`;
   throw new ManifestError(`${path}: ${message}`, field, fault?.reason);

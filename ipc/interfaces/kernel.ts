@@ -19,6 +19,8 @@ export const ProcessRow = Type.Object({
   messages: Type.Integer(),
   /** Messages too large for a ring that went through lent RAM pages (ipc/bulk.ts). */
   bulk: Type.Integer(),
+  /** Bytes of JavaScript heap the program's thread uses (its isolate's, as of its last heartbeat; 0 before one). */
+  heapBytes: Type.Integer({ minimum: 0 }),
   device: Type.Optional(Type.String()),
 });
 

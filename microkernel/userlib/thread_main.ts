@@ -17,7 +17,7 @@ import type { ClientOf, InterfaceDefinition } from '../../ipc/define.js';
 import { logInterface } from '../../ipc/interfaces/log.js';
 import { memoryInterface } from '../../ipc/interfaces/memory.js';
 import { memoryBulkCarrier } from './bulk_carrier.js';
-import { HEARTBEAT_BEATS, HEARTBEAT_BULK, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, type BootInfo, type KernelToThread } from '../protocol.js';
+import { HEARTBEAT_BEATS, HEARTBEAT_BULK, HEARTBEAT_HEAP_KIB, HEARTBEAT_MESSAGES, HEARTBEAT_WORDS, type BootInfo, type KernelToThread } from '../protocol.js';
 import { KernelLink } from './kernel_link.js';
 import { createLogger } from './logger.js';
 import { LogLink } from './log_link.js';
@@ -143,6 +143,7 @@ async function start(boot: BootInfo): Promise<void> {
     Atomics.add(beats, row + HEARTBEAT_BEATS, 1);
     Atomics.store(beats, row + HEARTBEAT_MESSAGES, endpoint.stats.received);
     Atomics.store(beats, row + HEARTBEAT_BULK, endpoint.stats.bulk);
+    Atomics.store(beats, row + HEARTBEAT_HEAP_KIB, Math.ceil(thread.heapBytes() / 1024));
   }, boot.heartbeat.periodMs);
 
   try {

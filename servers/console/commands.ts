@@ -61,7 +61,7 @@ export const commands: Record<string, Command> = {
   },
   ps: {
     forms: [{ parameters: [] }],
-    summary: 'servers and drivers: generation, state, restarts, uptime, messages handled, bulk messages',
+    summary: 'servers and drivers: generation, state, restarts, uptime, messages handled, bulk messages, heap',
     run: async (_, { kernel }) => ({ output: formatProcessTable((await kernel.list({})).rows) }),
   },
   restart: withName('restart', 'stop NAME and start its next generation'),

@@ -61,7 +61,7 @@ class FakeTerminal {
 
 const kernelCalls: string[] = [];
 const fakeKernel = fakePeer('kernel', kernelInterface, {
-  list: () => ({ rows: [{ name: 'log', kind: 'server' as const, generation: 2, state: 'running', restarts: 1, uptimeMs: 61_000, messages: 42, bulk: 3 }] }),
+  list: () => ({ rows: [{ name: 'log', kind: 'server' as const, generation: 2, state: 'running', restarts: 1, uptimeMs: 61_000, messages: 42, bulk: 3, heapBytes: 25_000_000 }] }),
   restart: ({ name }) => {
     kernelCalls.push(`restart ${name}`);
     if (name !== 'log') throw new NotFoundError(`no server or driver named "${name}" (see ps)`);
@@ -108,8 +108,8 @@ describe('console server', () => {
     type(main, 'ps\r');
     const text = await main.until('baton> ', from);
     expect(text).toContain('ps\r\n');
-    expect(text).toMatch(/NAME\s+KIND\s+GEN\s+STATE\s+RESTARTS\s+UPTIME\s+MSGS\s+BULK/);
-    expect(text).toMatch(/log\s+server\s+2\s+running\s+1\s+1m01s\s+42\s+3/);
+    expect(text).toMatch(/NAME\s+KIND\s+GEN\s+STATE\s+RESTARTS\s+UPTIME\s+MSGS\s+BULK\s+HEAP/);
+    expect(text).toMatch(/log\s+server\s+2\s+running\s+1\s+1m01s\s+42\s+3\s+23\.8MiB/);
   });
 
   it('console reports an unknown command in one line and returns to the prompt', async () => {

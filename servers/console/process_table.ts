@@ -9,19 +9,27 @@ export interface ProcessTableRow {
   readonly uptimeMs: number;
   readonly messages: number;
   readonly bulk: number;
+  /** Bytes of JavaScript heap its thread uses (0: not measured, or no thread). */
+  readonly heapBytes: number;
   readonly device?: string;
 }
 
-const HEADINGS = ['NAME', 'KIND', 'GEN', 'STATE', 'RESTARTS', 'UPTIME', 'MSGS', 'BULK', 'DEVICE'];
+const HEADINGS = ['NAME', 'KIND', 'GEN', 'STATE', 'RESTARTS', 'UPTIME', 'MSGS', 'BULK', 'HEAP', 'DEVICE'];
 
 export function formatProcessTable(rows: readonly ProcessTableRow[]): string {
   const cells = rows.map((row) => [
     row.name, row.kind, String(row.generation), row.state, String(row.restarts),
-    row.state === 'running' ? formatUptime(row.uptimeMs) : '-', String(row.messages), String(row.bulk), row.device ?? '',
+    row.state === 'running' ? formatUptime(row.uptimeMs) : '-', String(row.messages), String(row.bulk),
+    row.heapBytes > 0 ? formatHeap(row.heapBytes) : '-', row.device ?? '',
   ]);
   const widths = HEADINGS.map((heading, column) => Math.max(heading.length, ...cells.map((cell) => cell[column]!.length)));
   const render = (cell: string[]) => cell.map((text, column) => text.padEnd(widths[column]!)).join('  ').trimEnd();
   return [render(HEADINGS), ...cells.map(render)].join('\n');
+}
+
+/** A heap size in MiB, one decimal, without a space so the table stays one word per column: 23.4MiB. */
+export function formatHeap(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)}MiB`;
 }
 
 export function formatUptime(milliseconds: number): string {

@@ -44,7 +44,7 @@ async function commandUntil(running: RunningSystem, line: string, pattern: RegEx
   throw new Error(`"${line}" never printed ${pattern}; last output:\n${output}`);
 }
 
-/** The BULK column of `name`'s ps row (NAME KIND GEN STATE RESTARTS UPTIME MSGS BULK [DEVICE]) once it reaches `atLeast`. */
+/** The BULK column of `name`'s ps row (NAME KIND GEN STATE RESTARTS UPTIME MSGS BULK HEAP [DEVICE]) once it reaches `atLeast`. */
 async function bulkUntil(running: RunningSystem, name: string, atLeast: number): Promise<number> {
   const bulkOf = (table: string) => Number(table.split('\n').find((line) => line.startsWith(name + ' '))?.split(/\s+/)[7] ?? Number.NaN);
   return bulkOf(await running.commandUntil('ps', (table) => bulkOf(table) >= atLeast, `${name} with a BULK count of at least ${atLeast}`));

@@ -115,4 +115,21 @@ describe('drivers that misbehave', () => {
     expect(await running.command('random 4')).toMatch(/^[0-9a-f]{8}$/);
     expect(await running.command('ps')).toMatch(/^flaky\s+driver\s+3\s+running\s/m);
   }, 120_000);
+
+  it('a driver whose heap outgrows its heapLimitMiB is ended as out of memory and restarted; ps shows every thread\'s heap', async () => {
+    // Generation 1 keeps 40 MiB more every few milliseconds once it is ready; generation 2 behaves.
+    const hoard = 'if (driver.generation === 1) { const hoard: number[][] = []; setTimeout(() => setInterval(() => { for (let i = 0; i < 50; i++) hoard.push(new Array(100_000).fill(i)); }, 5), 200); }';
+    const folder = testDriver('hoards', atInit(hoard), { heapLimitMiB: 64 });
+    const running = await bootWithoutRng();
+    expect(await running.command(`load ${folder}`)).toContain('→ hoards: generation 1 running');
+    await running.waitFor((output) => /hoards: generation 1 out of memory: its JavaScript heap reached its limit of 64 MiB \(heapLimitMiB\); restarting in 0 ms/.test(output),
+      'hoards to be ended as out of memory');
+    expect(await running.command('random 4')).toMatch(/^[0-9a-f]{8}$/);
+    const ps = await running.commandUntil('ps', (table) => /^hoards\s+driver\s+2\s+running\s+1\s+\S+\s+\d+\s+\d+\s+\d+\.\dMiB/m.test(table),
+      'hoards generation 2 running, with its heap measured');
+    expect(ps).toMatch(/^NAME\s+KIND\s+GEN\s+STATE\s+RESTARTS\s+UPTIME\s+MSGS\s+BULK\s+HEAP\s+DEVICE$/m);
+    const heapOf = (name: string) => Number(/^(\S+)\s+(?:\S+\s+){7}(\d+\.\d)MiB/m.exec(ps.split('\n').find((line) => line.startsWith(`${name} `)) ?? '')?.[2]);
+    for (const name of ['memory', 'log', 'console', 'hoards']) expect(heapOf(name)).toBeGreaterThan(0);
+    expect(heapOf('hoards')).toBeLessThan(64);
+  }, 120_000);
 });
