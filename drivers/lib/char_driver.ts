@@ -7,9 +7,10 @@
 //     write(device, bytes) { ...queue bytes to the hardware... },
 //   });
 //
-// Input waits in an inbox until the reader reads it. Once the inbox holds READ_BUFFER_BYTES,
-// `received` answers false: the driver should stop taking input from its device (which
-// keeps it) until `resumeInput` is called. Writes are handed to the driver one at a time,
+// Input waits in an inbox until the reader says it holds it (a later read's `from` is past
+// it: ipc/interfaces/chardev.ts), so a reader that dies with a reply in flight reads the same
+// input again. Once the inbox holds READ_BUFFER_BYTES, `received` answers false: the driver
+// should stop taking input from its device (which keeps it) until `resumeInput` is called. Writes are handed to the driver one at a time,
 // in the order they arrived, so two clients' output never interleaves.
 
 import { chardevInterface, READ_BUFFER_BYTES } from '../../ipc/interfaces/chardev.js';
@@ -38,11 +39,34 @@ export interface CharDriverDefinition {
 
 type InboxEvent = { kind: 'input'; data: Uint8Array } | { kind: 'hangup' };
 
-/** What arrived and was not read yet, and the readers waiting for it. */
+/** What a reader asks of the inbox (the chardev read's arguments). */
+interface ReadRequest {
+  readonly maximumBytes: number;
+  readonly waitMs: number;
+  readonly afterHangup: boolean;
+  readonly stream: number;
+  readonly from: number;
+}
+
+/** A number for this generation's input stream: not 0, and not one a reader is likely to hold from another generation. */
+function newStreamNumber(): number {
+  return (1 + Math.floor(Math.random() * 0xffff_fffe)) >>> 0;
+}
+
+/**
+ * What arrived and the reader does not hold yet, and the readers waiting for it. Every
+ * input byte and every hangup is one position of `stream`; `base` is the position of the
+ * first one kept. A read hands out what follows `base` without forgetting it; a later read
+ * whose `from` is past it lets it go (the reader has kept it).
+ */
 class Inbox {
+  readonly stream = newStreamNumber();
   private readonly events: InboxEvent[] = [];
+  private base = 0;
+  /** Positions kept: input bytes plus hangups. */
+  private positions = 0;
   private bytes = 0;
-  /** The far end is hung up as of the last byte read. */
+  /** The far end is hung up as of `base`. */
   private hungUp = false;
   private refused = false;
   private readonly waiters = new Set<() => void>();
@@ -51,6 +75,7 @@ class Inbox {
 
   push(event: InboxEvent): boolean {
     this.events.push(event);
+    this.positions += event.kind === 'input' ? event.data.length : 1;
     if (event.kind === 'input') this.bytes += event.data.length;
     for (const wake of [...this.waiters]) wake();
     if (this.bytes >= READ_BUFFER_BYTES) this.refused = true;
@@ -58,30 +83,27 @@ class Inbox {
   }
 
   /** Takes input for a reader; `present` says whether the reader is still there to get the reply. */
-  async read(maximumBytes: number, waitMs: number, afterHangup: boolean, present: () => boolean): Promise<{ data: Uint8Array; ended: boolean }> {
+  async read(request: ReadRequest, present: () => boolean): Promise<{ data: Uint8Array; ended: boolean; stream: number; at: number; next: number }> {
+    this.forget(request.stream, request.from);
     // A reader that does not know yet that the far end hung up is told at once.
-    if (this.events.length === 0 && !(this.hungUp && !afterHangup)) await this.wait(waitMs);
-    // A reader that went while it waited (its console restarted) must not take input with it.
-    if (!present()) return { data: new Uint8Array(0), ended: this.hungUp };
+    if (this.events.length === 0 && !(this.hungUp && !request.afterHangup)) await this.wait(request.waitMs);
+    // A reader that went while it waited (its console restarted) gets nothing; what it would have got stays kept.
+    if (!present()) return { data: new Uint8Array(0), ended: this.hungUp, stream: this.stream, at: this.base, next: this.base };
     const taken: Uint8Array[] = [];
     let length = 0;
-    while (length < maximumBytes && this.events[0]?.kind === 'input') {
-      const event = this.events[0];
-      const part = event.data.subarray(0, maximumBytes - length);
+    let index = 0;
+    for (; length < request.maximumBytes && this.events[index]?.kind === 'input'; index++) {
+      const event = this.events[index] as { kind: 'input'; data: Uint8Array };
+      const part = event.data.subarray(0, request.maximumBytes - length);
       taken.push(part);
       length += part.length;
-      if (part.length === event.data.length) this.events.shift();
-      else this.events[0] = { kind: 'input', data: event.data.subarray(part.length) };
+      if (part.length < event.data.length) break;
     }
-    if (length > 0) this.hungUp = false;
-    if (this.events[0]?.kind === 'hangup' && length < maximumBytes) {
-      this.events.shift();
-      this.hungUp = true;
-    }
-    this.bytes -= length;
-    if (this.refused && this.bytes < READ_BUFFER_BYTES / 2) {
-      this.refused = false;
-      this.resume();
+    let ended = length > 0 ? false : this.hungUp;
+    let positions = length;
+    if (length < request.maximumBytes && this.events[index]?.kind === 'hangup') {
+      ended = true;
+      positions++;
     }
     const data = new Uint8Array(length);
     let offset = 0;
@@ -89,7 +111,35 @@ class Inbox {
       data.set(part, offset);
       offset += part.length;
     }
-    return { data, ended: this.hungUp };
+    return { data, ended, stream: this.stream, at: this.base, next: (this.base + positions) >>> 0 };
+  }
+
+  /** The reader holds everything of `stream` before `from`: forget it (nothing, for another stream or a position not handed out). */
+  private forget(stream: number, from: number): void {
+    if (stream !== this.stream) return;
+    let count = (from - this.base) >>> 0;
+    if (count === 0 || count > this.positions) return;
+    this.positions -= count;
+    this.base = from >>> 0;
+    while (count > 0) {
+      const event = this.events[0]!;
+      if (event.kind === 'hangup') {
+        this.events.shift();
+        this.hungUp = true;
+        count--;
+        continue;
+      }
+      const dropped = Math.min(count, event.data.length);
+      if (dropped === event.data.length) this.events.shift();
+      else this.events[0] = { kind: 'input', data: event.data.subarray(dropped) };
+      this.bytes -= dropped;
+      this.hungUp = false;
+      count -= dropped;
+    }
+    if (this.refused && this.bytes < READ_BUFFER_BYTES / 2) {
+      this.refused = false;
+      this.resume();
+    }
   }
 
   private wait(waitMs: number): Promise<void> {
@@ -136,7 +186,7 @@ export function defineCharDriver(definition: CharDriverDefinition): ServerDefini
           writing = done.catch(() => undefined);
           return done.then(() => ({ written: data.length }));
         },
-        read: ({ maximumBytes, waitMs, afterHangup }, call) => inbox.read(maximumBytes, waitMs, afterHangup, () => driver.server.isOpen(call)),
+        read: (request, call) => inbox.read(request, () => driver.server.isOpen(call)),
       });
       await definition.init(bound);
     },

@@ -8,6 +8,7 @@ let rig: DeviceRig | undefined;
 afterEach(async () => {
   await rig?.stop();
   rig = undefined;
+  place = { stream: 0, from: 0 };
 });
 
 /** The driver alone in a worker, against the real device model in this thread. */
@@ -29,17 +30,22 @@ async function startDriver() {
   return { harness, model, outputContains, output: () => output };
 }
 
-/** Reads the driver's chardev until `predicate` holds for what was read (or the far end hung up). */
-async function readUntil(harness: ServerHarness, predicate: (text: string, ended: boolean) => boolean): Promise<{ text: string; ended: boolean }> {
+/** Where the test's reads go on from in the driver's input stream: each read passes the one before it. */
+let place = { stream: 0, from: 0 };
+
+/** Reads the driver's chardev until `predicate` holds for what was read (or the far end hung up), holding each reply before the next read. */
+async function readUntil(harness: ServerHarness, predicate: (text: string, ended: boolean) => boolean) {
   const device = harness.client(chardevInterface);
   let text = '';
   let ended = false;
+  let last: { data: Uint8Array; ended: boolean; stream: number; at: number; next: number } | undefined;
   while (!predicate(text, ended)) {
-    const reply = await device.read({ maximumBytes: 16384, waitMs: 1000, afterHangup: false });
-    text += new TextDecoder().decode(reply.data);
-    ended = reply.ended;
+    last = await device.read({ maximumBytes: 16384, waitMs: 1000, afterHangup: false, ...place });
+    text += new TextDecoder().decode(last.data);
+    ended = last.ended;
+    place = { stream: last.stream, from: last.next };
   }
-  return { text, ended };
+  return { text, ended, last: last! };
 }
 
 describe('virtio-console driver', () => {
@@ -75,7 +81,7 @@ describe('virtio-console driver', () => {
     const read = await readUntil(harness, (_, ended) => ended);
     expect(read.text).toBe('shutdown\n');
     // A reader that did not know is told again at once (a restarted console learns it too).
-    expect((await harness.client(chardevInterface).read({ maximumBytes: 16, waitMs: 5000, afterHangup: false })).ended).toBe(true);
+    expect((await harness.client(chardevInterface).read({ maximumBytes: 16, waitMs: 5000, afterHangup: false, ...place })).ended).toBe(true);
   });
 
   it('holds back input beyond its buffer in the device and loses none of it', async () => {
@@ -99,5 +105,39 @@ describe('virtio-console driver', () => {
     await Promise.all([device.write({ data: new TextEncoder().encode(first) }), device.write({ data: new TextEncoder().encode(second) })]);
     await outputContains('b'.repeat(20000));
     expect(output()).toBe(first + second);
+  });
+
+  it('keeps input until a later read passes it: a reader that lost a reply reads the same bytes again, and none twice once it holds them', async () => {
+    const { harness, model } = await startDriver();
+    const device = harness.client(chardevInterface);
+    model.pushInput(new TextEncoder().encode('ps\n'));
+    const { last: first } = await readUntil(harness, (text) => text === 'ps\n');
+    // A reader that died before keeping that reply asks from where it was: the same bytes come again.
+    const again = await device.read({ maximumBytes: 16, waitMs: 1000, afterHangup: false, stream: first.stream, from: first.at });
+    expect(new TextDecoder().decode(again.data)).toBe('ps\n');
+    expect(again).toMatchObject({ at: first.at, next: first.next, stream: first.stream });
+    // One that kept it goes on from its next: nothing twice, and what came after follows.
+    model.pushInput(new TextEncoder().encode('mem\n'));
+    const after = await device.read({ maximumBytes: 16, waitMs: 1000, afterHangup: false, stream: again.stream, from: again.next });
+    expect(new TextDecoder().decode(after.data)).toBe('mem\n');
+    // Passed input is forgotten: a reader of another stream (a console that read an earlier driver generation) starts at what is kept.
+    const other = await device.read({ maximumBytes: 16, waitMs: 0, afterHangup: false, stream: (after.stream + 1) >>> 0 || 1, from: 0 });
+    expect(new TextDecoder().decode(other.data)).toBe('mem\n');
+    expect(other.at).toBe(after.at);
+  });
+
+  it('a hangup is one place in the stream: read again until a read passes it, then known as the state of the far end', async () => {
+    const { harness, model } = await startDriver();
+    const device = harness.client(chardevInterface);
+    model.pushInput(new TextEncoder().encode('ps'));
+    model.endInput();
+    const { text, last } = await readUntil(harness, (_, ended) => ended);
+    expect(text).toBe('ps');
+    expect(last.next).toBe((last.at + last.data.length + 1) >>> 0);
+    const lost = await device.read({ maximumBytes: 16, waitMs: 1000, afterHangup: false, stream: last.stream, from: last.at });
+    expect(lost).toMatchObject({ ended: true, at: last.at, next: last.next });
+    const passed = await device.read({ maximumBytes: 16, waitMs: 0, afterHangup: true, stream: last.stream, from: last.next });
+    expect(passed).toMatchObject({ ended: true, at: last.next, next: last.next });
+    expect(passed.data).toHaveLength(0);
   });
 });

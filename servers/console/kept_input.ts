@@ -3,11 +3,21 @@
 // console`, a crash of the console and `kexec`, and run in the next generation in order.
 // Without a KHO service it lives in the server only.
 //
-// Block layout (little-endian): a 16-byte header {magic "BTIN", version 1, slots, slot
-// capacity}, then `slots` slots of SLOT_HEADER + capacity bytes. A slot: the terminal's
-// device name (32 bytes, UTF-8, zero-padded), the kept length (u32), flags (u32: bit 0 the
-// last line taken ended with CR, so a LF that follows is part of it), then the kept bytes:
-// raw input from the start of the first line not yet taken.
+// With the bytes, a terminal keeps its place in its driver's input stream (the chardev
+// read's `stream` and `next`, ipc/interfaces/chardev.ts). Bytes and place change in one
+// step: every change is written into the spare copy of the slot's state, and one word then
+// says which copy is current. So a console that dies at any instruction leaves either the
+// state before the change or the state after it, never half of each: the next generation
+// reads from the driver exactly what this one had not kept yet.
+//
+// Block layout (little-endian): a 16-byte header {magic "BTIN", version 2, slots, slot
+// capacity}, then `slots` slots. A slot: the terminal's device name (32 bytes, UTF-8,
+// zero-padded), the current copy (u32: 0 or 1), two copies of the state {start, length,
+// flags, stream, next, running} (u32 each), then the kept bytes as a ring of `capacity`
+// bytes: the kept input is `length` bytes from ring position `start` (mod capacity), raw
+// input from the start of the first line not yet run to its end; its first `running`
+// bytes are the line being run. Flags: bit 0, the last line taken ended with CR, so a LF
+// that follows is part of it; bit 1, the line being run ended with CR.
 
 import type { ClientOf } from '../../ipc/define.js';
 import type { khoInterface } from '../../ipc/interfaces/kho.js';
@@ -15,32 +25,55 @@ import type { Ram } from '../../hal/ram.js';
 import type { StartKind } from '../../microkernel/protocol.js';
 import { openPreservedBlock } from '../../microkernel/userlib/preserved_block.js';
 
-/** Input one terminal keeps: at most this many bytes ahead of what it ran. */
+/** Input one terminal keeps: at most this many bytes ahead of what it ran (a power of two: the ring's size). */
 export const KEPT_INPUT_BYTES = 64 * 1024;
 const SLOTS = 4;
 const MAGIC = 0x4e495442; // "BTIN"
-const VERSION = 1;
+const VERSION = 2;
 const HEADER = 16;
 const NAME_BYTES = 32;
-const SLOT_HEADER = NAME_BYTES + 8;
-const LENGTH_AT = NAME_BYTES, FLAGS_AT = NAME_BYTES + 4;
+const CURRENT_AT = NAME_BYTES;
+const STATE_AT = NAME_BYTES + 4;
+const STATE_BYTES = 24;
+const SLOT_HEADER = STATE_AT + 2 * STATE_BYTES;
 const AFTER_CARRIAGE_RETURN = 1;
+const RUNNING_ENDED_WITH_CARRIAGE_RETURN = 2;
 const SLOT_BYTES = SLOT_HEADER + KEPT_INPUT_BYTES;
 const BLOCK_BYTES = HEADER + SLOTS * SLOT_BYTES;
 
-/** One terminal's kept input: bytes received and not yet taken as a line to run. */
+/** A place in a driver's input stream: what the next read's `stream` and `from` are. */
+export interface StreamPlace {
+  readonly stream: number;
+  readonly next: number;
+}
+
+/** One terminal's kept input: bytes received and not yet taken as a line to run, and where reading goes on. */
 export interface KeptInput {
   /** The bytes kept, oldest first (a copy). */
   bytes(): Uint8Array;
   readonly length: number;
   /** How many more bytes fit. */
   room(): number;
-  /** Appends received bytes (at most room()). */
-  append(data: Uint8Array): void;
-  /** Drops the first `count` bytes: a line taken to run (`carriageReturn`: it ended with CR). */
+  /** Where the next read of the driver starts. */
+  readonly place: StreamPlace;
+  /** Appends received bytes (at most room()) and moves the place past them, in one step. */
+  receive(data: Uint8Array, place: StreamPlace): void;
+  /** Moves the place on without bytes (a hangup read, another stream). */
+  advance(place: StreamPlace): void;
+  /** Drops the first `count` bytes: a line run, or taken to run (`carriageReturn`: it ended with CR). */
   take(count: number, carriageReturn: boolean): void;
-  /** Keeps only the first `length` bytes (a hung-up session's unfinished line goes). */
-  truncate(length: number): void;
+  /**
+   * The first `count` bytes are the line being run: kept until take() after its answer, so
+   * a generation that dies running it leaves its next generation the line (`running`), to
+   * say it was not run again.
+   */
+  begin(count: number, carriageReturn: boolean): void;
+  /** Bytes at the front that were the line being run when the last change was made (0: none). */
+  readonly running: number;
+  /** The line being run ended with CR. */
+  readonly runningEndedWithCarriageReturn: boolean;
+  /** Keeps only the first `length` bytes (a hung-up session's unfinished line goes) and moves the place past the hangup, in one step. */
+  hangUp(length: number, place: StreamPlace): void;
   /** The last line taken ended with CR (a LF at the front belongs to it). */
   readonly afterCarriageReturn: boolean;
 }
@@ -95,56 +128,122 @@ function slotFor(ram: Ram, pa: number, device: string): number {
   return slot;
 }
 
+/** A slot's state: one of its two copies. */
+interface SlotState {
+  /** Ring position of the first kept byte (u32, counting on; the ring index is this mod the capacity). */
+  readonly start: number;
+  readonly length: number;
+  readonly flags: number;
+  readonly stream: number;
+  readonly next: number;
+  readonly running: number;
+}
+
+const FIELDS = ['start', 'length', 'flags', 'stream', 'next', 'running'] as const;
+
 class RamKeptInput implements KeptInput {
   constructor(private readonly ram: Ram, private readonly slot: number) {
-    if (this.length > KEPT_INPUT_BYTES) this.ram.writeU32(this.slot + LENGTH_AT, 0);
+    const state = this.state;
+    if (state.length > KEPT_INPUT_BYTES || this.ram.readU32(this.slot + CURRENT_AT) > 1) {
+      this.ram.writeU32(this.slot + CURRENT_AT, 0);
+      this.commit({ start: 0, length: 0, flags: 0, stream: 0, next: 0, running: 0 });
+    }
+  }
+
+  private get state(): SlotState {
+    const at = this.slot + STATE_AT + (this.ram.readU32(this.slot + CURRENT_AT) & 1) * STATE_BYTES;
+    const [start, length, flags, stream, next, running] = FIELDS.map((_, index) => this.ram.readU32(at + 4 * index)) as [number, number, number, number, number, number];
+    return { start, length, flags, stream, next, running: Math.min(running, length) };
+  }
+
+  /** Writes `state` into the spare copy, then makes it current with one word. */
+  private commit(state: SlotState): void {
+    const spare = (this.ram.readU32(this.slot + CURRENT_AT) & 1) ^ 1;
+    const at = this.slot + STATE_AT + spare * STATE_BYTES;
+    FIELDS.forEach((field, index) => this.ram.writeU32(at + 4 * index, state[field] >>> 0));
+    this.ram.writeU32(this.slot + CURRENT_AT, spare);
   }
 
   get length(): number {
-    return this.ram.readU32(this.slot + LENGTH_AT);
+    return this.state.length;
   }
 
-  private get flags(): number {
-    return this.ram.readU32(this.slot + FLAGS_AT);
+  get place(): StreamPlace {
+    const { stream, next } = this.state;
+    return { stream, next };
   }
 
-  private setFlag(flag: number, on: boolean): void {
-    this.ram.writeU32(this.slot + FLAGS_AT, on ? this.flags | flag : this.flags & ~flag);
+  get afterCarriageReturn(): boolean {
+    return (this.state.flags & AFTER_CARRIAGE_RETURN) !== 0;
+  }
+
+  get running(): number {
+    return this.state.running;
+  }
+
+  get runningEndedWithCarriageReturn(): boolean {
+    return (this.state.flags & RUNNING_ENDED_WITH_CARRIAGE_RETURN) !== 0;
   }
 
   bytes(): Uint8Array {
-    return this.ram.read(this.slot + SLOT_HEADER, this.length);
+    const { start, length } = this.state;
+    const bytes = new Uint8Array(length);
+    const first = start % KEPT_INPUT_BYTES;
+    const head = Math.min(length, KEPT_INPUT_BYTES - first);
+    bytes.set(this.ram.read(this.ring + first, head));
+    if (head < length) bytes.set(this.ram.read(this.ring, length - head), head);
+    return bytes;
   }
 
   room(): number {
     return KEPT_INPUT_BYTES - this.length;
   }
 
-  append(data: Uint8Array): void {
-    if (data.length > this.room()) throw new RangeError(`kept input: ${data.length} bytes do not fit in ${this.room()}`);
-    this.ram.write(this.slot + SLOT_HEADER + this.length, data);
-    this.ram.writeU32(this.slot + LENGTH_AT, this.length + data.length);
+  receive(data: Uint8Array, place: StreamPlace): void {
+    const state = this.state;
+    if (data.length > KEPT_INPUT_BYTES - state.length) throw new RangeError(`kept input: ${data.length} bytes do not fit in ${KEPT_INPUT_BYTES - state.length}`);
+    // Into ring space past the kept bytes: nothing current changes until the commit.
+    const end = (state.start + state.length) % KEPT_INPUT_BYTES;
+    const head = Math.min(data.length, KEPT_INPUT_BYTES - end);
+    this.ram.write(this.ring + end, data.subarray(0, head));
+    if (head < data.length) this.ram.write(this.ring, data.subarray(head));
+    this.commit({ ...state, length: state.length + data.length, stream: place.stream, next: place.next });
+  }
+
+  advance(place: StreamPlace): void {
+    this.commit({ ...this.state, stream: place.stream, next: place.next });
   }
 
   take(count: number, carriageReturn: boolean): void {
-    const rest = this.bytes().subarray(Math.min(count, this.length));
-    this.ram.write(this.slot + SLOT_HEADER, rest);
-    this.ram.writeU32(this.slot + LENGTH_AT, rest.length);
-    this.setFlag(AFTER_CARRIAGE_RETURN, carriageReturn);
+    const state = this.state;
+    const taken = Math.min(count, state.length);
+    const flags = carriageReturn ? state.flags | AFTER_CARRIAGE_RETURN : state.flags & ~AFTER_CARRIAGE_RETURN;
+    this.commit({ ...state, start: (state.start + taken) >>> 0, length: state.length - taken, flags, running: 0 });
   }
 
-  truncate(length: number): void {
-    if (length < this.length) this.ram.writeU32(this.slot + LENGTH_AT, Math.max(0, length));
+  begin(count: number, carriageReturn: boolean): void {
+    const state = this.state;
+    const flags = carriageReturn ? state.flags | RUNNING_ENDED_WITH_CARRIAGE_RETURN : state.flags & ~RUNNING_ENDED_WITH_CARRIAGE_RETURN;
+    this.commit({ ...state, running: Math.min(count, state.length), flags });
   }
 
-  get afterCarriageReturn(): boolean {
-    return (this.flags & AFTER_CARRIAGE_RETURN) !== 0;
+  hangUp(length: number, place: StreamPlace): void {
+    const state = this.state;
+    const kept = Math.max(0, Math.min(length, state.length));
+    this.commit({ ...state, length: kept, running: Math.min(state.running, kept), stream: place.stream, next: place.next });
+  }
+
+  private get ring(): number {
+    return this.slot + SLOT_HEADER;
   }
 }
 
 class PrivateKeptInput implements KeptInput {
   private kept = new Uint8Array(0);
   afterCarriageReturn = false;
+  running = 0;
+  runningEndedWithCarriageReturn = false;
+  place: StreamPlace = { stream: 0, next: 0 };
 
   get length(): number {
     return this.kept.length;
@@ -158,19 +257,32 @@ class PrivateKeptInput implements KeptInput {
     return KEPT_INPUT_BYTES - this.kept.length;
   }
 
-  append(data: Uint8Array): void {
+  receive(data: Uint8Array, place: StreamPlace): void {
     const joined = new Uint8Array(this.kept.length + data.length);
     joined.set(this.kept);
     joined.set(data, this.kept.length);
     this.kept = joined;
+    this.place = place;
+  }
+
+  advance(place: StreamPlace): void {
+    this.place = place;
   }
 
   take(count: number, carriageReturn: boolean): void {
     this.kept = this.kept.slice(count);
     this.afterCarriageReturn = carriageReturn;
+    this.running = 0;
   }
 
-  truncate(length: number): void {
+  begin(count: number, carriageReturn: boolean): void {
+    this.running = Math.min(count, this.kept.length);
+    this.runningEndedWithCarriageReturn = carriageReturn;
+  }
+
+  hangUp(length: number, place: StreamPlace): void {
     this.kept = this.kept.slice(0, Math.max(0, length));
+    this.running = Math.min(this.running, this.kept.length);
+    this.place = place;
   }
 }

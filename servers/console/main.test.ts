@@ -18,6 +18,8 @@ class FakeTerminal {
   private waiters: Array<() => void> = [];
   private readonly typed: Array<Uint8Array | 'hangup'> = [];
   private readers: Array<() => void> = [];
+  /** The stream position of the next byte typed. */
+  private position = 0;
   reading: Promise<void>;
   private read!: () => void;
   constructor(readonly device: string) {
@@ -41,9 +43,12 @@ class FakeTerminal {
             });
           });
         }
+        // Each read takes what it answers (a real driver keeps it until a later read's `from` passes it).
         const next = this.typed.shift();
-        if (next === undefined) return { data: new Uint8Array(0), ended: false };
-        return next === 'hangup' ? { data: new Uint8Array(0), ended: true } : { data: next, ended: false };
+        const at = this.position;
+        const data = next === undefined || next === 'hangup' ? new Uint8Array(0) : next;
+        this.position += data.length + (next === 'hangup' ? 1 : 0);
+        return { data, ended: next === 'hangup', stream: 1, at, next: this.position };
       },
     });
   }

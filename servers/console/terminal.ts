@@ -4,8 +4,11 @@
 //
 // The terminal reads its device in a loop (chardev.read). What it reads is kept
 // (kept_input.ts) until a line is taken to run, so a new generation of the console — after
-// `restart console`, a crash or a kexec — replays what was typed ahead and runs it. A read
-// that fails because the driver restarted is simply read again: the new driver kept the
+// `restart console`, a crash or a kexec — replays what was typed ahead and runs it. The
+// place reading goes on from is kept in the same step as the bytes, and the driver forgets
+// input only once a read passes it, so a console killed with a reply on its way loses no
+// input and runs none twice: its next generation reads the same bytes again. A read that
+// fails because the driver restarted is simply read again: the new driver kept the
 // device's input. Output is written in order, one write after another; a write cut off by
 // a driver restart is written again (the part shown before the restart may show twice).
 // End of input (a hangup) on the main console means shutdown; on another terminal it ends
@@ -17,7 +20,7 @@ import { READ_MAXIMUM_BYTES, READ_MAXIMUM_WAIT_MS, type chardevInterface } from 
 import type { Logger } from '../../microkernel/userlib/logger.js';
 import { runCommand, type CommandServices } from './commands.js';
 import { completeLine } from './completion.js';
-import type { KeptInput } from './kept_input.js';
+import type { KeptInput, StreamPlace } from './kept_input.js';
 import { LineDiscipline, MAXIMUM_LINE } from './line_discipline.js';
 
 export const PROMPT = 'baton> ';
@@ -63,7 +66,14 @@ export class Terminal {
   private roomWaiter: (() => void) | undefined;
   /** A Tab's completion is being asked for: input and hangups wait in the backlog. */
   private completing = false;
-  private readonly backlog: Array<{ data: Uint8Array; echo: boolean } | 'hangup'> = [];
+  private readonly backlog: Array<{ data: Uint8Array; echo: boolean } | { hangup: StreamPlace }> = [];
+  /** The line being run: kept until its answer is written (its `end` moves with consume()). */
+  private running: Queued | undefined;
+  /** A line the previous generation died running: said once the first prompt is up. */
+  private interrupted: string | undefined;
+  /** A hangup read but waiting in the backlog: reading waits for it, so its place is kept with its effect. */
+  private hangupHandled: Promise<void> | undefined;
+  private handledHangup: () => void = () => undefined;
   private readonly encoder = new TextEncoder();
   /** Called when a command took the system down (shutdown, reboot). */
   onFinal: () => void = () => undefined;
@@ -85,6 +95,12 @@ export class Terminal {
 
   /** Replays what the previous generation kept, then reads the device until the system goes down. */
   open(): void {
+    if (this.kept.running > 0) {
+      // The previous generation died running this line: it is not run again (it may have done its work), but it is said.
+      const line = new LineDiscipline({ echo: false }).feed(this.kept.bytes().subarray(0, this.kept.running)).events.find((event) => event.kind === 'line');
+      this.interrupted = line?.kind === 'line' ? line.text.trim() : undefined;
+      this.kept.take(this.kept.running, this.kept.runningEndedWithCarriageReturn);
+    }
     let replay = this.kept.bytes();
     if (this.kept.afterCarriageReturn && replay[0] === LINE_FEED) {
       this.kept.take(1, false);
@@ -105,6 +121,11 @@ export class Terminal {
    * there it is left out when a line is already waiting, whose answer's prompt says it.
    */
   async prompt(): Promise<void> {
+    if (this.interrupted !== undefined) {
+      this.log.warn({ device: this.options.device, line: this.interrupted }, 'the console restarted while running a line; it was not run again');
+      await this.write(`the console restarted while running "${this.interrupted}" here; it was not run again\r\n`);
+      this.interrupted = undefined;
+    }
     // Without echo a line already waiting is answered first; its prompt says it is ready.
     if (this.options.echo || this.queue.length === 0) {
       this.promptShown = true;
@@ -168,10 +189,17 @@ export class Terminal {
         else await new Promise<void>((resolve) => (this.roomWaiter = resolve));
         continue;
       }
+      if (this.hangupHandled) {
+        await this.hangupHandled;
+        continue;
+      }
       let reply;
+      const place = this.kept.place;
       try {
         const waitMs = reconnecting ? 0 : READ_MAXIMUM_WAIT_MS;
-        reply = await this.device.read({ maximumBytes: Math.min(this.kept.room(), READ_MAXIMUM_BYTES), waitMs, afterHangup: ended });
+        reply = await this.device.read({
+          maximumBytes: Math.min(this.kept.room(), READ_MAXIMUM_BYTES), waitMs, afterHangup: ended, stream: place.stream, from: place.next,
+        });
       } catch (error) {
         reconnecting = true;
         if (error instanceof PeerRestartedError) continue;
@@ -183,19 +211,24 @@ export class Terminal {
       if (failing) this.log.info({ device: this.options.device }, 'reading the terminal again');
       failing = false;
       if (this.closed) return;
+      if (reply.stream === place.stream && reply.at !== place.next) {
+        this.log.warn({ device: this.options.device, from: place.next, at: reply.at }, 'the driver answered from another place in its input than asked');
+      }
+      const afterData: StreamPlace = { stream: reply.stream, next: (reply.at + reply.data.length) >>> 0 };
+      const afterReply: StreamPlace = { stream: reply.stream, next: reply.next };
       if (reply.data.length > 0) {
         ended = false;
-        this.kept.append(reply.data);
+        this.kept.receive(reply.data, afterData);
         this.feed(reply.data, this.options.echo);
-      }
+      } else if (afterData.stream !== place.stream || afterData.next !== place.next) this.kept.advance(afterData);
       if (reconnecting) {
         reconnecting = false;
         this.reprompt();
       }
       if (reply.ended && !ended) {
         ended = true;
-        this.hangup();
-      }
+        this.hangup(afterReply);
+      } else if (afterReply.next !== afterData.next) this.kept.advance(afterReply); // a hangup this terminal knew of already
     }
   }
 
@@ -276,27 +309,33 @@ export class Terminal {
     this.completing = false;
     for (const item of [rest, ...this.backlog.splice(0)]) {
       if (this.completing) this.backlog.push(item);
-      else if (item === 'hangup') this.hangup();
+      else if ('hangup' in item) this.hangup(item.hangup);
       else this.feed(item.data, item.echo);
     }
   }
 
-  /** The device hung up: end of input for the main console, a finished session for a socket. */
-  private hangup(): void {
+  /** The device hung up (`place`: past the hangup): end of input for the main console, a finished session for a socket. */
+  private hangup(place: StreamPlace): void {
     if (this.completing) {
-      this.backlog.push('hangup');
+      this.backlog.push({ hangup: place });
+      this.hangupHandled ??= new Promise((resolve) => (this.handledHangup = resolve));
       return;
     }
     if (this.options.endOfInputShutsDown) {
+      this.kept.advance(place);
       this.queue.push({ kind: 'end-of-input', end: undefined, session: this.session });
       void this.drain();
-      return;
+    } else {
+      // The session's unfinished line goes, and the output of its commands.
+      this.kept.hangUp(this.queuedEnd, place);
+      this.fed = this.queuedEnd;
+      this.discipline = this.newDiscipline();
+      this.session++;
     }
-    // The session's unfinished line goes, and the output of its commands.
-    this.kept.truncate(this.queuedEnd);
-    this.fed = this.queuedEnd;
-    this.discipline = this.newDiscipline();
-    this.session++;
+    if (this.hangupHandled && !this.backlog.some((item) => 'hangup' in item)) {
+      this.hangupHandled = undefined;
+      this.handledHangup();
+    }
   }
 
   /** Drops kept input up to stream position `end` (a line taken to run). */
@@ -305,6 +344,7 @@ export class Terminal {
     this.fed -= end;
     this.queuedEnd = Math.max(0, this.queuedEnd - end);
     for (const entry of this.queue) if (entry.end !== undefined) entry.end -= end;
+    if (this.running?.end !== undefined) this.running.end = Math.max(0, this.running.end - end);
     this.roomWaiter?.();
     this.roomWaiter = undefined;
   }
@@ -315,7 +355,12 @@ export class Terminal {
     try {
       while (this.queue.length > 0 && !this.closed) {
         const next = this.queue.shift()!;
-        if (next.end !== undefined) this.consume(next.end, next.kind !== 'end-of-input' && next.carriageReturn);
+        // A line is kept until its answer is written, unless it ends this console or the system (its next generation is its answer).
+        const kept = next.kind === 'line' && !endsTheConsole(next.text);
+        if (kept) {
+          this.running = next;
+          this.kept.begin(next.end, next.carriageReturn);
+        } else if (next.end !== undefined) this.consume(next.end, next.kind !== 'end-of-input' && next.carriageReturn);
         this.promptShown = false;
         if (next.kind === 'overlong') {
           await this.write(`error: line too long (${next.bytes} bytes; a line holds at most ${MAXIMUM_LINE}): none of it was run\r\n`, next.session);
@@ -330,6 +375,10 @@ export class Terminal {
         if (this.closed) return;
         const output = result.output ? result.output.replace(/\r?\n/g, '\r\n') + '\r\n' : '';
         await this.write(output, next.session);
+        if (kept) {
+          this.running = undefined;
+          this.consume(next.end, next.kind === 'line' && next.carriageReturn);
+        }
         if (result.final && !result.output.startsWith('error:')) {
           this.closed = true;
           this.onFinal();
@@ -344,4 +393,11 @@ export class Terminal {
       this.busy = false;
     }
   }
+}
+
+/** True for a line whose command ends this console generation or the whole system: it is done once it ran, whether or not its answer got out. */
+function endsTheConsole(text: string): boolean {
+  const [command, target] = text.trim().split(/\s+/);
+  if (command === 'kexec' || command === 'reboot' || command === 'shutdown') return true;
+  return (command === 'kill' || command === 'restart' || command === 'stop') && target === 'console';
 }

@@ -25,10 +25,10 @@ async function untilRunning(running: RunningSystem, name: string, generation: nu
   const deadline = Date.now() + DEADLINE_MS;
   let table = '';
   while (Date.now() < deadline) {
-    // Asked over the control socket: a line typed on the main console while the console
-    // itself restarts can be lost (the known race README.md names), and this wait must not
-    // depend on it; the checks after it use the main console again.
-    table = (await running.ctl(['--timeout', '5', 'ps'])).stdout;
+    // Typed on the main console, even while the console itself restarts: a line typed as
+    // a generation dies is read again by the next one (the driver keeps input until the
+    // console has kept it), so each ps answers.
+    table = await running.command('ps');
     const row = rows(table).find((candidate) => candidate.name === name);
     if (row && row.generation >= generation && row.state === 'running') return;
   }
