@@ -20,15 +20,18 @@ import { findNode, getProperty } from './fdt/tree.js';
 import { FIRMWARE_BASE, FIRMWARE_SIZE, FirmwareDevice, type HostRequestHandler, type KexecRequest } from './firmware.js';
 import { InterruptController, INTERRUPT_SOURCES } from './irq.js';
 import type { KernelEntry } from './kernel_entry.js';
-import { INTERRUPT_CONTROLLER_BASE, INTERRUPT_CONTROLLER_SIZE, TIMER_BASE, TIMER_INTERRUPT, TIMER_SIZE, virtioSlotBase, virtioSlotInterrupt } from './board_layout.js';
+import { INTERRUPT_CONTROLLER_BASE, INTERRUPT_CONTROLLER_SIZE, DEFAULT_CPUS, TIMER_BASE, TIMER_SIZE, virtioSlotBase, virtioSlotInterrupt } from './board_layout.js';
 import { MAXIMUM_VIRTIO_DEVICES } from './device_kinds.js';
 import { Ram } from './ram.js';
+import { MachineTimer } from './timer.js';
 import type { VirtioBackend } from './virtio/backend.js';
 import { VirtioMmioTransport } from './virtio/transport.js';
 import { VIRTIO_MMIO_COMPATIBLE, VIRTIO_MMIO_SIZE } from './virtio/registers.js';
 
 export interface BoardOptions {
   readonly ramSize: number;
+  /** Harts (--cpus), 1..64; DEFAULT_CPUS when absent. Each has a cpu node and a CLINT timer. */
+  readonly cpus?: number;
   readonly bootargs: string;
   /** Host path of the kernel image (its compiled microkernel/main.js). */
   readonly kernelImage: string;
@@ -60,6 +63,7 @@ export class Board {
   readonly clock = new Clock();
   readonly doorbells = new DoorbellPage();
   readonly interrupts = new InterruptController(this.doorbells);
+  readonly timer: MachineTimer;
   ram: Ram;
   /** Every virtio device model, in slot order: the board's own, then the spares. */
   private readonly devices: readonly VirtioBackend[];
@@ -81,6 +85,7 @@ export class Board {
     if (this.devices.length > MAXIMUM_VIRTIO_DEVICES) {
       throw new RangeError(`the board has ${MAXIMUM_VIRTIO_DEVICES} virtio slots; ${this.devices.length} devices do not fit`);
     }
+    this.timer = new MachineTimer(this.clock, options.cpus ?? DEFAULT_CPUS);
     this.ram = Ram.allocate(options.ramImage?.length ?? options.ramSize);
     if (options.ramImage) this.ram.write(this.ram.base, options.ramImage);
     this.firmware = this.createFirmware();
@@ -108,12 +113,12 @@ export class Board {
     const tree = buildBoardTree({
       model: 'baton emulated RISC-V board',
       ram: { base: this.ram.base, size: this.ram.size },
-      cpus: 1,
+      cpus: this.timer.harts,
       timebaseFrequency: TIMEBASE_FREQUENCY,
       bootargs: this.options.bootargs,
       ...(devices.length > 0 ? { stdoutPath: `/soc/virtio_mmio@${virtioSlotBase(0).toString(16)}` } : {}),
       interruptController: { base: INTERRUPT_CONTROLLER_BASE, size: INTERRUPT_CONTROLLER_SIZE, sources: INTERRUPT_SOURCES - 1 },
-      timer: { base: TIMER_BASE, size: TIMER_SIZE, interrupt: TIMER_INTERRUPT },
+      timer: { base: TIMER_BASE, size: TIMER_SIZE },
       power: { base: FIRMWARE_BASE, size: FIRMWARE_SIZE },
       devices,
       chosen: {
@@ -162,6 +167,7 @@ export class Board {
       doorbells: this.doorbells.buffer,
       interrupts: this.interrupts.buffer,
       clock: this.clock.buffer,
+      timer: this.timer.descriptor,
       bus: [this.firmware.descriptor, ...this.transports.map((transport) => transport.descriptor)],
       deviceTree,
       image,

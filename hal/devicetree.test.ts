@@ -15,7 +15,7 @@ function board(overrides: Partial<BoardDescription> = {}): BoardDescription {
     timebaseFrequency: 1_000_000,
     bootargs: 'console=hvc0 init=/bin/init',
     interruptController: { base: 0xc00_0000, size: 0x60_0000, sources: 63 },
-    timer: { base: 0x200_0000, size: 0x1_0000, interrupt: 1 },
+    timer: { base: 0x200_0000, size: 0x1_0000 },
     power: { base: 0x10_0000, size: 0x1000 },
     devices: [
       { name: 'virtio_mmio', base: 0x1000_1000, size: 0x1000, interrupt: 2, compatible: ['virtio,mmio'] },
@@ -48,7 +48,7 @@ function summaryOf(description: BoardDescription, stdoutPath: string | undefined
     memoryReservations: description.memoryReservations ?? [],
     reservedMemory: (description.reservedMemory ?? []).map((region) => ({ ...region, noMap: region.noMap ?? false })),
     interruptController: description.interruptController,
-    timer: description.timer,
+    timer: { ...description.timer, interrupt: 3 }, // a CLINT's first interrupt: machine software
     power: description.power,
   };
 }
@@ -80,7 +80,8 @@ describe('buildBoardTree', () => {
     expect(text('/', 'compatible')).toEqual(['baton,board']);
     expect(u32At(tree, '/', '#address-cells')).toEqual([2]);
     expect(u32At(tree, '/cpus', 'timebase-frequency')).toEqual([1_000_000]);
-    expect(text('/cpus/cpu@1', 'riscv,isa')).toEqual(['rv32ima']);
+    expect(text('/cpus/cpu@1', 'riscv,isa')).toEqual(['rv32imac_zicsr_zifencei']);
+    expect(text('/cpus/cpu@1', 'riscv,isa-extensions')).toEqual(['i', 'm', 'a', 'c', 'zicsr', 'zifencei']);
     expect(text('/cpus/cpu@1', 'mmu-type')).toEqual(['riscv,sv32']);
     expect(text('/cpus/cpu@1/interrupt-controller', 'compatible')).toEqual(['riscv,cpu-intc']);
     const intcs = [u32At(tree, '/cpus/cpu@0/interrupt-controller', 'phandle')[0], u32At(tree, '/cpus/cpu@1/interrupt-controller', 'phandle')[0]];
@@ -90,7 +91,8 @@ describe('buildBoardTree', () => {
     const plic = u32At(tree, '/soc/plic@c000000', 'phandle');
     expect(u32At(tree, '/soc/virtio_mmio@10001000', 'interrupt-parent')).toEqual(plic);
     expect(u32At(tree, '/soc/virtio_mmio@10001000', 'reg')).toEqual([0, 0x1000_1000, 0, 0x1000]);
-    expect(text('/soc/timer@2000000', 'compatible')).toEqual(['baton,timer']);
+    expect(text('/soc/clint@2000000', 'compatible')).toEqual(['sifive,clint0', 'riscv,clint0']);
+    expect(u32At(tree, '/soc/clint@2000000', 'interrupts-extended')).toEqual([intcs[0], 3, intcs[0], 7, intcs[1], 3, intcs[1], 7]);
     expect(text('/soc/test@100000', 'compatible')).toEqual(['sifive,test1', 'sifive,test0', 'syscon']);
     const test = u32At(tree, '/soc/test@100000', 'phandle');
     expect(u32At(tree, '/poweroff', 'regmap')).toEqual(test);
@@ -178,7 +180,7 @@ describe('buildBoardTree', () => {
       [{ devices: [{ ...device, base: 0x8000_1000 }] }, /ram and virtio_mmio@80001000 overlap/],
       [{ devices: [{ ...device, interrupt: 0 }] }, /interrupt 0 is not a source 1..63/],
       [{ devices: [{ ...device, interrupt: 64 }] }, /interrupt 64/],
-      [{ timer: { base: 0x200_0000, size: 0x1000, interrupt: 99 } }, /timer: interrupt 99/],
+      [{ timer: { base: 0x200_0000, size: 0 } }, /timer: base/],
       [{ devices: [{ ...device, name: 'bad name' }] }, /invalid node name/],
       [{ devices: [{ ...device, name: 'a@1' }] }, /invalid node name/],
       [{ devices: [{ ...device, compatible: [] }] }, /compatible/],

@@ -5,20 +5,20 @@
 //
 //   / { compatible = "baton,board"; model;
 //     chosen { bootargs; stdout-path; ...extra (e.g. linux,kho-fdt) };
-//     cpus { timebase-frequency; cpu@N { riscv, rv32ima, sv32; interrupt-controller (cpu-intc) } };
+//     cpus { timebase-frequency; cpu@N { riscv, rv32imac_zicsr_zifencei, sv32; interrupt-controller (cpu-intc) } };
 //     memory@<ram base> { device_type = "memory"; reg };
 //     reserved-memory { <name>@<base> { reg; [no-map] } };          (when given)
 //     soc { simple-bus, ranges;
 //       plic@<base>     sifive,plic-1.0.0 / riscv,plic0, interrupts-extended = <&intcN 11 &intcN 9>...
-//       timer@<base>    "baton,timer": a PLIC interrupt source, not a CLINT (see below)
+//       clint@<base>    sifive,clint0 / riscv,clint0, interrupts-extended = <&intcN 3 &intcN 7>... (hal/timer.ts)
 //       test@<base>     sifive,test1 / sifive,test0 / syscon (hal/firmware.ts at offset 0)
 //       <name>@<base>   each device: compatible, reg, interrupts, interrupt-parent = <&plic>
 //                       [baton,spare: a spare (--device) that no boot driver binds] };
 //     poweroff { syscon-poweroff: regmap = <&test>, offset 0, value 0x5555 };
 //     reboot   { syscon-reboot:   regmap = <&test>, offset 0, value 0x7777 } };
 //
-// The timer is described as "baton,timer" because baton's timer raises an ordinary PLIC
-// source (BoardDescription.timer.interrupt), unlike a CLINT's per-hart timer interrupt.
+// The timer is a CLINT as Linux's sifive,clint binding describes one: per hart its machine
+// software (3) and machine timer (7) interrupts on the hart's local interrupt controller.
 // Phandles: cpu N's interrupt controller is N + 1, the PLIC cpus + 1, the test device cpus + 2.
 // Every built tree decodes with `dtc -I dtb -O dts` without a warning (tested).
 //
@@ -66,7 +66,8 @@ export interface BoardDescription {
   stdoutPath?: string;
   /** `sources` is written as riscv,ndev: the highest valid source number. */
   interruptController: { base: number; size: number; sources: number };
-  timer: { base: number; size: number; interrupt: number };
+  /** The CLINT (hal/timer.ts). */
+  timer: { base: number; size: number };
   power: { base: number; size: number };
   devices: BoardDeviceDescription[];
   /** /memreserve/ entries of the blob header. */
@@ -121,6 +122,10 @@ const POWEROFF_VALUE = 0x5555;
 const REBOOT_VALUE = 0x7777;
 const IRQ_MACHINE_EXTERNAL = 11;
 const IRQ_SUPERVISOR_EXTERNAL = 9;
+const IRQ_MACHINE_SOFTWARE = 3;
+const IRQ_MACHINE_TIMER = 7;
+const ISA = 'rv32imac_zicsr_zifencei';
+const ISA_EXTENSIONS = ['i', 'm', 'a', 'c', 'zicsr', 'zifencei'];
 
 const { u32, u64, string, strings, empty } = fdtValue;
 /** A reg value in the root's (and /soc's) 2+2 cells. */
@@ -177,7 +182,9 @@ function cpusNode(description: BoardDescription): FdtNode {
         device_type: string('cpu'),
         reg: u32(index),
         compatible: string('riscv'),
-        'riscv,isa': string('rv32ima'),
+        'riscv,isa': string(ISA),
+        'riscv,isa-base': string('rv32i'),
+        'riscv,isa-extensions': strings(ISA_EXTENSIONS),
         'mmu-type': string('riscv,sv32'),
         status: string('okay'),
       },
@@ -218,7 +225,11 @@ function socNode(description: BoardDescription, phandles: { plic: number; power:
     });
   return node('soc', { '#address-cells': u32(ROOT_CELLS), '#size-cells': u32(ROOT_CELLS), compatible: string('simple-bus'), ranges: empty() }, [
     plic,
-    interruptSource(timer.base, timer.size, TIMER_COMPATIBLE, timer.interrupt, 'timer'),
+    node(`clint@${hexAddress(timer.base)}`, {
+      compatible: strings(CLINT_COMPATIBLE),
+      reg: reg(timer.base, timer.size),
+      'interrupts-extended': u32(...Array.from({ length: description.cpus }, (_, index) => [index + 1, IRQ_MACHINE_SOFTWARE, index + 1, IRQ_MACHINE_TIMER]).flat()),
+    }),
     node(`test@${hexAddress(power.base)}`, { compatible: strings(POWER_COMPATIBLE), reg: reg(power.base, power.size), phandle: u32(phandles.power) }),
     ...description.devices.map((device) => interruptSource(device.base, device.size, device.compatible, device.interrupt, device.name, device.spare)),
   ]);
@@ -258,7 +269,6 @@ function checkDescription(description: BoardDescription): void {
   if (!Number.isInteger(sources) || sources < 1 || sources > 1023) fail(`interruptController.sources must be 1..1023, not ${sources}`);
   checkRange('interruptController', description.interruptController.base, description.interruptController.size);
   checkRange('timer', description.timer.base, description.timer.size);
-  checkInterrupt('timer', description.timer.interrupt);
   checkRange('power', description.power.base, description.power.size);
   for (const device of description.devices) {
     const what = `device ${device.name}@${device.base}`;

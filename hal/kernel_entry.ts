@@ -3,12 +3,15 @@
 
 import type { RamDescriptor } from './ram.js';
 import type { RegisterBlockDescriptor } from './mmio.js';
+import type { TimerDescriptor } from './timer.js';
 
 export interface KernelEntry {
   readonly ram: RamDescriptor;
   readonly doorbells: SharedArrayBuffer;
   readonly interrupts: SharedArrayBuffer;
   readonly clock: SharedArrayBuffer;
+  /** The CLINT's state (hal/timer.ts: MachineTimer.attach), one mtimecmp and msip per hart. */
+  readonly timer?: TimerDescriptor;
   /** Every register block on the bus; the kernel finds each by the base its tree node names. */
   readonly bus: readonly RegisterBlockDescriptor[];
   /** Physical address of the flattened device tree blob. */

@@ -36,6 +36,12 @@ describe('parseStartOptions', () => {
       .toEqual({ fdt: 0x8000_0000, scratch: 0x8000_1000, scratchLength: 48 });
   });
 
+  it('--cpus sets the board\'s harts, 2 by default, and refuses what is not 1..64', () => {
+    expect(parseStartOptions([]).cpus).toBe(2);
+    expect(parseStartOptions(['--cpus', '4']).cpus).toBe(4);
+    for (const text of ['0', '65', 'two', '1.5']) expect(refusal(['--cpus', text])).toMatch(new RegExp(`^--cpus ${text.replace('.', '\\.')}: the board has 1 to 64 harts`));
+  });
+
   it('--device adds the board\'s device kinds in order and refuses others, listing the kinds', () => {
     expect(parseStartOptions(['--device', 'virtio-rng', '--device', 'virtio-rng']).devices).toEqual(['virtio-rng', 'virtio-rng']);
     expect(parseStartOptions([]).devices).toEqual([]);

@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { DEVICE_KINDS, MAXIMUM_VIRTIO_DEVICES } from '../hal/device_kinds.js';
 import { MAXIMUM_RAM_SIZE } from '../hal/ram.js';
+import { DEFAULT_CPUS } from '../hal/board_layout.js';
+import { MAXIMUM_HARTS } from '../hal/timer.js';
 import { defaultRunDirectory } from './paths.js';
 
 /** A --disk: a host image file for a virtio-blk device. */
@@ -15,6 +17,8 @@ export interface DiskOption {
 
 export interface StartOptions {
   readonly ramSize: number;
+  /** --cpus N: harts on the board (cpu nodes, CLINT timers), 1..MAXIMUM_HARTS. */
+  readonly cpus: number;
   /** --disk FILE[,ro], in order; empty: the run directory's own disk.img. */
   readonly disks: readonly DiskOption[];
   /** --device KIND, in order: extra device models (hal/device_kinds.ts) after the disks. */
@@ -32,6 +36,7 @@ export interface StartOptions {
 
 export const START_USAGE = `usage: npm start -- [options]
   --ram SIZE|FILE   RAM size, 32M to 2G, e.g. 256M (default); or a saved RAM image (--dump-ram) to boot with
+  --cpus N          harts on the board, 1 to ${MAXIMUM_HARTS} (default ${DEFAULT_CPUS}): cpu nodes and CLINT timers for user processes
   --dump-ram FILE   save RAM to FILE at power-off and at each kexec
   --kho-fdt ADDR    with --ram FILE: boot it as an incoming KHO handover whose FDT is at ADDR
   --kho-scratch ADDR,LEN  ... and whose scratch array is at ADDR, LEN bytes
@@ -55,6 +60,7 @@ export function parseStartOptions(argv: string[]): StartOptions {
       args: argv,
       options: {
         ram: { type: 'string', default: '256M' },
+        cpus: { type: 'string', default: String(DEFAULT_CPUS) },
         'dump-ram': { type: 'string' },
         'kho-fdt': { type: 'string' },
         'kho-scratch': { type: 'string' },
@@ -98,8 +104,12 @@ export function parseStartOptions(argv: string[]): StartOptions {
   // The board's three consoles and entropy device, the disks (at least the default one), the spares.
   const slots = 4 + Math.max(1, values.disk?.length ?? 0) + devices.length;
   if (slots > MAXIMUM_VIRTIO_DEVICES) throw new UsageError(`--device: ${slots} virtio devices do not fit the board's ${MAXIMUM_VIRTIO_DEVICES} slots`);
+  const cpusText = values.cpus ?? String(DEFAULT_CPUS);
+  const cpus = /^\d+$/.test(cpusText) ? Number(cpusText) : Number.NaN;
+  if (!(cpus >= 1 && cpus <= MAXIMUM_HARTS)) throw new UsageError(`--cpus ${cpusText}: the board has 1 to ${MAXIMUM_HARTS} harts`);
   return {
     ramSize: ramIsSize ? parseSize(ramText) : 0,
+    cpus,
     ramFile: ramIsSize ? undefined : resolve(ramText),
     dumpRam: values['dump-ram'] ? resolve(values['dump-ram']) : undefined,
     incomingHandover,

@@ -73,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const board = new Board({
     ramSize: options.ramSize,
+    cpus: options.cpus,
     ...(ramImage ? { ramImage } : {}),
     ...(options.incomingHandover ? { incomingHandover: options.incomingHandover } : {}),
     hostRequest: (request, ram) => request.op === 'load-driver' ? serveLoadDriverRequest(request) : serveHostRequest(request, ram, options.manifest),
