@@ -28,6 +28,9 @@ import type { ChannelDescriptor } from '../ipc/channel.js';
 import { kernelInterface } from '../ipc/interfaces/kernel.js';
 import { logInterface } from '../ipc/interfaces/log.js';
 import { DriverManager } from './driver_manager.js';
+import { DiskServers } from './disk_servers.js';
+import { blockInterface } from '../ipc/interfaces/block.js';
+import { filesystemInterface } from '../ipc/interfaces/filesystem.js';
 import { driversInterface } from '../ipc/interfaces/drivers.js';
 import type { DmaPool } from './dma_pool.js';
 import { planBootMemory, type BootMemory } from './boot_memory.js';
@@ -60,6 +63,8 @@ const STAGING_BUFFER = 1536 * 1024;
 const STAGING_SIZE = 512 * 1024;
 /** How long a shutdown, reboot or kexec waits for its caller's `proceed`. */
 const GOING_DOWN_GRACE_MS = 2000;
+/** How long a filesystem may take to sync before shutdown, reboot or kexec goes on without it. */
+const SYNC_DEADLINE_MS = 60_000;
 
 export class Kernel {
   readonly entry: KernelEntry;
@@ -79,6 +84,8 @@ export class Kernel {
   readonly supervisor: Supervisor;
   /** Devices, binding, and loading drivers at run time (the `drivers` service). */
   readonly drivers: DriverManager;
+  /** Servers started once per disk: a filesystem on each disk that holds one. */
+  readonly diskServers: DiskServers;
   readonly dma: DmaPool;
   /** Pages for programs: the memory server once the manifest has one (createProcesses), else the DMA pool. */
   private physicalMemory: PhysicalMemory;
@@ -206,6 +213,18 @@ export class Kernel {
       print: (line) => this.console.print(line),
       nowMs: () => this.clock.nowMs(),
     });
+    this.diskServers = new DiskServers({
+      supervisor: this.supervisor,
+      log: this.log,
+      blockClient: (disk) => this.endpoint.client(blockInterface, {
+        connect: () => this.names.lookup('kernel', disk, 'block'),
+        reconnect: () => this.names.lookup('kernel', disk, 'block'),
+      }),
+      allocate: (bytes) => this.physicalMemory.allocate('kernel', bytes, 4096),
+      read: (address, bytes) => this.ram.read(address, bytes),
+      allocateSlot: () => this.nextSlot++,
+      print: (line) => this.console.print(line),
+    });
   }
 
   /** Runs the boot sequence; resolves when every boot program is ready or failed. */
@@ -230,7 +249,11 @@ export class Kernel {
       khoDump: (directory) => this.khoDump(directory),
       startDriver: (name) => this.drivers.startUnloaded(name),
     }));
-    this.endpoint.serve(driversInterface, this.drivers.handlers());
+    this.endpoint.serve(driversInterface, {
+      ...this.drivers.handlers(),
+      diskServers: () => ({ rows: this.diskServers.rows() }),
+      startDiskServer: ({ disk, server }) => this.diskServers.startFor(disk, server),
+    });
     this.endpoint.start();
 
     this.createProcesses(manifest);
@@ -246,7 +269,11 @@ export class Kernel {
       this.physicalMemory = serverMemory(memory);
     }
     this.supervisor.watch();
-    this.bootMs = Promise.all(this.supervisor.processes.map((process) => this.supervisor.start(process, this.memory.handover ? 'handover' : 'fresh'))).then((ready) => {
+    const start = this.memory.handover ? 'handover' : 'fresh';
+    this.bootMs = Promise.all(this.supervisor.processes.map((process) => this.supervisor.start(process, start))).then(async () => {
+      // The disks are up: a filesystem server for each disk that holds one.
+      await this.diskServers.startAll(start);
+      const ready = this.supervisor.processes.map((process) => process.state === 'running');
       const elapsed = this.clock.nowMs() - started;
       const failed = this.supervisor.processes.filter((_, index) => !ready[index]).map((process) => process.name);
       this.console.print(`started ${ready.length - failed.length} of ${ready.length} servers and drivers in ${elapsed.toFixed(0)} ms` +
@@ -273,7 +300,7 @@ export class Kernel {
   private createProcesses(manifest: BootManifest): void {
     const drivers = manifest.programs.filter((program) => program.kind === 'driver');
     for (const program of manifest.programs) {
-      if (program.kind === 'server') this.supervisor.add(new Process(program.name, program, this.nextSlot++));
+      if (program.kind === 'server' && !this.diskServers.adopt(program)) this.supervisor.add(new Process(program.name, program, this.nextSlot++));
     }
     for (const process of this.drivers.bindAtBoot(drivers)) this.supervisor.add(process);
   }
@@ -381,8 +408,12 @@ export class Kernel {
       hostBuffer: { address: this.ram.base + HOST_REQUEST_BUFFER, size: HOST_REQUEST_SIZE },
       currentImage: this.entry.image,
       print: (line) => this.console.print(line),
-      stopAllExcept: (keep) => this.supervisor.stopAllExcept(keep),
+      stopAllExcept: async (keep) => {
+        await this.syncAndStopFilesystems();
+        await this.supervisor.stopAllExcept(keep);
+      },
       stopEverything: async () => {
+        await this.syncAndStopFilesystems();
         await this.supervisor.stopAll();
         await this.pool.close();
       },
@@ -425,11 +456,33 @@ export class Kernel {
   }
 
   private async stopAndPowerDown(action: { kind: 'poweroff'; status: number } | { kind: 'reset' }): Promise<void> {
+    await this.syncAndStopFilesystems();
     await this.supervisor.stopAll();
     await this.pool.close();
     this.console.print(action.kind === 'poweroff' ? `power off (status ${action.status})` : 'reset');
     if (action.kind === 'poweroff') this.firmware.powerOff(action.status);
     else this.firmware.reset();
+  }
+
+  /**
+   * Before shutdown, reboot and kexec: every filesystem server syncs (its writes are on the
+   * disk after a FLUSH), then the per-disk servers stop and unmount while their disks still
+   * run; the rest then stops all at once. A filesystem that does not answer within
+   * SYNC_DEADLINE_MS is named, and the system goes down anyway.
+   */
+  private async syncAndStopFilesystems(): Promise<void> {
+    const filesystems = this.supervisor.processes.filter((process) => process.state === 'running' && process.spec.serves.includes(filesystemInterface.name));
+    await Promise.all(filesystems.map(async (process) => {
+      const lookup = () => this.names.lookup('kernel', process.name, filesystemInterface.name);
+      const client = this.endpoint.client(filesystemInterface, { connect: lookup, reconnect: lookup });
+      try {
+        await client.sync({}, { timeoutMs: SYNC_DEADLINE_MS });
+        this.log.info(`${process.name}: synced`);
+      } catch (error) {
+        this.console.print(`${process.name}: sync failed: ${(error as Error).message}`);
+      }
+    }));
+    await Promise.all(this.diskServers.running().map((process) => this.supervisor.stop(process)));
   }
 }
 

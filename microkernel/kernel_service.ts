@@ -45,7 +45,7 @@ export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kerne
         messages: messagesHandled(host.heartbeats, process),
         bulk: bulkMessages(host.heartbeats, process),
         heapBytes: process.thread ? heapBytes(host.heartbeats, process) : 0,
-        ...(process.device ? { device: process.device.path } : {}),
+        ...(process.device ? { device: process.device.path } : process.disk ? { device: process.disk } : {}),
       })),
     }),
     restart: async ({ name }) => {

@@ -22,6 +22,19 @@ export const DeviceMatch = Type.Object({
   virtioDeviceId: Type.Optional(Type.Integer({ minimum: 1, maximum: 255 })),
 }, { additionalProperties: false });
 
+/**
+ * What a server started once per disk looks for on the disk, as blkid probes a device: the
+ * bytes at `offset` (ext2: 1080, the superblock's s_magic). A disk that holds them gets its
+ * own instance with config `disk` (the block service) and `access` (read-only when the
+ * disk is); see microkernel/disk_servers.ts.
+ */
+export const DiskMatch = Type.Object({
+  offset: Type.Integer({ minimum: 0, maximum: 65536 - 16 }),
+  magic: Type.String({ pattern: '^([0-9a-f]{2}){1,16}$', description: 'the bytes at offset, in lower-case hex' }),
+  /** What the disk holds, as the boot log and mount name it (e.g. "ext2"). */
+  holds: Type.String({ minLength: 1, maxLength: 32 }),
+}, { additionalProperties: false });
+
 const ServiceName = Type.String({ pattern: '^[a-z][a-z0-9-]*$', maxLength: 64,
   description: 'lower-case letters, digits and "-", starting with a letter, at most 64 characters' });
 
@@ -45,6 +58,8 @@ export const ProgramSpec = Type.Object({
   talksTo: Type.Array(Type.String(), { default: [] }),
   match: Type.Optional(DeviceMatch),
   needs: Type.Optional(DeviceNeeds),
+  /** A server started once per disk that holds this, instead of once at boot. */
+  diskMatch: Type.Optional(DiskMatch),
   restart: RestartPolicy,
   heartbeatMs: Type.Integer({ minimum: 50, maximum: 60000, default: 500 }),
   /** How long a generation may take to become ready before the supervisor treats it as hung. */
@@ -61,6 +76,7 @@ export const BootManifest = Type.Object({
 
 export type RestartPolicy = Static<typeof RestartPolicy>;
 export type DeviceNeeds = Static<typeof DeviceNeeds>;
+export type DiskMatch = Static<typeof DiskMatch>;
 export type ProgramSpec = Static<typeof ProgramSpec>;
 export type BootManifest = Static<typeof BootManifest>;
 
@@ -106,6 +122,9 @@ export function validateProgram(value: unknown): ProgramSpec {
 }
 
 function checkDriver(program: ProgramSpec): void {
+  if (program.kind === 'driver' && program.diskMatch) {
+    throw new ManifestError(`${program.name}: field "diskMatch": only a server is started per disk (a driver binds a device by "match")`, 'diskMatch', 'only a server is started per disk');
+  }
   if (program.kind !== 'driver') return;
   if (!program.match) throw new ManifestError(`${program.name}: field "match": a driver needs one (the compatible strings it binds to)`, 'match', 'a driver needs one');
 }

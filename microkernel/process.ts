@@ -10,6 +10,8 @@ export class Process {
   readonly name: string;
   spec: ProgramSpec;
   readonly device: DeviceBinding | undefined;
+  /** For a server started per disk (disk_servers.ts): the block service it stands on. */
+  disk: string | undefined;
   /** Doorbell slot, kept across generations. */
   readonly slot: number;
   state: ProcessState = 'stopped';

@@ -29,6 +29,8 @@ const HANG_PERIODS = 3;
 const STOP_GRACE_MS = 1000;
 /** The code of a config refused by its schema (userlib/config.ts): final, never retried. */
 const INVALID_CONFIG = 'INVALID_CONFIG';
+/** A server refused what it was given (userlib/config.ts StartRefusedError): final too. */
+const START_REFUSED = 'START_REFUSED';
 
 export interface SupervisorHost {
   readonly log: Logger;
@@ -203,7 +205,7 @@ export class Supervisor {
         return;
       case 'init-failed':
         process.initFailure = message.error;
-        if (message.error.code === INVALID_CONFIG) return; // final: said once, when the thread has exited
+        if (message.error.code === INVALID_CONFIG || message.error.code === START_REFUSED) return; // final: said once, when the thread has exited
         process.lastExit = `init failed: ${message.error.message}${message.where ? ` (${message.where})` : ''}`;
         this.host.log.error({ server: process.name, generation, ...(message.stack ? { stack: message.stack } : {}) },
           `${process.name}: ${process.lastExit}`);
@@ -251,12 +253,14 @@ export class Supervisor {
       }
       return;
     }
-    if (process.initFailure?.code === INVALID_CONFIG) {
+    if (process.initFailure?.code === INVALID_CONFIG || process.initFailure?.code === START_REFUSED) {
       // The same config would fail the same way: refuse it once, clearly, and keep the system up.
       this.host.names.revoke(process, 'peer-stopped', process.generation);
       process.state = 'failed';
       process.lastExit = process.initFailure.message;
-      this.host.log.error(`${process.initFailure.message}; not started (fix its manifest or boot arguments)`);
+      this.host.log.error(process.initFailure.code === INVALID_CONFIG
+        ? `${process.initFailure.message}; not started (fix its manifest or boot arguments)`
+        : `${process.name}: ${process.initFailure.message}; not started`);
       process.settle(false);
       this.changed(process);
       return;

@@ -39,6 +39,20 @@ export const DriverRow = Type.Object({
 
 const Message = Type.Object({ message: Type.String() });
 
+/** A server started for one disk (microkernel/disk_servers.ts): an ext2 instance on its disk. */
+export const DiskServerRow = Type.Object({
+  name: Type.String(),
+  /** The per-disk server it is an instance of ("ext2"). */
+  server: Type.String(),
+  disk: Type.String(),
+  /** What the disk holds, as the server's manifest names it ("ext2"). */
+  holds: Type.String(),
+  access: Type.Union([Type.Literal('read-write'), Type.Literal('read-only')]),
+  state: Type.String(),
+  lastExit: Type.Optional(Type.String()),
+});
+export type DiskServerRow = Static<typeof DiskServerRow>;
+
 /** A driver manifest was refused; `data.field` names the field, `data.reason` says why. */
 export class InvalidManifestError extends IpcError {
   static readonly code = 'INVALID_MANIFEST';
@@ -68,6 +82,13 @@ export const driversInterface = defineInterface({
       doc: 'Stops the driver NAME (every instance, or one instance name.N) and releases its devices.' },
     drivers: { id: 4, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({ rows: Type.Array(DriverRow) }),
       doc: 'The drivers the kernel knows: from the boot manifest and loaded since.' },
+    diskServers: { id: 5, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({ rows: Type.Array(DiskServerRow) }),
+      doc: 'The servers started per disk (a filesystem on each disk that holds one): disk, access, state.' },
+    startDiskServer: { id: 6, kind: 'call',
+      args: Type.Object({ disk: Type.String({ minLength: 1, maxLength: 128 }), server: Type.String({ minLength: 1, maxLength: 64 }) }),
+      reply: Type.Object({ name: Type.String(), running: Type.Boolean(), message: Type.String() }),
+      errors: ['NOT_FOUND', 'INVALID_ARGUMENT'],
+      doc: 'Starts the per-disk server SERVER (e.g. ext2) for DISK, whatever the disk held at boot (after mkfs); refused when one serves it already.' },
   },
   errors: [InvalidManifestError, LoadFailedError, AlreadyLoadedError],
 });

@@ -20,6 +20,13 @@ import { firstSchemaFault } from '../schema_errors.js';
 /** A server's config does not match its declared schema; `data.field` names the first bad field. */
 export class InvalidConfigError extends errorClass('INVALID_CONFIG') {}
 
+/**
+ * What a server was given cannot work, and a restart would not change it (an ext2 disk
+ * with a feature the server does not support): thrown from init, it is final as
+ * INVALID_CONFIG is — the server is marked failed with this message, not restarted.
+ */
+export class StartRefusedError extends errorClass('START_REFUSED') {}
+
 /** The config `raw` of server `name` as `schema` declares it, or InvalidConfigError. */
 export function checkConfig<S extends TSchema>(name: string, schema: S, raw: unknown): Static<S> {
   const check = TypeCompiler.Compile(schema);

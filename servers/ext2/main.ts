@@ -4,12 +4,18 @@
 //
 // Config: `disk`, the block service's name (e.g. "virtio-blk" or "virtio-blk.1"), and
 // `access`, "read-write" (default) or "read-only". A read-write mount marks the filesystem
-// not clean until `stop` unmounts it, so after a crash `e2fsck -p` checks it.
+// not clean until `stop` unmounts it, so after a crash `e2fsck -p` checks it. A disk this
+// server cannot mount (a feature it does not support, a bad superblock) is refused with
+// START_REFUSED, which the supervisor takes as final: said once, not restarted.
+//
+// The kernel starts one instance per disk that holds ext2 (manifest.json `diskMatch`,
+// microkernel/disk_servers.ts): `ext2` for the disk `virtio-blk`, `ext2.N` for `virtio-blk.N`.
 
 import { blockInterface } from '../../ipc/interfaces/block.js';
 import { errnoError } from '../../ipc/interfaces/errno.js';
 import { filesystemInterface } from '../../ipc/interfaces/filesystem.js';
 import { Type } from '../../ipc/typebox.js';
+import { StartRefusedError } from '../../microkernel/userlib/config.js';
 import { defineServer } from '../../microkernel/userlib/server.js';
 import { BlockServiceStore } from './block_service_store.js';
 import { Ext2Error } from './errors.js';
@@ -29,7 +35,14 @@ export default defineServer({
     const config = context.config;
     const disk = context.connect(blockInterface, config.disk);
     const store = await BlockServiceStore.open(disk, context.ram, (bytes) => context.allocateDma(bytes));
-    const filesystem = await Ext2Filesystem.mount(store, { access: config.access });
+    let filesystem: Ext2Filesystem;
+    try {
+      filesystem = await Ext2Filesystem.mount(store, { access: config.access });
+    } catch (error) {
+      // The same disk would be refused the same way: final, not a crash to restart after.
+      if (error instanceof Ext2Error) throw new StartRefusedError(`cannot mount ${config.disk} ${config.access}: ${error.message.replace(/^E[A-Z]+: (cannot mount [a-z-]+: )?/, '')}`, { errno: error.code });
+      throw error;
+    }
     mounted = filesystem;
     const statistics = filesystem.statistics();
     context.log.info({ disk: config.disk, label: statistics.label, blocks: statistics.blocks, blockBytes: statistics.blockBytes, access: filesystem.access }, 'mounted ext2');

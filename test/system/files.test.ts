@@ -1,0 +1,74 @@
+// Whole-system tests of files: disks made by Linux's mke2fs, attached with --disk, get an
+// ext2 server each at boot (read-only with ",ro"; refused by name when they use a feature
+// ext2 does not support, with the system up); shutdown syncs and unmounts them clean, as
+// e2fsck and dumpe2fs read the images afterwards. Skipped, saying so, without e2fsprogs.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { checkImage, debugfs, e2fsprogsMissing, makeImage, sha256, temporaryDirectory, writeTree } from '../harness/ext2_tools.js';
+import { RunningSystem } from '../harness/system.js';
+
+const MiB = 1024 * 1024;
+let system: RunningSystem | undefined;
+const folders: Array<{ remove(): void }> = [];
+afterEach(async () => {
+  await system?.stop();
+  system = undefined;
+  for (const folder of folders.splice(0)) folder.remove();
+});
+
+function folder(prefix: string): string {
+  const made = temporaryDirectory(prefix);
+  folders.push(made);
+  return made.path;
+}
+
+/** The superblock's field `name` as dumpe2fs -h prints it. */
+function superblockField(image: Uint8Array, name: string): string {
+  const line = debugfs(image, 'stats').split('\n').find((candidate) => candidate.startsWith(`${name}:`));
+  return line?.slice(name.length + 1).trim() ?? '';
+}
+
+if (e2fsprogsMissing) console.warn(`test/system/files.test.ts: skipped: ${e2fsprogsMissing}`);
+
+describe.skipIf(e2fsprogsMissing !== undefined)('files on disks', () => {
+  it('each ext2 disk gets its own ext2 server at boot; ",ro" mounts read-only; unsupported features are refused by name and the system runs; shutdown leaves every image clean', async () => {
+    const work = folder('baton-files-');
+    const source = join(work, 'tree');
+    writeTree(source, [{ kind: 'file', path: 'notes/hello.txt', content: new TextEncoder().encode('hello\n') }]);
+    const disks = {
+      writable: join(work, 'writable.img'),
+      ext4: join(work, 'ext4.img'),
+      blank: join(work, 'blank.img'),
+      readOnly: join(work, 'read-only.img'),
+    };
+    writeFileSync(disks.writable, makeImage({ source, bytes: 8 * MiB, blockBytes: 1024, label: 'data' }));
+    writeFileSync(disks.ext4, makeImage({ bytes: 8 * MiB, type: 'ext4' }));
+    writeFileSync(disks.blank, new Uint8Array(4 * MiB));
+    writeFileSync(disks.readOnly, makeImage({ source, bytes: 8 * MiB, blockBytes: 4096 }));
+    const readOnlyBefore = sha256(readFileSync(disks.readOnly));
+    const ext4Before = sha256(readFileSync(disks.ext4));
+    const mountsBefore = Number(superblockField(readFileSync(disks.writable), 'Mount count'));
+
+    system = await RunningSystem.boot(['--disk', disks.writable, '--disk', disks.ext4, '--disk', disks.blank, '--disk', `${disks.readOnly},ro`]);
+    const table = await system.commandUntil('ps', (output) => /^ext2\.3 .*running/m.test(output) && /^ext2\.0 .*running/m.test(output) && /^ext2\.1 .*failed/m.test(output),
+      'ext2.0 and ext2.3 running, ext2.1 failed');
+    expect(table).toMatch(/^ext2\.0 .*virtio-blk\.0$/m);
+    expect(table).not.toMatch(/^ext2\.2/m);
+    await system.waitFor((text) => text.includes('disk virtio-blk.2: holds no filesystem baton knows'), 'the boot line about the blank disk');
+    expect(system.transcript).toMatch(/disk virtio-blk\.1: ext2 → ext2\.1 \(read-write\): failed: cannot mount virtio-blk\.1 read-write: unsupported incompatible features: extent/);
+    expect(system.transcript).toMatch(/disk virtio-blk\.3: ext2 → ext2\.3 \(read-only\): running/);
+    // The rest of the system still answers.
+    expect(await system.command('random 4')).toMatch(/^[0-9a-f]{8}$/);
+    expect(await system.shutdown()).toBe(0);
+
+    const writable = new Uint8Array(readFileSync(disks.writable));
+    const check = checkImage(writable);
+    expect(check.status, check.output).toBe(0);
+    expect(superblockField(writable, 'Filesystem state')).toBe('clean');
+    expect(Number(superblockField(writable, 'Mount count'))).toBe(mountsBefore + 1);
+    expect(sha256(readFileSync(disks.readOnly))).toBe(readOnlyBefore);
+    expect(sha256(readFileSync(disks.ext4))).toBe(ext4Before);
+  }, 90_000);
+});
