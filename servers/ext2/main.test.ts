@@ -18,14 +18,15 @@ afterEach(async () => {
 });
 
 /** A block service over `store`, moving data between its image and the harness's RAM. */
-function fakeDisk(store: MemoryBlockStore, ram: Ram, counters: { flushes: number }) {
+function fakeDisk(store: MemoryBlockStore, ram: Ram, counters: { flushes: number; writes?: number }) {
   return fakePeer('virtio-blk', blockInterface, {
-    info: () => ({ sectorBytes: 512, sectors: store.bytes / 512, readOnly: false, serial: 'fake', maxTransferBytes: 1024 * 1024 }),
+    info: () => ({ sectorBytes: 512, sectors: store.bytes / 512, readOnly: store.readOnly, serial: 'fake', maxTransferBytes: 1024 * 1024 }),
     read: async ({ sector, bytes, buffer }) => {
       ram.subarray(buffer.address, bytes).set(await store.read(sector * 512, bytes));
       return { bytes };
     },
     write: async ({ sector, bytes, buffer }) => {
+      counters.writes = (counters.writes ?? 0) + 1;
       await store.write(sector * 512, ram.read(buffer.address, bytes));
       return { bytes };
     },
@@ -73,6 +74,30 @@ describe.skipIf(e2fsprogsMissing)(title('ext2 server'), () => {
     await expect(ext2.rmdir({ directory: 2, name: 'twice' })).rejects.toMatchObject({ code: 'ENOTDIR' });
     await expect(ext2.getattr({ inode: 999_999 })).rejects.toMatchObject({ code: 'EINVAL' });
     expect((await ext2.info({})).type).toBe('ext2');
+  });
+
+  it('on a read-only disk mounts read-only: writes are EROFS and nothing reaches the disk, the superblock least of all', async () => {
+    const image = makeImage({ bytes: 4 * 1024 * 1024, label: 'kept' });
+    const store = new MemoryBlockStore(image.slice(), true);
+    const ram = Ram.allocate(8 * 1024 * 1024);
+    const counters = { flushes: 0, writes: 0 };
+    harness = await ServerHarness.start({ module: 'servers/ext2/main', name: 'ext2', ram, config: { disk: 'virtio-blk', access: 'read-write' }, peers: [fakeDisk(store, ram, counters)] });
+    const ext2 = harness.client(filesystemInterface);
+    expect((await ext2.info({})).statistics).toMatchObject({ label: 'kept', readOnly: true });
+    await expect(ext2.create({ directory: 2, name: 'new', permissions: 0o644, uid: 0, gid: 0 })).rejects.toBeInstanceOf(errnoErrors.EROFS);
+    await expect(ext2.mkdir({ directory: 2, name: 'new', permissions: 0o755, uid: 0, gid: 0 })).rejects.toMatchObject({ code: 'EROFS' });
+    await ext2.sync({});
+    await harness.stop();
+    harness = undefined;
+    expect(counters.writes).toBe(0);
+    expect(store.image).toEqual(image);
+  });
+
+  it('refuses a disk with features it does not support at start, naming them, as a final START_REFUSED', async () => {
+    const store = new MemoryBlockStore(makeImage({ bytes: 8 * 1024 * 1024, type: 'ext4' }));
+    const ram = Ram.allocate(8 * 1024 * 1024);
+    await expect(ServerHarness.start({ module: 'servers/ext2/main', name: 'ext2', ram, config: { disk: 'virtio-blk' }, peers: [fakeDisk(store, ram, { flushes: 0 })] }))
+      .rejects.toThrow(/cannot mount virtio-blk read-write: unsupported incompatible features: extent/);
   });
 
   it('refuses a config without a disk, naming the field', async () => {
