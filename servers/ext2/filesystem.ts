@@ -6,20 +6,19 @@
 // them in an order a crash can only leave repairable by `e2fsck -p` (README.md).
 //
 //   mount ── superblock (validate, features) ── group table ── inodes ── block maps
-//                                                                    └─ directory blocks
+//                                                                    └─ directories (directories.ts)
 
 import { BufferCache } from './buffer_cache.js';
 import type { BlockStore } from './block_store.js';
 import { BlockMap, maximumBlocks } from './block_map.js';
-import {
-  initialiseEmptyBlock, insertRecord, liveRecords, recordBytesFor, removeRecord, retargetRecord, writeRecord,
-} from './directory_block.js';
+import { liveRecords, recordBytesFor, retargetRecord, writeRecord } from './directory_block.js';
+import { Directories } from './directories.js';
 import { Ext2Error } from './errors.js';
-import { INCOMPATIBLE, checkFeatures, type MountAccess } from './features.js';
+import { checkFeatures, type MountAccess } from './features.js';
 import { GroupTable } from './groups.js';
 import { Inode } from './inode.js';
 import {
-  FILE_TYPE, GOOD_OLD_INODE_BYTES, INODE_FLAG_INDEX, MAXIMUM_NAME_BYTES,
+  FILE_TYPE, GOOD_OLD_INODE_BYTES, MAXIMUM_NAME_BYTES,
   MODE_DIRECTORY, MODE_REGULAR, MODE_SYMLINK, MODE_TYPE_MASK, ROOT_INODE, STATE_VALID, SUPERBLOCK_BYTES,
   SUPERBLOCK_OFFSET, XATTR_BLOCK_MAGIC, fileTypeOfMode, xattrHeaderLayout,
 } from './layout.js';
@@ -84,6 +83,7 @@ export class Ext2Filesystem {
   private readonly cache: BufferCache;
   private readonly groups: GroupTable;
   private readonly blocks: BlockMap;
+  private readonly directories: Directories;
   private readonly now: () => number;
   /** The state the superblock had before the mount; it is restored at a clean unmount. */
   private readonly mountState: number;
@@ -99,6 +99,12 @@ export class Ext2Filesystem {
     this.access = access;
     this.now = now;
     this.blocks = new BlockMap(cache, groups, superblock.blockBytes, superblock.blocksCount);
+    this.directories = new Directories({
+      superblock, cache, blocks: this.blocks, now,
+      readDirectoryInode: (number) => this.readDirectoryInode(number),
+      writeInode: (inode) => this.writeInode(inode),
+      goalFor: (directory, logical) => this.goalFor(directory, logical),
+    });
     this.mountState = superblock.get('state');
     groups.reclaim = () => this.writeBack();
   }
@@ -158,7 +164,7 @@ export class Ext2Filesystem {
   lookup(directory: number, name: string): Promise<number> {
     return this.exclusive(async () => {
       const parent = await this.readDirectoryInode(directory);
-      const found = await this.findEntry(parent, checkName(name));
+      const found = await this.directories.find(parent, checkName(name));
       if (!found) throw new Ext2Error('ENOENT', `no entry "${name}" in directory inode ${directory}`);
       return found.inode;
     });
@@ -169,7 +175,7 @@ export class Ext2Filesystem {
     return this.exclusive(async () => {
       const parent = await this.readDirectoryInode(directory);
       const listing: DirectoryListing[] = [];
-      await this.forEachDirectoryBlock(parent, async (block, blockNumber) => {
+      await this.directories.forEachBlock(parent, async (block, blockNumber) => {
         for (const entry of liveRecords(block, blockNumber)) {
           listing.push({ name: decoder.decode(entry.name), inode: entry.inode, fileType: entry.fileType });
         }
@@ -259,11 +265,11 @@ export class Ext2Filesystem {
       this.checkWritable();
       const parent = await this.readDirectoryInode(directory);
       const nameBytes = checkName(name);
-      if (await this.findEntry(parent, nameBytes)) throw new Ext2Error('EEXIST', `"${name}" exists`);
+      if (await this.directories.find(parent, nameBytes)) throw new Ext2Error('EEXIST', `"${name}" exists`);
       const file = await this.newInode(parent, MODE_REGULAR | (permissions & 0o7777), owner, 'file');
       file.set('linksCount', 1);
       await this.writeInode(file);
-      await this.addEntry(parent, nameBytes, file.number, FILE_TYPE.regular);
+      await this.directories.add(parent, nameBytes, file.number, FILE_TYPE.regular);
       return file.number;
     });
   }
@@ -274,7 +280,7 @@ export class Ext2Filesystem {
       this.checkWritable();
       const parent = await this.readDirectoryInode(directory);
       const nameBytes = checkName(name);
-      if (await this.findEntry(parent, nameBytes)) throw new Ext2Error('EEXIST', `"${name}" exists`);
+      if (await this.directories.find(parent, nameBytes)) throw new Ext2Error('EEXIST', `"${name}" exists`);
       if (parent.linksCount >= LINK_MAXIMUM) throw new Ext2Error('EMLINK', `directory inode ${directory} has ${parent.linksCount} links`);
       const child = await this.newInode(parent, MODE_DIRECTORY | (permissions & 0o7777), owner, 'directory');
       const blockBytes = this.superblock.blockBytes;
@@ -286,7 +292,7 @@ export class Ext2Filesystem {
       child.size = blockBytes;
       child.set('linksCount', 2);
       await this.writeInode(child);
-      await this.addEntry(parent, nameBytes, child.number, FILE_TYPE.directory);
+      await this.directories.add(parent, nameBytes, child.number, FILE_TYPE.directory);
       parent.set('linksCount', parent.linksCount + 1);
       await this.writeInode(parent);
       return child.number;
@@ -302,7 +308,7 @@ export class Ext2Filesystem {
       const targetBytes = encoder.encode(target);
       if (targetBytes.length === 0) throw new Ext2Error('ENOENT', 'a symlink target cannot be empty');
       if (targetBytes.length >= this.superblock.blockBytes) throw new Ext2Error('ENAMETOOLONG', `a symlink target of ${targetBytes.length} bytes does not fit one block`);
-      if (await this.findEntry(parent, nameBytes)) throw new Ext2Error('EEXIST', `"${name}" exists`);
+      if (await this.directories.find(parent, nameBytes)) throw new Ext2Error('EEXIST', `"${name}" exists`);
       const link = await this.newInode(parent, MODE_SYMLINK | 0o777, owner, 'file');
       if (targetBytes.length < FAST_SYMLINK_BYTES) {
         link.inlineBytes.set(targetBytes);
@@ -313,7 +319,7 @@ export class Ext2Filesystem {
       link.size = targetBytes.length;
       link.set('linksCount', 1);
       await this.writeInode(link);
-      await this.addEntry(parent, nameBytes, link.number, FILE_TYPE.symlink);
+      await this.directories.add(parent, nameBytes, link.number, FILE_TYPE.symlink);
       return link.number;
     });
   }
@@ -336,13 +342,13 @@ export class Ext2Filesystem {
       const parent = await this.readDirectoryInode(directory);
       const target = await this.readInode(inode);
       const nameBytes = checkName(name);
-      if (await this.findEntry(parent, nameBytes)) throw new Ext2Error('EEXIST', `"${name}" exists`);
+      if (await this.directories.find(parent, nameBytes)) throw new Ext2Error('EEXIST', `"${name}" exists`);
       if (target.isDirectory) throw new Ext2Error('EPERM', 'a directory cannot have hard links');
       if (target.linksCount >= LINK_MAXIMUM) throw new Ext2Error('EMLINK', `inode ${inode} has ${target.linksCount} links`);
       target.set('linksCount', target.linksCount + 1);
       target.touch({ change: true }, this.now());
       await this.writeInode(target);
-      await this.addEntry(parent, nameBytes, inode, fileTypeOfMode(target.mode));
+      await this.directories.add(parent, nameBytes, inode, fileTypeOfMode(target.mode));
     });
   }
 
@@ -351,11 +357,11 @@ export class Ext2Filesystem {
     return this.exclusive(async () => {
       this.checkWritable();
       const parent = await this.readDirectoryInode(directory);
-      const found = await this.findEntry(parent, checkName(name));
+      const found = await this.directories.find(parent, checkName(name));
       if (!found) throw new Ext2Error('ENOENT', `no entry "${name}"`);
       const target = await this.readInode(found.inode);
       if (target.isDirectory) throw new Ext2Error('EISDIR', `"${name}" is a directory`);
-      await this.removeEntry(parent, found);
+      await this.directories.remove(parent, found);
       await this.dropLink(target);
     });
   }
@@ -367,12 +373,12 @@ export class Ext2Filesystem {
       const parent = await this.readDirectoryInode(directory);
       if (name === '.') throw new Ext2Error('EINVAL', 'cannot remove "."');
       if (name === '..') throw new Ext2Error('ENOTEMPTY', 'cannot remove ".."');
-      const found = await this.findEntry(parent, checkName(name));
+      const found = await this.directories.find(parent, checkName(name));
       if (!found) throw new Ext2Error('ENOENT', `no entry "${name}"`);
       const target = await this.readInode(found.inode);
       if (!target.isDirectory) throw new Ext2Error('ENOTDIR', `"${name}" is not a directory`);
-      if (!(await this.isEmptyDirectory(target))) throw new Ext2Error('ENOTEMPTY', `"${name}" is not empty`);
-      await this.removeEntry(parent, found);
+      if (!(await this.directories.isEmpty(target))) throw new Ext2Error('ENOTEMPTY', `"${name}" is not empty`);
+      await this.directories.remove(parent, found);
       parent.set('linksCount', Math.max(2, parent.linksCount - 1));
       await this.writeInode(parent);
       target.set('linksCount', 0);
@@ -392,13 +398,13 @@ export class Ext2Filesystem {
       const fromBytes = checkName(fromName);
       const toBytes = checkName(toName);
       if (fromName === '.' || fromName === '..' || toName === '.' || toName === '..') throw new Ext2Error('EINVAL', 'cannot rename "." or ".."');
-      const source = await this.findEntry(fromParent, fromBytes);
+      const source = await this.directories.find(fromParent, fromBytes);
       if (!source) throw new Ext2Error('ENOENT', `no entry "${fromName}"`);
       const moving = await this.readInode(source.inode);
-      if (moving.isDirectory && fromDirectory !== toDirectory && (await this.isAncestor(moving.number, toDirectory))) {
+      if (moving.isDirectory && fromDirectory !== toDirectory && (await this.directories.isAncestor(moving.number, toDirectory))) {
         throw new Ext2Error('EINVAL', `cannot move directory "${fromName}" inside itself`);
       }
-      const existing = await this.findEntry(toParent, toBytes);
+      const existing = await this.directories.find(toParent, toBytes);
       if (existing && existing.inode === moving.number) return;
       // A directory changing parents touches two directory blocks that no write order makes
       // atomic: write everything before and after, so only the move itself is at risk.
@@ -409,21 +415,21 @@ export class Ext2Filesystem {
         replaced = await this.readInode(existing.inode);
         if (moving.isDirectory && !replaced.isDirectory) throw new Ext2Error('ENOTDIR', `"${toName}" is not a directory`);
         if (!moving.isDirectory && replaced.isDirectory) throw new Ext2Error('EISDIR', `"${toName}" is a directory`);
-        if (replaced.isDirectory && !(await this.isEmptyDirectory(replaced))) throw new Ext2Error('ENOTEMPTY', `"${toName}" is not empty`);
+        if (replaced.isDirectory && !(await this.directories.isEmpty(replaced))) throw new Ext2Error('ENOTEMPTY', `"${toName}" is not empty`);
         const block = await this.cache.get(existing.block);
         retargetRecord(block, existing.offset, moving.number, fileTypeOfMode(moving.mode));
         this.cache.markDirty(existing.block, block, 'directory');
-        this.touchDirectory(toParent);
+        this.directories.touch(toParent);
       } else {
         if (moving.isDirectory && toParent.linksCount >= LINK_MAXIMUM) throw new Ext2Error('EMLINK', `directory inode ${toDirectory} has ${toParent.linksCount} links`);
-        await this.addEntry(toParent, toBytes, moving.number, fileTypeOfMode(moving.mode));
+        await this.directories.add(toParent, toBytes, moving.number, fileTypeOfMode(moving.mode));
       }
       // The source entry's place may have moved if the new entry went into the same block.
-      const again = await this.findEntry(fromParent, fromBytes);
-      if (again && again.inode === moving.number) await this.removeEntry(fromParent, again);
+      const again = await this.directories.find(fromParent, fromBytes);
+      if (again && again.inode === moving.number) await this.directories.remove(fromParent, again);
       // Link counts of the parents: a directory's `..` is a link to its parent.
       if (moving.isDirectory && fromDirectory !== toDirectory) {
-        await this.setDotDot(moving, toParent.number);
+        await this.directories.setDotDot(moving, toParent.number);
         fromParent.set('linksCount', Math.max(2, fromParent.linksCount - 1));
         if (!replaced) toParent.set('linksCount', toParent.linksCount + 1);
       } else if (replaced?.isDirectory) {
@@ -636,99 +642,6 @@ export class Ext2Filesystem {
     return this.groups.firstBlockOfGroupOf(file.number);
   }
 
-  // --- directories ----------------------------------------------------------------------
-
-  private async forEachDirectoryBlock(directory: Inode, visit: (block: Uint8Array, blockNumber: number, logical: number) => Promise<boolean>): Promise<void> {
-    const count = Math.ceil(directory.size / this.superblock.blockBytes);
-    for (let logical = 0; logical < count; logical++) {
-      const physical = await this.blocks.lookup(directory, logical);
-      if (physical === 0) continue;
-      if (await visit(await this.cache.get(physical), physical, logical)) return;
-    }
-  }
-
-  private async findEntry(directory: Inode, name: Uint8Array): Promise<{ inode: number; block: number; offset: number } | undefined> {
-    let found: { inode: number; block: number; offset: number } | undefined;
-    await this.forEachDirectoryBlock(directory, async (block, blockNumber) => {
-      for (const entry of liveRecords(block, blockNumber)) {
-        if (bytesEqual(entry.name, name)) { found = { inode: entry.inode, block: blockNumber, offset: entry.offset }; return true; }
-      }
-      return false;
-    });
-    return found;
-  }
-
-  private async addEntry(directory: Inode, name: Uint8Array, inode: number, fileType: number): Promise<void> {
-    const type = this.superblock.get('featureIncompatible') & INCOMPATIBLE.filetype ? fileType : FILE_TYPE.unknown;
-    let placed = false;
-    await this.forEachDirectoryBlock(directory, async (block, blockNumber) => {
-      if (!insertRecord(block, blockNumber, inode, name, type)) return false;
-      this.cache.markDirty(blockNumber, block, 'directory');
-      placed = true;
-      return true;
-    });
-    if (!placed) {
-      const blockBytes = this.superblock.blockBytes;
-      const logical = Math.ceil(directory.size / blockBytes);
-      const { block: physical } = await this.blocks.allocate(directory, logical, await this.goalFor(directory, logical));
-      const block = this.cache.fresh(physical, 'directory');
-      initialiseEmptyBlock(block);
-      if (!insertRecord(block, physical, inode, name, type)) throw new Ext2Error('EIO', 'a new directory block has no room for one entry');
-      directory.size = (logical + 1) * blockBytes;
-    }
-    // The htree index is not kept up to date here: writing clears it, as ext2 does, and
-    // the directory is read linearly from now on (e2fsck -D can index it again).
-    if (directory.get('flags') & INODE_FLAG_INDEX) directory.set('flags', directory.get('flags') & ~INODE_FLAG_INDEX);
-    this.touchDirectory(directory);
-    await this.writeInode(directory);
-  }
-
-  private async removeEntry(directory: Inode, entry: { block: number; offset: number }): Promise<void> {
-    const block = await this.cache.get(entry.block);
-    removeRecord(block, entry.block, entry.offset);
-    this.cache.markDirty(entry.block, block, 'directory');
-    if (directory.get('flags') & INODE_FLAG_INDEX) directory.set('flags', directory.get('flags') & ~INODE_FLAG_INDEX);
-    this.touchDirectory(directory);
-    await this.writeInode(directory);
-  }
-
-  private touchDirectory(directory: Inode): void {
-    directory.touch({ modify: true, change: true }, this.now());
-  }
-
-  private async isEmptyDirectory(directory: Inode): Promise<boolean> {
-    let empty = true;
-    await this.forEachDirectoryBlock(directory, async (block, blockNumber) => {
-      for (const entry of liveRecords(block, blockNumber)) {
-        const name = decoder.decode(entry.name);
-        if (name !== '.' && name !== '..') { empty = false; return true; }
-      }
-      return false;
-    });
-    return empty;
-  }
-
-  private async setDotDot(directory: Inode, parent: number): Promise<void> {
-    const found = await this.findEntry(directory, encoder.encode('..'));
-    if (!found) throw new Ext2Error('EIO', `directory inode ${directory.number} has no ".."`);
-    const block = await this.cache.get(found.block);
-    retargetRecord(block, found.offset, parent, FILE_TYPE.directory);
-    this.cache.markDirty(found.block, block, 'directory');
-  }
-
-  /** Whether `ancestor` is `directory` or above it (walking `..` up to the root). */
-  private async isAncestor(ancestor: number, directory: number): Promise<boolean> {
-    let current = directory;
-    for (let depth = 0; depth < 4096; depth++) {
-      if (current === ancestor) return true;
-      if (current === ROOT_INODE) return false;
-      const found = await this.findEntry(await this.readDirectoryInode(current), encoder.encode('..'));
-      if (!found) return false;
-      current = found.inode;
-    }
-    throw new Ext2Error('ELOOP', 'the directory tree loops');
-  }
-
   // --- checks and the queue -------------------------------------------------------------
 
   private checkWritable(): void {
@@ -762,12 +675,6 @@ function checkOffset(offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
     throw new Ext2Error('EINVAL', `offset ${offset}, length ${length}`);
   }
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
-  return true;
 }
 
 function attributesOf(inode: Inode): FileAttributes {
