@@ -34,6 +34,8 @@ export interface FormatOptions {
   readonly now: number;
   /** Percent of blocks reserved for root (mke2fs -m); default 5. */
   readonly reservedPercent?: number;
+  /** Called after each group's tables are written: `done` of `total` groups (for a progress bar). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 export interface Geometry {
@@ -221,6 +223,7 @@ export async function formatFilesystem(store: BlockStore, options: FormatOptions
     await store.write(entry.blockBitmap * blockBytes, blockBitmaps[group]!);
     await store.write(entry.inodeBitmap * blockBytes, inodeBitmaps[group]!);
     await store.write(entry.inodeTable * blockBytes, group === 0 ? inodeTable0 : zeroTable);
+    options.onProgress?.(group + 1, groupCount);
   }
   await store.write(rootBlock * blockBytes, rootData);
   await store.write(lostAndFoundFirst * blockBytes, lostAndFoundData);

@@ -1,6 +1,7 @@
 // `npm run mkfs -- IMAGE SIZE [--from DIR] [--block-size N] [--label L]`: a new ext2 image
 // on the host, as `mke2fs -t ext2 [-d DIR]` makes one, that e2fsck -fn passes and debugfs
-// lists. With --from, the folder's files are copied in (with a progress bar on a terminal).
+// lists. With --from, the folder's files are copied in. On a terminal, a progress bar shows
+// the formatting of a large image and the copying of a large folder (progress_bar.ts).
 
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, ftruncateSync, openSync, statSync } from 'node:fs';
@@ -9,6 +10,12 @@ import { Ext2Filesystem } from '../../servers/ext2/filesystem.js';
 import { formatFilesystem } from '../../servers/ext2/format.js';
 import { ImageFileStore } from './image_file_store.js';
 import { folderBytes, populate } from './populate.js';
+import { progressBar } from './progress_bar.js';
+
+/** Images from this size on get a formatting bar on a terminal (writing their inode tables takes a while). */
+const FORMAT_BAR_BYTES = 256 * 1024 * 1024;
+/** Folders with this much file data get a copying bar on a terminal. */
+const COPY_BAR_BYTES = 16 * 1024 * 1024;
 
 const USAGE = 'usage: npm run mkfs -- IMAGE SIZE [--from DIR] [--block-size 1024|2048|4096] [--label LABEL]\n  SIZE: bytes, or with K, M or G (e.g. 64M)';
 
@@ -39,7 +46,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const store = new ImageFileStore(options.image);
   try {
+    let formatting: ((done: number, finished?: boolean) => void) | undefined;
     const geometry = await formatFilesystem(store, {
+      onProgress: (done, total) => {
+        formatting ??= options.bytes >= FORMAT_BAR_BYTES ? progressBar(process.stderr, 'formatting', total) : () => undefined;
+        formatting(done, done === total);
+      },
       uuid: randomBytes(16),
       now: Math.floor(Date.now() / 1000),
       ...(options.blockBytes ? { blockBytes: options.blockBytes } : {}),
@@ -48,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
     if (options.from) {
       const filesystem = await Ext2Filesystem.mount(store, { access: 'read-write', recordMount: false });
       const total = folderBytes(options.from);
-      const bar = progressBar(total);
+      const bar = progressBar(process.stderr, 'copying', total, COPY_BAR_BYTES);
       await populate(filesystem, filesystem.rootInode, options.from, {
         onBytes: bar,
         onSkipped: (path, why) => process.stderr.write(`mkfs: skipped ${path}: ${why}\n`),
@@ -100,18 +112,4 @@ function parseArguments(argv: string[]): MkfsOptions {
   }
   if (existsSync(image) && !statSync(image).isFile()) throw new UsageError(`${image}: not a regular file`);
   return { ...options, image, bytes };
-}
-
-/** Draws `copied / total` on stderr when it is a terminal; prints nothing otherwise. */
-function progressBar(total: number): (copied: number, done?: boolean) => void {
-  if (!process.stderr.isTTY || total < 16 * 1024 * 1024) return () => undefined;
-  let last = -1;
-  return (copied, done = false) => {
-    const percent = total === 0 ? 100 : Math.floor(copied * 100 / total);
-    if (percent === last && !done) return;
-    last = percent;
-    const width = 30;
-    const filled = Math.round(width * percent / 100);
-    process.stderr.write(`\rmkfs: copying [${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${percent}%${done ? '\n' : ''}`);
-  };
 }
