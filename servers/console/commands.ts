@@ -13,6 +13,7 @@ import {
   type Arguments, type Form, type Parameter, type Syntax, formUsageLine, helpFor, parseArguments, splitWords, usageLine, UsageError,
 } from './command_syntax.js';
 import { driverCommands, type DriverCommandServices } from './driver_commands.js';
+import { DiskCommandError, diskCommands } from './disk_commands.js';
 import { diskNames, type NameServices } from './names.js';
 import { formatProcessTable } from './process_table.js';
 import type { History } from './history.js';
@@ -103,6 +104,7 @@ export const commands: Record<string, Command> = {
       : { output: (await kernel.kho({})).text },
   },
   ...driverCommands,
+  ...diskCommands,
   reboot: {
     forms: [{ parameters: [] }],
     summary: 'stop everything and reset the board',
@@ -133,7 +135,7 @@ export async function runCommand(line: string, services: CommandServices): Promi
     return await command.run(args, services);
   } catch (error) {
     if (error instanceof UsageError) return { output: `error: ${error.message}\nusage: ${error.usage}` };
-    if (error instanceof CommandError) return { output: `error: ${error.message}` };
+    if (error instanceof CommandError || error instanceof DiskCommandError) return { output: `error: ${error.message}` };
     if (error instanceof IpcError) return { output: `error: ${error.message}` };
     return { output: `error: ${error instanceof Error ? error.message : String(error)}` };
   }

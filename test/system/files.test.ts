@@ -71,4 +71,27 @@ describe.skipIf(e2fsprogsMissing !== undefined)('files on disks', () => {
     expect(sha256(readFileSync(disks.readOnly))).toBe(readOnlyBefore);
     expect(sha256(readFileSync(disks.ext4))).toBe(ext4Before);
   }, 90_000);
+
+  it('mkfs DISK at the console makes an ext2 through the block service and starts its server; a mounted disk is refused; e2fsck passes it after shutdown', async () => {
+    const work = folder('baton-files-');
+    const blank = join(work, 'blank.img');
+    writeFileSync(blank, new Uint8Array(16 * MiB));
+    system = await RunningSystem.boot(['--disk', blank]);
+    await system.waitFor((text) => text.includes('disk virtio-blk: holds no filesystem baton knows'), 'the boot line about the blank disk');
+    expect(await system.command('mkfs virtio-blk -L fresh -b 1024')).toBe(
+      'virtio-blk: ext2, 16384 blocks of 1024 bytes, 4096 inodes, 2 groups, label "fresh"\next2: serving virtio-blk');
+    await system.commandUntil('ps', (output) => /^ext2 .*running.*virtio-blk$/m.test(output), 'ext2 running on virtio-blk');
+    expect(await system.command('mkfs virtio-blk')).toBe('error: mkfs: virtio-blk is mounted: ext2 serves it (running); stop ext2 first');
+    expect(await system.command('mkfs nosuchdisk')).toMatch(/^error: mkfs: no disk named "nosuchdisk" \(the disks: virtio-blk\)/);
+    expect(await system.command('mkfs virtio-blk -L seventeen-bytes-x')).toBe('error: mkfs: the label "seventeen-bytes-x" is longer than 16 bytes');
+    expect(await system.shutdown()).toBe(0);
+
+    const image = new Uint8Array(readFileSync(blank));
+    const check = checkImage(image);
+    expect(check.status, check.output).toBe(0);
+    expect(superblockField(image, 'Filesystem volume name')).toBe('fresh');
+    expect(superblockField(image, 'Block size')).toBe('1024');
+    expect(superblockField(image, 'Filesystem state')).toBe('clean');
+    expect(debugfs(image, 'ls -l /')).toMatch(/lost\+found/);
+  }, 90_000);
 });
