@@ -94,4 +94,25 @@ describe.skipIf(e2fsprogsMissing !== undefined)('files on disks', () => {
     expect(superblockField(image, 'Filesystem state')).toBe('clean');
     expect(debugfs(image, 'ls -l /')).toMatch(/lost\+found/);
   }, 90_000);
+
+  it('kexec and shutdown each sync the filesystem and unmount it clean before the disk stops; the next kernel mounts it again', async () => {
+    const work = folder('baton-files-');
+    const disk = join(work, 'disk.img');
+    writeFileSync(disk, makeImage({ bytes: 8 * MiB, blockBytes: 4096, label: 'kept' }));
+    const mountsBefore = Number(superblockField(readFileSync(disk), 'Mount count'));
+    system = await RunningSystem.boot(['--disk', disk]);
+    const mounted = 'disk virtio-blk: ext2 → ext2 (read-write): running';
+    await system.waitFor((text) => text.includes(mounted), 'ext2 running at boot');
+    expect(await system.command('kexec')).toContain('kexec: loading');
+    await system.waitFor((text) => text.split(mounted).length - 1 === 2, 'ext2 running again after the kexec');
+    expect(await system.shutdown()).toBe(0);
+
+    const synced = readFileSync(join(system.runDirectory, 'baton.log'), 'utf8').split('\n').filter((line) => line.includes('"msg":"ext2: synced"'));
+    expect(synced).toHaveLength(2);
+    const image = new Uint8Array(readFileSync(disk));
+    const check = checkImage(image);
+    expect(check.status, check.output).toBe(0);
+    expect(superblockField(image, 'Filesystem state')).toBe('clean');
+    expect(Number(superblockField(image, 'Mount count'))).toBe(mountsBefore + 2);
+  }, 90_000);
 });
