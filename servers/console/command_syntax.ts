@@ -7,7 +7,7 @@
 // (`-n N`), or take the rest of the line (`TEXT`, words joined by one space).
 
 /** What a parameter holds; the name kinds are also what Tab completes. */
-export type ParameterKind = 'integer' | 'program' | 'driver' | 'disk' | 'command' | 'path' | 'text';
+export type ParameterKind = 'integer' | 'program' | 'driver' | 'disk' | 'command' | 'path' | 'file' | 'text';
 export type NameKind = Extract<ParameterKind, 'program' | 'driver' | 'disk' | 'command'>;
 
 export interface Parameter {
@@ -51,6 +51,7 @@ const KIND_DESCRIPTIONS: Record<ParameterKind, string> = {
   disk: 'a disk (see blk)',
   command: 'a command (see help)',
   path: 'a path on the host',
+  file: 'a path in the system (from /)',
   text: 'text: the rest of the line',
 };
 

@@ -14,11 +14,12 @@ import {
 } from './command_syntax.js';
 import { driverCommands, type DriverCommandServices } from './driver_commands.js';
 import { DiskCommandError, diskCommands } from './disk_commands.js';
+import { FileCommandError, fileCommands, type FileCommandServices } from './file_commands.js';
 import { diskNames, type NameServices } from './names.js';
 import { formatProcessTable } from './process_table.js';
 import type { History } from './history.js';
 
-export interface CommandServices extends DriverCommandServices, NameServices {
+export interface CommandServices extends DriverCommandServices, NameServices, FileCommandServices {
   readonly kernel: ClientOf<typeof kernelInterface>;
   readonly log: ClientOf<typeof logInterface>;
   readonly history: History;
@@ -105,6 +106,7 @@ export const commands: Record<string, Command> = {
   },
   ...driverCommands,
   ...diskCommands,
+  ...fileCommands,
   reboot: {
     forms: [{ parameters: [] }],
     summary: 'stop everything and reset the board',
@@ -135,7 +137,7 @@ export async function runCommand(line: string, services: CommandServices): Promi
     return await command.run(args, services);
   } catch (error) {
     if (error instanceof UsageError) return { output: `error: ${error.message}\nusage: ${error.usage}` };
-    if (error instanceof CommandError || error instanceof DiskCommandError) return { output: `error: ${error.message}` };
+    if (error instanceof CommandError || error instanceof DiskCommandError || error instanceof FileCommandError) return { output: `error: ${error.message}` };
     if (error instanceof IpcError) return { output: `error: ${error.message}` };
     return { output: `error: ${error instanceof Error ? error.message : String(error)}` };
   }

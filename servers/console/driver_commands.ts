@@ -156,7 +156,8 @@ function formatDevices(rows: readonly DeviceRow[]): string {
   return table(['DEVICE', 'COMPATIBLE', 'REG', 'IRQ', 'DRIVER', 'STATE', 'GEN'], cells);
 }
 
-function table(headings: string[], cells: string[][]): string {
+/** A table of left-aligned columns, two spaces apart, under its headings. */
+export function table(headings: string[], cells: string[][]): string {
   const widths = headings.map((heading, column) => Math.max(heading.length, ...cells.map((row) => row[column]!.length)));
   const render = (row: string[]) => row.map((text, column) => text.padEnd(widths[column]!)).join('  ').trimEnd();
   return [render(headings), ...cells.map(render)].join('\n');

@@ -206,7 +206,7 @@ describe('console server', () => {
     }
     const from = main.output.length;
     type(main, 's\t');
-    expect(await main.until('\r\nbaton> s', from)).toBe('s\r\nshutdown  start  stop\r\nbaton> s');
+    expect(await main.until('\r\nbaton> s', from)).toBe('s\r\nsha256sum  shutdown  start  stat  stop  sync\r\nbaton> s');
   });
 
   it('console runs a line completed with Tab, with what was typed after the Tab', async () => {

@@ -18,6 +18,7 @@ import { openHistory } from './history.js';
 import { openKeptInputs } from './kept_input.js';
 import { guardTerminals } from './lifeline.js';
 import { khoInterface } from '../../ipc/interfaces/kho.js';
+import { fsInterface } from '../../ipc/interfaces/fs.js';
 import { followLog } from './log_view.js';
 import { Type } from '../../ipc/typebox.js';
 
@@ -50,6 +51,7 @@ export default defineServer({
       log,
       drivers: guarded.drivers,
       random: context.connect(randomInterface),
+      fs: context.connect(fsInterface),
       disk: (name: string) => context.connect(blockInterface, name),
       allocateDma: (bytes: number) => context.allocateDma(bytes),
       ram: context.ram,
