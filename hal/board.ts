@@ -102,13 +102,14 @@ export class Board {
         'linux,kho-scratch': fdtValue.u64(handover.scratch, handover.scratchLength),
       }
       : {};
-    const devices: BoardDeviceDescription[] = this.devices.map((_, slot) => ({
+    const devices: BoardDeviceDescription[] = this.devices.map((backend, slot) => ({
       name: 'virtio_mmio',
       base: virtioSlotBase(slot),
       size: VIRTIO_MMIO_SIZE,
       interrupt: virtioSlotInterrupt(slot),
       compatible: [VIRTIO_MMIO_COMPATIBLE],
       ...(slot >= this.options.devices.length ? { spare: true } : {}),
+      ...(backend.deviceTreeProperties ? { properties: backend.deviceTreeProperties } : {}),
     }));
     const tree = buildBoardTree({
       model: 'baton emulated RISC-V board',

@@ -54,6 +54,8 @@ export interface BoardDeviceDescription {
   compatible: string[];
   /** A spare device (--device): written as the empty property `baton,spare`; no boot driver binds it. */
   spare?: boolean;
+  /** Further properties of the node, e.g. a network device's `local-mac-address` (6 bytes). */
+  properties?: Record<string, Uint8Array>;
 }
 
 export interface BoardDescription {
@@ -215,13 +217,14 @@ function socNode(description: BoardDescription, phandles: { plic: number; power:
     'riscv,ndev': u32(interruptController.sources),
     phandle: u32(phandles.plic),
   });
-  const interruptSource = (base: number, size: number, compatible: string[], interrupt: number, name: string, spare = false): FdtNode =>
+  const interruptSource = (base: number, size: number, compatible: string[], interrupt: number, name: string, spare = false, properties: Record<string, Uint8Array> = {}): FdtNode =>
     node(`${name}@${hexAddress(base)}`, {
       compatible: strings(compatible),
       reg: reg(base, size),
       interrupts: u32(interrupt),
       'interrupt-parent': u32(phandles.plic),
       ...(spare ? { 'baton,spare': empty() } : {}),
+      ...properties,
     });
   return node('soc', { '#address-cells': u32(ROOT_CELLS), '#size-cells': u32(ROOT_CELLS), compatible: string('simple-bus'), ranges: empty() }, [
     plic,
@@ -231,7 +234,7 @@ function socNode(description: BoardDescription, phandles: { plic: number; power:
       'interrupts-extended': u32(...Array.from({ length: description.cpus }, (_, index) => [index + 1, IRQ_MACHINE_SOFTWARE, index + 1, IRQ_MACHINE_TIMER]).flat()),
     }),
     node(`test@${hexAddress(power.base)}`, { compatible: strings(POWER_COMPATIBLE), reg: reg(power.base, power.size), phandle: u32(phandles.power) }),
-    ...description.devices.map((device) => interruptSource(device.base, device.size, device.compatible, device.interrupt, device.name, device.spare)),
+    ...description.devices.map((device) => interruptSource(device.base, device.size, device.compatible, device.interrupt, device.name, device.spare, device.properties)),
   ]);
 }
 

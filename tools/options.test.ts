@@ -48,4 +48,18 @@ describe('parseStartOptions', () => {
     expect(refusal(['--device', 'virtio-gpu'])).toMatch(/^--device virtio-gpu: no such device kind; the board has:\n {2}virtio-rng /);
     expect(refusal(Array.from({ length: 60 }, () => ['--device', 'virtio-rng']).flat())).toMatch(/virtio devices do not fit the board's 62 slots/);
   });
+
+  it('--net socket:PATH gives the network device its LAN, dump, impairments and seed; its companions need it', () => {
+    expect(parseStartOptions([]).network).toBeUndefined();
+    const network = parseStartOptions(['--net', 'socket:/tmp/lan.sock', '--net-dump', '/tmp/a.pcap', '--net-loss', '5%', '--net-reorder', '0.5%', '--net-duplicate', '1', '--net-seed', '42']).network;
+    expect(network).toEqual({ backend: { kind: 'socket', path: '/tmp/lan.sock' }, dump: '/tmp/a.pcap', loss: 0.05, reorder: 0.005, duplicate: 0.01, seed: 42 });
+    expect(parseStartOptions(['--net', 'socket:/tmp/lan.sock']).network).toMatchObject({ loss: 0, reorder: 0, duplicate: 0, seed: 1, dump: undefined });
+    expect(refusal(['--net-dump', '/tmp/a.pcap'])).toMatch(/^--net-dump needs --net socket:PATH or --net tap:IFNAME/);
+    expect(refusal(['--net', 'socket:'])).toMatch(/^--net socket:: give socket:PATH/);
+    expect(refusal(['--net', 'udp:1.2.3.4'])).toMatch(/give socket:PATH .* or tap:IFNAME/);
+    expect(refusal(['--net', 'tap:a-name-far-too-long'])).toMatch(/at most 15 characters/);
+    expect(refusal(['--net', 'socket:/x', '--net-loss', '101%'])).toMatch(/^--net-loss 101%: a percentage from 0% to 100%/);
+    expect(refusal(['--net', 'socket:/x', '--net-loss', 'lots'])).toMatch(/^--net-loss lots: a percentage/);
+    expect(refusal(['--net', 'socket:/x', '--net-seed=-1'])).toMatch(/^--net-seed -1: a whole number/);
+  });
 });

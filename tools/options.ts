@@ -15,6 +15,19 @@ export interface DiskOption {
   readonly access: 'read-write' | 'read-only';
 }
 
+/** --net and its companions: the board's virtio-net device and its host side. */
+export interface NetworkOption {
+  /** socket:PATH (a LAN of baton systems) or tap:IFNAME (a Linux TAP device). */
+  readonly backend: { readonly kind: 'socket'; readonly path: string } | { readonly kind: 'tap'; readonly interfaceName: string };
+  /** --net-dump FILE: a pcap of every frame. */
+  readonly dump: string | undefined;
+  /** --net-loss/--net-reorder/--net-duplicate, as probabilities 0..1; --net-seed. */
+  readonly loss: number;
+  readonly reorder: number;
+  readonly duplicate: number;
+  readonly seed: number;
+}
+
 export interface StartOptions {
   readonly ramSize: number;
   /** --cpus N: harts on the board (cpu nodes, CLINT timers), 1..MAXIMUM_HARTS. */
@@ -32,6 +45,8 @@ export interface StartOptions {
   readonly dumpDeviceTree: string | undefined;
   readonly manifest: string;
   readonly bootargs: string;
+  /** --net: a network device; undefined: the board has none. */
+  readonly network: NetworkOption | undefined;
 }
 
 export const START_USAGE = `usage: npm start -- [options]
@@ -44,6 +59,11 @@ export const START_USAGE = `usage: npm start -- [options]
                     default: the run directory's disk.img, 64 MiB, made once and kept)
   --device KIND     a spare device on the board (repeatable): no boot driver binds it, so a
                     driver you load finds it free; KIND: ${Object.keys(DEVICE_KINDS).join(', ')}
+  --net socket:PATH a virtio-net device on the Ethernet LAN of every system given PATH (a Unix
+                    socket; the first to start is the hub, no root needed)
+  --net-dump FILE   with --net: write every frame the system sends or receives to FILE (pcap)
+  --net-loss P%     with --net: lose P% of frames, each way (also --net-reorder P%, --net-duplicate P%)
+  --net-seed N      the seed that decides which frames (default 1: the same run each time)
   --verbose         show every log level on the console
   --checked         checked mode: buffers passed to drivers are checked against memory ownership and grants
   --run-dir DIR     where the control socket and log file go (default ./run)
@@ -66,6 +86,12 @@ export function parseStartOptions(argv: string[]): StartOptions {
         'kho-scratch': { type: 'string' },
         disk: { type: 'string', multiple: true },
         device: { type: 'string', multiple: true },
+        net: { type: 'string' },
+        'net-dump': { type: 'string' },
+        'net-loss': { type: 'string' },
+        'net-reorder': { type: 'string' },
+        'net-duplicate': { type: 'string' },
+        'net-seed': { type: 'string' },
         verbose: { type: 'boolean', default: false },
         checked: { type: 'boolean', default: false },
         'run-dir': { type: 'string' },
@@ -101,8 +127,9 @@ export function parseStartOptions(argv: string[]): StartOptions {
     incomingHandover = { fdt, scratch, scratchLength };
   }
   const devices = (values.device ?? []).map(parseDevice);
-  // The board's three consoles and entropy device, the disks (at least the default one), the spares.
-  const slots = 4 + Math.max(1, values.disk?.length ?? 0) + devices.length;
+  const network = parseNetwork(values);
+  // The board's three consoles and entropy device, the disks (at least the default one), the network, the spares.
+  const slots = 4 + Math.max(1, values.disk?.length ?? 0) + (network ? 1 : 0) + devices.length;
   if (slots > MAXIMUM_VIRTIO_DEVICES) throw new UsageError(`--device: ${slots} virtio devices do not fit the board's ${MAXIMUM_VIRTIO_DEVICES} slots`);
   const cpusText = values.cpus ?? String(DEFAULT_CPUS);
   const cpus = /^\d+$/.test(cpusText) ? Number(cpusText) : Number.NaN;
@@ -120,7 +147,47 @@ export function parseStartOptions(argv: string[]): StartOptions {
     dumpDeviceTree: values.dumpdtb,
     manifest: values.manifest ?? 'default',
     bootargs,
+    network,
   };
+}
+
+type NetworkValues = { net?: string; 'net-dump'?: string; 'net-loss'?: string; 'net-reorder'?: string; 'net-duplicate'?: string; 'net-seed'?: string };
+
+/** --net BACKEND and the options that need it; undefined without --net. */
+export function parseNetwork(values: NetworkValues): NetworkOption | undefined {
+  const companions = (['net-dump', 'net-loss', 'net-reorder', 'net-duplicate', 'net-seed'] as const).filter((name) => values[name] !== undefined);
+  if (values.net === undefined) {
+    if (companions.length > 0) throw new UsageError(`--${companions[0]} needs --net socket:PATH or --net tap:IFNAME (there is no network device without it)`);
+    return undefined;
+  }
+  const text = values.net;
+  const colon = text.indexOf(':');
+  const kind = colon < 0 ? text : text.slice(0, colon);
+  const argument = colon < 0 ? '' : text.slice(colon + 1);
+  let backend: NetworkOption['backend'];
+  if (kind === 'socket' && argument.length > 0) backend = { kind: 'socket', path: resolve(argument) };
+  else if (kind === 'tap' && /^[A-Za-z0-9_.-]{1,15}$/.test(argument)) backend = { kind: 'tap', interfaceName: argument };
+  else throw new UsageError(`--net ${text}: give socket:PATH (a Unix socket path shared by the systems of one LAN) or tap:IFNAME (an interface name, at most 15 characters)`);
+  const seedText = values['net-seed'] ?? '1';
+  const seed = Number(seedText);
+  if (!/^\d+$/.test(seedText) || !Number.isSafeInteger(seed) || seed > 0xffff_ffff) throw new UsageError(`--net-seed ${seedText}: a whole number from 0 to 4294967295`);
+  return {
+    backend,
+    dump: values['net-dump'] === undefined ? undefined : resolve(values['net-dump']),
+    loss: parsePercent(values['net-loss'], '--net-loss'),
+    reorder: parsePercent(values['net-reorder'], '--net-reorder'),
+    duplicate: parsePercent(values['net-duplicate'], '--net-duplicate'),
+    seed,
+  };
+}
+
+/** "5%", "0.5%", "5" → 0.05, 0.005, 0.05; from 0 to 100. */
+export function parsePercent(text: string | undefined, what: string): number {
+  if (text === undefined) return 0;
+  const match = /^(\d+(?:\.\d+)?)%?$/.exec(text.trim());
+  const value = match ? Number(match[1]) : NaN;
+  if (!match || !(value >= 0 && value <= 100)) throw new UsageError(`${what} ${text}: a percentage from 0% to 100%, e.g. 5%`);
+  return value / 100;
 }
 
 /** A --device KIND: one of hal/device_kinds.ts. */

@@ -5,6 +5,8 @@ import type { Ram } from '../hal/ram.js';
 import { serveHostRequest } from './kernel_images.js';
 import { serveLoadDriverRequest } from './driver_loader.js';
 import { openDisks } from './disks.js';
+import { describeNetwork, openNetwork } from './network.js';
+import type { VirtioNet } from '../hal/virtio/net.js';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Board } from '../hal/board.js';
@@ -65,6 +67,19 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const stdout = (bytes: Uint8Array | string) => process.stdout.write(bytes);
+  let network: VirtioNet | undefined;
+  if (options.network && !options.dumpDeviceTree) {
+    try {
+      network = await openNetwork(options.network, options.runDirectory, (message) => void stdout(`board: ${message}\r\n`));
+    } catch (error) {
+      process.stderr.write(`baton: --net ${options.network.backend.kind}: ${(error as Error).message}\n`);
+      for (const disk of disks) disk.close();
+      control.close();
+      return 1;
+    }
+  } else if (options.network) {
+    network = describeNetwork(options.runDirectory);
+  }
   const logFile = options.dumpDeviceTree ? undefined : openPrivate(files.log);
   const mainConsole = new VirtioConsole({ input: process.stdin, output: (bytes) => stdout(bytes) });
   const controlConsole = new VirtioConsole({ output: (bytes) => control.output(bytes) });
@@ -81,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
     bootargs: options.bootargs,
     kernelImage: fileURLToPath(new URL('microkernel/main.js', `file://${buildRoot}/`)),
     initrd,
-    devices: [mainConsole, controlConsole, logConsole, new VirtioEntropy(), ...disks],
+    devices: [mainConsole, controlConsole, logConsole, new VirtioEntropy(), ...disks, ...(network ? [network] : [])],
     spareDevices: options.devices.map((kind) => DEVICE_KINDS[kind]!.create()),
     earlyOutput: (text) => void stdout(text.replace(/\n/g, '\r\n')),
   });

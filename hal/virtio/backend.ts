@@ -46,6 +46,8 @@ export interface VirtioBackend {
   readonly queueSizes: readonly number[];
   /** Device-specific configuration space (little-endian); read again on configChanged(). */
   readonly config?: Uint8Array;
+  /** Properties the board adds to the device's tree node (a network device's `local-mac-address`). */
+  readonly deviceTreeProperties?: Record<string, Uint8Array>;
   attach?(context: VirtioDeviceContext): void;
   /** Returns why the driver's accepted features cannot work together, or undefined to accept them. */
   validateFeatures?(negotiated: bigint): string | undefined;
