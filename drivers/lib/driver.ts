@@ -17,6 +17,7 @@
 //   driver.ts        defineDriver: init / interrupt / stop, the DriverContext
 //   char_driver.ts   stream devices (consoles): write + received() → the chardev interface
 //   block_driver.ts  disks: submit + complete → the block interface, checked and counted
+//   net_driver.ts    network devices: send + received() → the netdev interface
 //   dma_arena.ts     one DMA block from the kernel, carved up synchronously
 //   dma_buffers.ts   a fixed set of DMA buffers lent to one request at a time
 //   virtio/          bringing up a virtio-mmio device, split virtqueues, CompletionQueue
