@@ -15,11 +15,12 @@ import {
 import { driverCommands, type DriverCommandServices } from './driver_commands.js';
 import { DiskCommandError, diskCommands } from './disk_commands.js';
 import { FileCommandError, fileCommands, type FileCommandServices } from './file_commands.js';
+import { netCommands, type NetCommandServices } from './net_commands.js';
 import { diskNames, type NameServices } from './names.js';
 import { formatProcessTable } from './process_table.js';
 import type { History } from './history.js';
 
-export interface CommandServices extends DriverCommandServices, NameServices, FileCommandServices {
+export interface CommandServices extends DriverCommandServices, NameServices, FileCommandServices, NetCommandServices {
   readonly kernel: ClientOf<typeof kernelInterface>;
   readonly log: ClientOf<typeof logInterface>;
   readonly history: History;
@@ -107,6 +108,7 @@ export const commands: Record<string, Command> = {
   ...driverCommands,
   ...diskCommands,
   ...fileCommands,
+  ...netCommands,
   reboot: {
     forms: [{ parameters: [] }],
     summary: 'stop everything and reset the board',

@@ -12,6 +12,7 @@ import { driversInterface } from '../../ipc/interfaces/drivers.js';
 import { kernelInterface } from '../../ipc/interfaces/kernel.js';
 import { logInterface } from '../../ipc/interfaces/log.js';
 import { randomInterface } from '../../ipc/interfaces/random.js';
+import { netInterface } from '../../ipc/interfaces/net.js';
 import { defineServer } from '../../microkernel/userlib/server.js';
 import { Terminal, type TerminalOptions } from './terminal.js';
 import { openHistory } from './history.js';
@@ -52,6 +53,7 @@ export default defineServer({
       drivers: guarded.drivers,
       random: context.connect(randomInterface),
       fs: context.connect(fsInterface),
+      net: context.connect(netInterface),
       disk: (name: string) => context.connect(blockInterface, name),
       allocateDma: (bytes: number) => context.allocateDma(bytes),
       ram: context.ram,
