@@ -12,7 +12,7 @@
 // with START_REFUSED, which the supervisor takes as final; the boot log says why and the
 // rest of the system runs.
 
-import type { Logger } from 'pino';
+import type { Logger } from './userlib/logger.js';
 import type { ClientOf } from '../ipc/define.js';
 import { blockInterface } from '../ipc/interfaces/block.js';
 import type { DiskServerRow } from '../ipc/interfaces/drivers.js';

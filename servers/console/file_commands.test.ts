@@ -3,7 +3,7 @@
 // ENOTEMPTY, EBUSY). What is checked is the console's side: the calls each command makes,
 // what it prints, and refusals naming the command, the path and the errno.
 
-import { createHash } from 'node:crypto';
+import { hostSha256 } from '../../test/harness/host.js';
 import { describe, expect, it } from 'vitest';
 import { errnoError } from '../../ipc/interfaces/errno.js';
 import { FileType, OpenFlags, type Mount, type Stat } from '../../ipc/interfaces/fs.js';
@@ -214,7 +214,7 @@ describe('file commands', () => {
     const { vfs, run } = system();
     const data = Uint8Array.from({ length: 700_001 }, (_, index) => (index * 7 + (index >> 9)) & 0xff);
     vfs.file('/big', data);
-    expect(await run('sha256sum /big')).toBe(`${createHash('sha256').update(data).digest('hex')}  /big`);
+    expect(await run('sha256sum /big')).toBe(`${hostSha256(data)}  /big`);
     vfs.file('/text', 'hello, baton\n');
     expect(await run('hexdump /text 7 5')).toBe(`00000007  ${'62 61 74 6f 6e'.padEnd(47)}  |baton|`);
     expect(await run('hexdump /text 100')).toBe('(nothing at offset 100)');

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
+import { hostSha256 } from '../../test/harness/host.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Sha256 } from './sha256.js';
 
-const host = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+const host = hostSha256;
 
 describe('Sha256', () => {
   it('gives the FIPS 180-4 digests of "" and "abc"', () => {

@@ -8,7 +8,7 @@
 
 import type { ClientOf } from '../../ipc/define.js';
 import { NETDEV_BATCH_FRAMES, type netdevInterface } from '../../ipc/interfaces/netdev.js';
-import type { Logger } from 'pino';
+import type { Logger } from '../../microkernel/userlib/logger.js';
 
 export const OUTBOX_FRAMES = 1024;
 const RETRY_MS = 1000;

@@ -1,9 +1,8 @@
 // The stack against a peer: a second NetworkStack on a wire the test holds, on a clock the
 // test moves. Every frame on the wire is written to a pcap and decoded by tshark.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PcapWriter } from '../../hal/net/pcap.js';
+import { temporaryDirectory } from '../../test/harness/host.js';
 import { captureFields, captureProtocols, checkCapture, whenTshark } from '../../hal/net/tshark.js';
 import { parseIpv4 as parseAddress } from './address.js';
 import { REQUEST_TRIES, RETRY_MS, REACHABLE_MS } from './arp_cache.js';
@@ -15,8 +14,8 @@ import { NetworkStack } from './stack.js';
 import { ManualTimers } from './timers.js';
 import { buildUdp } from './udp.js';
 
-const directory = mkdtempSync(join(process.env.TMPDIR ?? '/tmp', 'stack-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
+const directory = temporaryDirectory('stack');
+afterAll(() => directory.remove());
 
 const A = parseAddress('10.0.2.15')!;
 const B = parseAddress('10.0.2.16')!;
@@ -26,7 +25,7 @@ const MAC_B = Uint8Array.of(0x02, 0, 0, 0, 0, 0x0b);
 /** Two stacks on one wire; frames cross when `flush` is called (so no handler runs inside another). */
 function lan(name: string, options: { connectB?: boolean } = {}) {
   const timers = new ManualTimers();
-  const dump = new PcapWriter(join(directory, `${name}.pcap`));
+  const dump = new PcapWriter(`${directory.path}/${name}.pcap`);
   const queue: { to: 'a' | 'b'; frame: Uint8Array }[] = [];
   const wire: Uint8Array[] = [];
   const a = new NetworkStack({ mac: MAC_A, timers, transmit: (frame) => { wire.push(frame); dump.write(frame); queue.push({ to: 'b', frame }); } });

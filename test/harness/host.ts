@@ -2,6 +2,7 @@
 // from the host, so those tests see no Node types (their tsconfig.test.json gives them none):
 // disk image files for the block device model, and numbers from the test's environment.
 
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,4 +33,15 @@ export function temporaryDiskImage(contents: Uint8Array, name = 'disk'): Tempora
 export function environmentNumber(name: string, fallback: number): number {
   const value = Number(process.env[name]);
   return process.env[name] === undefined || Number.isNaN(value) ? fallback : value;
+}
+
+/** A fresh temporary directory (under TMPDIR), for files a test writes (captures, images). */
+export function temporaryDirectory(name: string): { readonly path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), `baton-${name}-`));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** The host's own SHA-256 of `data`, in hex (the reference a test compares baton's against). */
+export function hostSha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
 }

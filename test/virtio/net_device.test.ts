@@ -1,13 +1,13 @@
 // The virtio-net model driven by the real driver library (drivers/lib/virtio) in this thread.
 import { afterEach, describe, expect, it } from 'vitest';
 import { initializeVirtioDevice } from '../../drivers/lib/virtio/transport.js';
-import { linkPair } from '../net/link_pair.js';
-import { VirtioNet, type VirtioNetOptions } from './net.js';
-import { NET_CONFIG, NET_HEADER, NET_RECEIVE_BUFFER_BYTES, NetFeatureBit, NetQueue, NetStatus } from './net_layout.js';
-import { DeviceId, FeatureBit, features, hasFeature } from './registers.js';
-import { BumpAllocator, createTestBoard, sameThreadWindow } from './testing.js';
-import { VirtioMmioTransport } from './transport.js';
-import { InterruptBit } from './registers.js';
+import { linkPair } from '../../hal/net/link_pair.js';
+import { VirtioNet, type VirtioNetOptions } from '../../hal/virtio/net.js';
+import { NET_CONFIG, NET_HEADER, NET_RECEIVE_BUFFER_BYTES, NetFeatureBit, NetQueue, NetStatus } from '../../hal/virtio/net_layout.js';
+import { DeviceId, FeatureBit, features, hasFeature } from '../../hal/virtio/registers.js';
+import { BumpAllocator, createTestBoard, sameThreadWindow } from '../../hal/virtio/testing.js';
+import { VirtioMmioTransport } from '../../hal/virtio/transport.js';
+import { InterruptBit } from '../../hal/virtio/registers.js';
 
 let cleanups: (() => void)[] = [];
 afterEach(() => {
