@@ -16,6 +16,7 @@
 // kexec the new memory server starts afresh from the KHO handover.
 
 import { PAGE_SIZE, hex } from '../hal/address.js';
+import { formatSize } from '../hal/size_text.js';
 import type { BoardTreeSummary } from '../hal/devicetree.js';
 import { fdtRead } from '../hal/fdt/values.js';
 import type { Ram } from '../hal/ram.js';
@@ -71,7 +72,7 @@ export function planBootMemory(inputs: BootMemoryInputs): BootMemory {
     if (revival.revived) {
       scratch = [...revival.handover.scratchAreas];
       handover = { pointers, blocks: revival.handover.blockCount, bytes: revival.handover.preservedBytes };
-      print(`KHO: incoming handover at ${hex(pointers.fdtPa)}: ${handover.blocks} preserved blocks, ${formatBytes(handover.bytes)} reserved`);
+      print(`KHO: incoming handover at ${hex(pointers.fdtPa)}: ${handover.blocks} preserved blocks, ${formatSize(handover.bytes)} reserved`);
     } else {
       preserved.length = 0;
       print(`KHO: disabling KHO revival: ${revival.reason}`);
@@ -79,7 +80,7 @@ export function planBootMemory(inputs: BootMemoryInputs): BootMemory {
   }
   const memoryState = placeMemoryState(ram, regions, scratch, preserved);
   if (memoryState) regions.push({ ...memoryState, purpose: MEMORY_STATE_PURPOSE });
-  else print(`memory: no room for the memory server's ${formatBytes(memoryStateBytes(ram.base, ram.size))} state region: it cannot restart`);
+  else print(`memory: no room for the memory server's ${formatSize(memoryStateBytes(ram.base, ram.size))} state region: it cannot restart`);
   if (kho.enabled && scratch.length === 0) {
     const reservedBytes = regions.reduce((total, region) => total + region.size, 0);
     try {
@@ -124,7 +125,7 @@ function placeMemoryState(ram: Ram, regions: readonly MemoryRegion[], incomingSc
  */
 export function scratchReport(argument: string, areas: readonly ScratchArea[], ramSize: number): string {
   const total = areas.reduce((sum, area) => sum + area.size, 0);
-  const share = `${areas.length} scratch areas of ${formatBytes(total)} in all, ${Math.round((total / ramSize) * 100)}% of RAM`;
+  const share = `${areas.length} scratch areas of ${formatSize(total)} in all, ${Math.round((total / ramSize) * 100)}% of RAM`;
   return total > ramSize / 4
     ? `warning: ${argument}: ${share}, all of it kept from the page allocator (try a smaller kho_scratch)`
     : `${argument}: ${share}`;
@@ -159,10 +160,4 @@ export function subtract(from: readonly PageRange[], remove: readonly PageRange[
 
 function roundUpPage(bytes: number): number {
   return Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(bytes / 1024).toFixed(0)} KiB`;
 }

@@ -12,6 +12,7 @@
 import { configArgumentWarnings, configArguments, readRingBytes } from './boot_arguments.js';
 import type { Logger } from './userlib/logger.js';
 import { hex, PAGE_SIZE } from '../hal/address.js';
+import { formatSize } from '../hal/size_text.js';
 import { Clock } from '../hal/clock.js';
 import { DoorbellPage, DOORBELL_SLOTS } from '../hal/doorbells.js';
 import { FirmwareCalls } from '../hal/firmware.js';
@@ -132,7 +133,7 @@ export class Kernel {
     this.checked = this.board.bootargs.split(/\s+/).includes('checked');
     if (this.verbose) this.log.level = 'debug';
     this.console.print(`baton kernel ${entry.image}: entered with device tree at ${hex(entry.deviceTree)} (${this.board.model})`);
-    for (const range of this.board.ram) this.console.print(`memory: ${range.size / (1024 * 1024)} MiB at ${hex(range.base)}`);
+    for (const range of this.board.ram) this.console.print(`memory: ${formatSize(range.size)} at ${hex(range.base)}`);
     this.console.print(`command line: ${this.board.bootargs}`);
     this.initrd = this.readInitrdRange();
     this.memory = planBootMemory({

@@ -3,6 +3,8 @@
 import { hex } from '../hal/address.js';
 import type { BoardTreeSummary } from '../hal/devicetree.js';
 import type { Ram } from '../hal/ram.js';
+import { formatSize } from '../hal/size_text.js';
+import { tableLines } from '../hal/text_table.js';
 import type { DmaPool } from './dma_pool.js';
 
 export interface MemoryRegion {
@@ -23,7 +25,7 @@ export function renderMemoryMap(ram: Ram, regions: readonly MemoryRegion[], boar
     cursor = Math.max(cursor, region.base + region.size);
   }
   if (cursor < ram.end) rows.push([range(cursor, ram.end - cursor), formatSize(ram.end - cursor), 'free']);
-  for (const [where, size, purpose] of rows) lines.push(`  ${where}  ${size.padStart(9)}  ${purpose}`);
+  lines.push(...tableLines([], rows, { align: ['left', 'right'], indent: '  ' }));
   for (const reservation of board.memoryReservations) {
     lines.push(`  /memreserve/ ${range(reservation.address, reservation.size)}`);
   }
@@ -43,10 +45,4 @@ export function renderDeviceMap(board: BoardTreeSummary): string {
 
 function range(base: number, size: number): string {
   return `${hex(base)}-${hex(base + size - 1)}`;
-}
-
-export function formatSize(bytes: number): string {
-  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
-  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
-  return `${bytes} B`;
 }

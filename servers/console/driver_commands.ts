@@ -4,6 +4,8 @@
 // and the random service. Block data moves through one DMA buffer the console owns,
 // lent to one command at a time.
 
+import { formatSize } from '../../hal/size_text.js';
+import { formatTable } from '../../hal/text_table.js';
 import type { Ram } from '../../hal/ram.js';
 import type { ClientOf } from '../../ipc/define.js';
 import type { blockInterface, DiskInfo, DiskStats } from '../../ipc/interfaces/block.js';
@@ -57,7 +59,7 @@ export const driverCommands: Record<string, DriverCommand> = {
     summary: 'the drivers the kernel knows: version, where from, instances',
     run: async (_, { drivers }) => {
       const rows = (await drivers.drivers({})).rows;
-      return { output: table(['DRIVER', 'VERSION', 'SOURCE', 'INSTANCES'], rows.map((row) => [row.name, row.version, row.source, row.instances.join(', ') || '-'])) };
+      return { output: formatTable(['DRIVER', 'VERSION', 'SOURCE', 'INSTANCES'], rows.map((row) => [row.name, row.version, row.source, row.instances.join(', ') || '-'])) };
     },
   },
   load: {
@@ -111,11 +113,11 @@ async function diskTable(services: DriverCommandServices): Promise<string> {
     const disk = services.disk(name);
     const [info, stats]: [DiskInfo, DiskStats] = await Promise.all([disk.info({}), disk.stats({})]);
     return [
-      name, formatBytes(info.sectors * info.sectorBytes), String(info.sectors), info.readOnly ? 'ro' : 'rw', info.serial || '-',
+      name, formatSize(info.sectors * info.sectorBytes, 'rounded'), String(info.sectors), info.readOnly ? 'ro' : 'rw', info.serial || '-',
       String(stats.reads), String(stats.writes), String(stats.served), `${stats.errors}`,
     ];
   }));
-  return table(['DISK', 'SIZE', 'SECTORS', 'MODE', 'SERIAL', 'READS', 'WRITES', 'SERVED', 'ERRORS'], cells);
+  return formatTable(['DISK', 'SIZE', 'SECTORS', 'MODE', 'SERIAL', 'READS', 'WRITES', 'SERVED', 'ERRORS'], cells);
 }
 
 async function readSectors(name: string, sector: number, count: number, services: DriverCommandServices): Promise<string> {
@@ -153,25 +155,7 @@ function formatDevices(rows: readonly DeviceRow[]): string {
     row.state,
     row.generation === 0 ? '-' : String(row.generation),
   ]);
-  return table(['DEVICE', 'COMPATIBLE', 'REG', 'IRQ', 'DRIVER', 'STATE', 'GEN'], cells);
-}
-
-/** A table of left-aligned columns, two spaces apart, under its headings. */
-export function table(headings: string[], cells: string[][]): string {
-  const widths = headings.map((heading, column) => Math.max(heading.length, ...cells.map((row) => row[column]!.length)));
-  const render = (row: string[]) => row.map((text, column) => text.padEnd(widths[column]!)).join('  ').trimEnd();
-  return [render(headings), ...cells.map(render)].join('\n');
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
+  return formatTable(['DEVICE', 'COMPATIBLE', 'REG', 'IRQ', 'DRIVER', 'STATE', 'GEN'], cells);
 }
 
 /** Classic hex dump: offset, 16 bytes in hex, the printable ones as text. */

@@ -13,7 +13,9 @@ import type { DiskServerRow, driversInterface } from '../../ipc/interfaces/drive
 import { FileType, OpenFlags, type fsInterface, type Mount, type Stat } from '../../ipc/interfaces/fs.js';
 import type { Parameter } from './command_syntax.js';
 import type { Command } from './commands.js';
-import { formatBytes, hexDump, table } from './driver_commands.js';
+import { formatSize } from '../../hal/size_text.js';
+import { formatTable } from '../../hal/text_table.js';
+import { hexDump } from './driver_commands.js';
 import { Sha256 } from './sha256.js';
 
 export interface FileCommandServices {
@@ -112,12 +114,12 @@ export const fileCommands: Record<string, Command<FileCommandServices>> = {
   },
   cat: {
     forms: [{ parameters: [PATH] }],
-    summary: `print a file (at most ${formatBytes(CAT_LIMIT)}; see hexdump and sha256sum for more)`,
+    summary: `print a file (at most ${formatSize(CAT_LIMIT)}; see hexdump and sha256sum for more)`,
     run: async (args, { fs }) => {
       const path = systemPath(args.word('PATH'));
       const bytes = await onPath('cat', path, () => withOpen(fs, path, OpenFlags.O_RDONLY, async (description, stat) => {
         if ((stat.mode & FileType.S_IFMT) === FileType.S_IFDIR) throw new FileCommandError(`cat ${path}: EISDIR (${ERRNO_TEXT.EISDIR})`);
-        if (stat.size > CAT_LIMIT) throw new FileCommandError(`cat ${path}: ${stat.size} bytes is more than cat prints (${formatBytes(CAT_LIMIT)}); try hexdump or sha256sum`);
+        if (stat.size > CAT_LIMIT) throw new FileCommandError(`cat ${path}: ${stat.size} bytes is more than cat prints (${formatSize(CAT_LIMIT)}); try hexdump or sha256sum`);
         const pieces: Uint8Array[] = [];
         await readPieces(fs, description, (data) => pieces.push(data.slice()), 0, CAT_LIMIT);
         return concatenate(pieces);
@@ -222,9 +224,9 @@ export const fileCommands: Record<string, Command<FileCommandServices>> = {
         const used = (statistics.blocks - statistics.freeBlocks) * statistics.blockBytes;
         const available = statistics.availableBlocks * statistics.blockBytes;
         const percent = statistics.blocks === 0 ? '-' : `${Math.ceil(100 * (statistics.blocks - statistics.freeBlocks) / statistics.blocks)}%`;
-        return [mount.service, mount.type, formatBytes(size), formatBytes(used), formatBytes(available), percent, mount.path + (mount.readOnly ? ' (ro)' : '')];
+        return [mount.service, mount.type, formatSize(size, 'rounded'), formatSize(used, 'rounded'), formatSize(available, 'rounded'), percent, mount.path + (mount.readOnly ? ' (ro)' : '')];
       }));
-      return { output: table(['FILESYSTEM', 'TYPE', 'SIZE', 'USED', 'AVAIL', 'USE%', 'MOUNTED ON'], rows) };
+      return { output: formatTable(['FILESYSTEM', 'TYPE', 'SIZE', 'USED', 'AVAIL', 'USE%', 'MOUNTED ON'], rows) };
     },
   },
   mount: {

@@ -1,5 +1,7 @@
 // The `ps` table.
 
+import { formatTable } from '../../hal/text_table.js';
+
 export interface ProcessTableRow {
   readonly name: string;
   readonly kind: string;
@@ -22,9 +24,7 @@ export function formatProcessTable(rows: readonly ProcessTableRow[]): string {
     row.state === 'running' ? formatUptime(row.uptimeMs) : '-', String(row.messages), String(row.bulk),
     row.heapBytes > 0 ? formatHeap(row.heapBytes) : '-', row.device ?? '',
   ]);
-  const widths = HEADINGS.map((heading, column) => Math.max(heading.length, ...cells.map((cell) => cell[column]!.length)));
-  const render = (cell: string[]) => cell.map((text, column) => text.padEnd(widths[column]!)).join('  ').trimEnd();
-  return [render(HEADINGS), ...cells.map(render)].join('\n');
+  return formatTable(HEADINGS, cells);
 }
 
 /** A heap size in MiB, one decimal, without a space so the table stays one word per column: 23.4MiB. */

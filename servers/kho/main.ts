@@ -10,6 +10,7 @@
 // from /chosen; the arena size.
 
 import { PAGE_SIZE, hex } from '../../hal/address.js';
+import { formatSize } from '../../hal/size_text.js';
 import { khoInterface } from '../../ipc/interfaces/kho.js';
 import { memoryInterface } from '../../ipc/interfaces/memory.js';
 import { decodeFdt } from '../../hal/fdt/decode.js';
@@ -125,7 +126,7 @@ export default defineServer({
 function describe(outgoing: KhoOutgoing, arena: KhoArena, incoming: KhoIncoming | undefined, pointers: HandoverPointers | undefined): string {
   const lines: string[] = [];
   lines.push('scratch areas:');
-  for (const area of outgoing.scratchAreas) lines.push(`  ${hex(area.addr)} ${area.size / 1024} KiB`);
+  for (const area of outgoing.scratchAreas) lines.push(`  ${hex(area.addr)} ${formatSize(area.size)}`);
   const counts = outgoing.tree.blockCountsByOrder();
   const perOrder = counts.map((count, order) => (count ? `order ${order}: ${count}` : '')).filter(Boolean);
   lines.push(`outgoing: root FDT at ${hex(outgoing.fdt.pa)}, radix tree ${outgoing.tree.pageCount()} pages, arena ${arena.usedPages}/${arena.pages} pages used`);
@@ -136,7 +137,7 @@ function describe(outgoing: KhoOutgoing, arena: KhoArena, incoming: KhoIncoming 
   lines.push(...toDts(decodeFdt(outgoing.fdt.bytes())).trimEnd().split('\n').map((line) => '  ' + line));
   if (incoming && pointers) {
     const inCounts = incoming.blockCountsByOrder().map((count, order) => (count ? `order ${order}: ${count}` : '')).filter(Boolean);
-    lines.push(`incoming: FDT at ${hex(pointers.fdtPa)}, scratch array at ${hex(pointers.scratchPa)}; ${incoming.blockCount} blocks (${inCounts.join(', ') || 'none'}), ${(incoming.preservedBytes / 1024).toFixed(0)} KiB`);
+    lines.push(`incoming: FDT at ${hex(pointers.fdtPa)}, scratch array at ${hex(pointers.scratchPa)}; ${incoming.blockCount} blocks (${inCounts.join(', ') || 'none'}), ${formatSize(incoming.preservedBytes)}`);
     lines.push(`incoming subtrees: ${incoming.subtrees().map((subtree) => subtree.name).join(', ') || 'none'}`);
   } else {
     lines.push('incoming: none (not a KHO boot)');

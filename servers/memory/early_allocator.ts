@@ -9,7 +9,8 @@
 
 import { type PhysAddr, PAGE_SIZE } from '../../hal/address.js';
 import { InvalidArgumentError, OutOfMemoryError } from './errors.js';
-import { type MemoryMap, type PhysicalRange, formatSize } from './memory_map.js';
+import { formatSize } from '../../hal/size_text.js';
+import type { MemoryMap, PhysicalRange } from './memory_map.js';
 
 export class EarlyAllocator {
   readonly #map: MemoryMap;

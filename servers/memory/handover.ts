@@ -16,7 +16,8 @@ import { PAGE_SIZE } from '../../hal/address.js';
 import { IpcError } from '../../ipc/errors.js';
 import { reviveHandover, type HandoverPointers, type KhoIncoming } from '../../microkernel/kho/incoming.js';
 import { KhoRadixTree } from '../../microkernel/kho/radix_tree.js';
-import { formatSize, type PhysicalRange } from './memory_map.js';
+import { formatSize } from '../../hal/size_text.js';
+import type { PhysicalRange } from './memory_map.js';
 import type { MemoryServer } from './memory_server.js';
 
 /** Preserved ranges (merged) beyond this are summarised in `mem` instead of listed in the map. */

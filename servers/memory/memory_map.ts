@@ -16,6 +16,8 @@
 // Overlapping reservations are allowed (memblock allows them); an overlap gets both purposes.
 
 import { type PhysAddr, PAGE_SIZE, hex } from '../../hal/address.js';
+import { formatSize } from '../../hal/size_text.js';
+import { tableLines } from '../../hal/text_table.js';
 import { InvalidArgumentError } from './errors.js';
 
 /** A byte range of physical memory [base, base + size). */
@@ -122,7 +124,8 @@ export class MemoryMap {
 
   /** One line per region, as `mem` prints it. */
   format(): string[] {
-    return this.#spans.map((span) => `${hex(span.start)}-${hex(span.end - 1)} ${formatSize(span.end - span.start).padStart(10)}  ${span.kind.padEnd(8)}  ${span.purpose}`);
+    const rows = this.#spans.map((span) => [`${hex(span.start)}-${hex(span.end - 1)}`, formatSize(span.end - span.start), span.kind, span.purpose]);
+    return tableLines([], rows, { align: ['left', 'right'], minimumWidths: [0, 9, 8] });
   }
 
   /** Paints `kind` over the part of `range` inside RAM. Returns true if it covered only free/scratch pages. */
@@ -154,16 +157,6 @@ export class MemoryMap {
     this.#spans = coalesce(painted);
     return wasFree;
   }
-}
-
-/** "4 MiB", "4092 KiB", "512 B": the largest unit that shows the size exactly, else "10.0 MiB" past 9999. */
-export function formatSize(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let unit = 0;
-  while (bytes > 0 && unit < units.length - 1 && bytes % 1024 ** (unit + 1) === 0) unit++;
-  if (bytes / 1024 ** unit <= 9999) return `${bytes / 1024 ** unit} ${units[unit]}`;
-  while (unit < units.length - 1 && bytes / 1024 ** unit > 9999) unit++;
-  return `${(bytes / 1024 ** unit).toFixed(1)} ${units[unit]}`;
 }
 
 function checkRange(range: PhysicalRange, what: string): [number, number] {

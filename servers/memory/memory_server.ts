@@ -34,7 +34,9 @@ import { JournalFullError, SimulatedCrash, journaledRam } from './journal.js';
 import { type GrantRecords } from './grants.js';
 import type { StateRegion } from './state_region.js';
 import { type AccessViolation, AccessViolationError, type Grant, type GrantMode, GrantTable, type MemoryAccess, describeViolation } from './grants.js';
-import { MemoryMap, type MemoryRegion, formatSize } from './memory_map.js';
+import { formatSize } from '../../hal/size_text.js';
+import { tableLines } from '../../hal/text_table.js';
+import { MemoryMap, type MemoryRegion } from './memory_map.js';
 import { type Access, type PageFault, type PrivilegeMode, type TranslateOptions, MEGAPAGE_SIZE, PTE_WRITE } from './sv32.js';
 import { type CacheStatistics, TranslationCache } from './tlb.js';
 
@@ -400,7 +402,7 @@ export class MemoryServer {
     lines.push(`  free  ${buddy.freeBlocks.map((count) => String(count).padStart(5)).join('')}   + ${buddy.cachedPages} hot order-0 pages`);
     lines.push(`total ${pages(buddy.totalPages)}, free ${pages(buddy.freePages)}, used ${pages(buddy.usedPages)}, reserved ${pages(buddy.reservedPages)}`);
     lines.push('usage by owner:');
-    for (const usage of buddy.owners) lines.push(`  ${name(usage.owner).padEnd(16)} ${pages(usage.pages)}${usage.limit === undefined ? '' : `, limit ${usage.limit}`}`);
+    lines.push(...tableLines([], buddy.owners.map((usage) => [name(usage.owner), `${pages(usage.pages)}${usage.limit === undefined ? '' : `, limit ${usage.limit}`}`]), { indent: '  ', minimumWidths: [15] }));
     lines.push(`address spaces: ${report.spaces.length}${report.spaces.map((space) => `  #${space.id} ${name(space.owner)} (${space.mappings} mappings)`).join(',')}`);
     lines.push(`grants: ${report.grants.length}`);
     for (const grant of report.grants) lines.push(`  #${grant.id} ${name(grant.owner)} -> ${name(grant.grantee)} ${hex(grant.base)}+${formatSize(grant.length)} ${grant.mode}`);

@@ -268,7 +268,7 @@ describe('boot arguments', () => {
       'kho_scratch=999% ipc.ring_bytes=1 ipc.ring_bytes=-5 nosuch.key=1 kho-test.maximumOrder=0 kho-test.maximumBytes=1048576']);
     const boot = system.transcript;
     // The scratch is 999% of what the kernel reserves, the memory server's state region included.
-    expect(boot).toContain('kho_scratch=999%: 2 scratch areas of 96.0 MiB in all, 38% of RAM');
+    expect(boot).toContain('kho_scratch=999%: 2 scratch areas of 96 MiB in all, 38% of RAM');
     for (const value of ['1', '-5']) expect(boot).toContain(`bootargs: ipc.ring_bytes=${value}: expected a power of two from 1024 to 1048576 bytes; rings keep their default size`);
     expect(boot).toContain('bootargs: nosuch.key=1: no server or driver named nosuch in the boot manifest; ignored');
     expect(boot).not.toContain('kho-test.maximumOrder=0:');
@@ -281,7 +281,7 @@ describe('boot arguments', () => {
 
   it('warns when kho_scratch keeps more than a quarter of RAM from the allocator', async () => {
     system = await RunningSystem.boot(['--ram', '64M', '--bootargs', 'kho_scratch=8M,8M,8M']);
-    expect(system.transcript).toMatch(/KHO: warning: kho_scratch=8M,8M,8M: 3 scratch areas of 24\.0 MiB in all, 38% of RAM/);
+    expect(system.transcript).toMatch(/KHO: warning: kho_scratch=8M,8M,8M: 3 scratch areas of 24 MiB in all, 38% of RAM/);
   });
 });
 
