@@ -15,6 +15,15 @@
 //       buffer, up to 0x64 capacity (written by the kernel) bytes. Requests:
 //         {"op":"load-image","image":PATH,"initrd":ADDRESS,"capacity":BYTES} → {"image":PATH,"initrdLength":N} | {"error":TEXT}
 //         {"op":"write-file","path":PATH,"address":A,"length":N} → {"written":N} | {"error":TEXT}
+//       Writing 1 to request go waits for the answer (the write returns with it in place).
+//       Writing 2 starts an asynchronous request, for one that takes the host long (type-
+//       checking a driver at `load`): the write returns at once with 0x68 request status
+//       1 (pending); the board writes the answer back over that request's buffer, its length
+//       to 0x6c, then sets the status to 2 (done) and wakes its waiters (Atomics.notify on
+//       the status word), so neither the kernel nor the board's own thread is held up
+//       meanwhile. One asynchronous request at a time; a second while one is pending is
+//       answered at once with an error. An answer due after a reset or kexec is dropped.
+//         {"op":"load-driver","path":PATH} → {"spec":PROGRAM_SPEC} | {"error":TEXT,"code":CODE,...}
 
 import { RegisterBank, RegisterWindow, createRegisterBlock, type RegisterBlockDescriptor } from './mmio.js';
 import type { Ram } from './ram.js';
@@ -44,7 +53,14 @@ const Register = {
   REQUEST_GO: 0x5c,
   RESULT_LENGTH: 0x60,
   REQUEST_CAPACITY: 0x64,
+  REQUEST_STATUS: 0x68,
+  LATER_RESULT_LENGTH: 0x6c,
 } as const;
+
+/** What is written to request go: wait for the answer, or have it later. */
+const RequestGo = { WAIT: 1, LATER: 2 } as const;
+/** The asynchronous request's state (0x68). */
+export const RequestStatus = { IDLE: 0, PENDING: 1, DONE: 2 } as const;
 
 export interface KexecRequest {
   /** Host path of the kernel image to enter. */
@@ -53,8 +69,11 @@ export interface KexecRequest {
   readonly deviceTree: number;
 }
 
-/** A host request from the kernel; returns the JSON answer (it must not throw). */
-export type HostRequestHandler = (request: Record<string, unknown>, ram: Ram) => Record<string, unknown>;
+/**
+ * A host request from the kernel; returns the JSON answer, or a promise of it for a request
+ * sent to be answered later (it must not throw or reject; the board turns either into an error answer).
+ */
+export type HostRequestHandler = (request: Record<string, unknown>, ram: Ram) => Record<string, unknown> | Promise<Record<string, unknown>>;
 
 export interface FirmwareEvents {
   powerOff(status: number): void;
@@ -71,6 +90,8 @@ export class FirmwareDevice {
   private readonly ram: Ram;
   private readonly events: FirmwareEvents;
   private readonly latched = new Map<number, number>();
+  /** False once stopped: an answer due later is not written into a RAM that a reset or kexec handed on. */
+  private serving = true;
 
   constructor(ram: Ram, events: FirmwareEvents, base = FIRMWARE_BASE) {
     this.descriptor = createRegisterBlock(base, FIRMWARE_SIZE);
@@ -85,6 +106,7 @@ export class FirmwareDevice {
   }
 
   stop(): void {
+    this.serving = false;
     this.bank.stop();
   }
 
@@ -117,22 +139,57 @@ export class FirmwareDevice {
         const address = this.address(Register.REQUEST_LOW, Register.REQUEST_HIGH);
         const length = this.latched.get(Register.REQUEST_LENGTH) ?? 0;
         const capacity = this.latched.get(Register.REQUEST_CAPACITY) ?? 0;
-        let answer: Record<string, unknown>;
-        try {
-          const request = JSON.parse(new TextDecoder().decode(this.ram.read(address, length))) as Record<string, unknown>;
-          answer = this.events.hostRequest ? this.events.hostRequest(request, this.ram) : { error: 'the board serves no host requests' };
-        } catch (error) {
-          answer = { error: `bad host request: ${(error as Error).message}` };
+        if (value === RequestGo.LATER) {
+          this.answerLater(address, length, capacity);
+          return;
         }
-        let bytes = new TextEncoder().encode(JSON.stringify(answer));
-        if (bytes.length > capacity) bytes = new TextEncoder().encode(JSON.stringify({ error: 'answer larger than the request buffer' }));
-        if (this.ram.contains(address, bytes.length)) this.ram.write(address, bytes);
-        this.bank.set32(Register.RESULT_LENGTH, bytes.length);
+        let answer = this.serve(address, length);
+        if (answer instanceof Promise) {
+          answer.catch(() => undefined);
+          answer = { error: 'this host request is answered later: send it with request go 2' };
+        }
+        this.bank.set32(Register.RESULT_LENGTH, this.writeAnswer(address, capacity, answer));
         return;
       }
       default:
         return;
     }
+  }
+
+  /** The handler's answer to the request at [address, address+length); never throws. */
+  private serve(address: number, length: number): Record<string, unknown> | Promise<Record<string, unknown>> {
+    try {
+      const request = JSON.parse(new TextDecoder().decode(this.ram.read(address, length))) as Record<string, unknown>;
+      return this.events.hostRequest ? this.events.hostRequest(request, this.ram) : { error: 'the board serves no host requests' };
+    } catch (error) {
+      return { error: `bad host request: ${(error as Error).message}` };
+    }
+  }
+
+  /** Writes `answer` over the request buffer (or an error saying it did not fit); returns its length. */
+  private writeAnswer(address: number, capacity: number, answer: Record<string, unknown>): number {
+    let bytes = new TextEncoder().encode(JSON.stringify(answer));
+    if (bytes.length > capacity) bytes = new TextEncoder().encode(JSON.stringify({ error: 'answer larger than the request buffer' }));
+    if (this.ram.contains(address, bytes.length)) this.ram.write(address, bytes);
+    return bytes.length;
+  }
+
+  /** Request go 2: status pending now; the answer, its length and status done when the handler's promise settles. */
+  private answerLater(address: number, length: number, capacity: number): void {
+    const finish = (answer: Record<string, unknown>): void => {
+      if (!this.serving) return;
+      this.bank.set32(Register.LATER_RESULT_LENGTH, this.writeAnswer(address, capacity, answer));
+      this.bank.set32(Register.REQUEST_STATUS, RequestStatus.DONE);
+      this.bank.notify32(Register.REQUEST_STATUS);
+    };
+    if (this.bank.get32(Register.REQUEST_STATUS) === RequestStatus.PENDING) {
+      // The buffer of the pending request is not touched: answer this one in its own.
+      this.bank.set32(Register.LATER_RESULT_LENGTH, this.writeAnswer(address, capacity, { error: 'another host request is pending' }));
+      this.bank.set32(Register.REQUEST_STATUS, RequestStatus.DONE);
+      return;
+    }
+    this.bank.set32(Register.REQUEST_STATUS, RequestStatus.PENDING);
+    Promise.resolve(this.serve(address, length)).then(finish, (error: unknown) => finish({ error: `host request failed: ${(error as Error).message}` }));
   }
 
   private address(low: number, high: number): number {
@@ -144,6 +201,8 @@ export class FirmwareDevice {
 export class FirmwareCalls {
   private readonly window: RegisterWindow;
   private readonly ram: Ram;
+  /** The last request sent to be answered later: the next waits for it. */
+  private laterQueue: Promise<unknown> = Promise.resolve();
 
   constructor(descriptor: RegisterBlockDescriptor, ram: Ram) {
     this.window = new RegisterWindow(descriptor);
@@ -189,9 +248,33 @@ export class FirmwareCalls {
     this.writeAddress(Register.REQUEST_LOW, Register.REQUEST_HIGH, buffer);
     this.window.write32(Register.REQUEST_LENGTH, bytes.length);
     this.window.write32(Register.REQUEST_CAPACITY, capacity);
-    this.window.write32(Register.REQUEST_GO, 1);
+    this.window.write32(Register.REQUEST_GO, RequestGo.WAIT);
     const length = this.window.read32(Register.RESULT_LENGTH);
     return JSON.parse(new TextDecoder().decode(this.ram.read(buffer, length))) as Record<string, unknown>;
+  }
+
+  /**
+   * Sends a JSON host request to be answered later (request go 2) through the RAM buffer
+   * [buffer, buffer+capacity), which must be RAM the kernel owns and no other request uses;
+   * resolves with the board's answer without blocking this thread. Requests sent this way
+   * go one at a time, in order.
+   */
+  hostRequestLater(buffer: number, capacity: number, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const send = async (): Promise<Record<string, unknown>> => {
+      const bytes = new TextEncoder().encode(JSON.stringify(request));
+      if (bytes.length > capacity) throw new RangeError('host request larger than its buffer');
+      this.ram.write(buffer, bytes);
+      this.writeAddress(Register.REQUEST_LOW, Register.REQUEST_HIGH, buffer);
+      this.window.write32(Register.REQUEST_LENGTH, bytes.length);
+      this.window.write32(Register.REQUEST_CAPACITY, capacity);
+      this.window.write32(Register.REQUEST_GO, RequestGo.LATER);
+      await this.window.whenEqual32(Register.REQUEST_STATUS, RequestStatus.DONE);
+      const length = this.window.read32(Register.LATER_RESULT_LENGTH);
+      return JSON.parse(new TextDecoder().decode(this.ram.read(buffer, length))) as Record<string, unknown>;
+    };
+    const answer = this.laterQueue.then(send, send);
+    this.laterQueue = answer.catch(() => undefined);
+    return answer;
   }
 
   private writeAddress(low: number, high: number, address: number): void {

@@ -101,6 +101,21 @@ export class RegisterWindow {
     }
   }
 
+  /**
+   * Resolves once the register at `offset` holds `value` (the device model stores it and
+   * calls RegisterBank.notify32), without blocking this thread.
+   */
+  async whenEqual32(offset: number, value: number): Promise<void> {
+    const index = this.wordIndex(offset);
+    const words = new Int32Array(this.descriptor.buffer, HEADER_BYTES, this.descriptor.size / 4);
+    for (;;) {
+      const now = Atomics.load(words, index);
+      if (now >>> 0 === value >>> 0) return;
+      const wait = Atomics.waitAsync(words, index, now);
+      if (wait.async) await wait.value;
+    }
+  }
+
   private poke(): void {
     Atomics.add(this.header, ATTENTION, 1);
     Atomics.notify(this.header, ATTENTION, 1);
@@ -142,6 +157,11 @@ export class RegisterBank {
 
   get32(offset: number): number {
     return Atomics.load(this.registers, offset / 4);
+  }
+
+  /** Wakes every thread waiting for the register at `offset` to change (RegisterWindow.whenEqual32). */
+  notify32(offset: number): void {
+    Atomics.notify(new Int32Array(this.descriptor.buffer, HEADER_BYTES, this.descriptor.size / 4), offset / 4);
   }
 
   set8(offset: number, value: number): void {

@@ -59,6 +59,9 @@ const EARLY_CONSOLE_BUFFER = 1024 * 1024;
 /** A RAM buffer inside the kernel image for host requests to the firmware. */
 export const HOST_REQUEST_BUFFER = EARLY_CONSOLE_BUFFER + PAGE_SIZE;
 export const HOST_REQUEST_SIZE = 60 * 1024;
+/** Its own buffer for host requests answered later (load-driver: the board type-checks the driver meanwhile). */
+const HOST_LATER_REQUEST_BUFFER = HOST_REQUEST_BUFFER + HOST_REQUEST_SIZE;
+const HOST_LATER_REQUEST_SIZE = 60 * 1024;
 /** Kernel-image RAM for blobs the kernel hands to the firmware (kho dump). */
 const STAGING_BUFFER = 1536 * 1024;
 const STAGING_SIZE = 512 * 1024;
@@ -210,7 +213,7 @@ export class Kernel {
       board: this.board,
       registers: (base) => this.entry.bus.find((block) => block.base === base),
       allocateSlot: () => this.nextSlot++,
-      hostLoad: (path) => this.firmware.hostRequest(this.ram.base + HOST_REQUEST_BUFFER, HOST_REQUEST_SIZE, { op: 'load-driver', path }),
+      hostLoad: (path) => this.firmware.hostRequestLater(this.ram.base + HOST_LATER_REQUEST_BUFFER, HOST_LATER_REQUEST_SIZE, { op: 'load-driver', path }),
       print: (line) => this.console.print(line),
       nowMs: () => this.clock.nowMs(),
     });

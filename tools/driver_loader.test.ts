@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManifestError } from '../microkernel/manifest.js';
-import { DriverLoadError, harnessModule, loadDriverFolder, serveLoadDriverRequest } from './driver_loader.js';
+import { DriverLoadError, harnessModule, loadCheckedDriverFolder, loadDriverFolder, serveLoadDriverRequest } from './driver_loader.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const build = join(root, 'build');
@@ -120,15 +120,41 @@ describe('loadDriverFolder', () => {
     const { folder: noEntry, output } = driverFolder({ ...MANIFEST, entry: 'start' });
     expect(() => loadDriverFolder(noEntry, { outputRoot: output })).toThrow(/names start\.ts, which is not there/);
     const { folder: broken, output: brokenOutput } = driverFolder(MANIFEST, { 'main.ts': 'export default {\n  init( {\n' });
-    expect(() => loadDriverFolder(broken, { outputRoot: brokenOutput })).toThrow(/does not compile:\n {2}main\.ts\(\d+,\d+\): /);
+    expect(() => loadDriverFolder(broken, { outputRoot: brokenOutput })).toThrow(/does not compile:\n {2}main\.ts:\d+:\d+: /);
     const { folder: missingImport, output: missingOutput } = driverFolder(MANIFEST, { 'main.ts': "import { nothing } from 'baton/drivers/lib/nothing.js';\nexport default nothing;\n" });
     expect(() => loadDriverFolder(missingImport, { outputRoot: missingOutput })).toThrow(/import "baton\/drivers\/lib\/nothing\.js": baton has no module/);
   });
 
-  it('serveLoadDriverRequest answers with the spec, or the error with its code and field', () => {
-    expect(serveLoadDriverRequest({ op: 'load-driver' })).toMatchObject({ code: 'LOAD_FAILED' });
+  it('serveLoadDriverRequest answers with the spec, or the error with its code and field', async () => {
+    expect(await serveLoadDriverRequest({ op: 'load-driver' })).toMatchObject({ code: 'LOAD_FAILED' });
     const { folder } = driverFolder({ ...MANIFEST, name: 'Bad' });
-    expect(serveLoadDriverRequest({ op: 'load-driver', path: folder })).toMatchObject({ code: 'INVALID_MANIFEST', field: 'name' });
-    expect(serveLoadDriverRequest({ op: 'load-driver', path: join(root, 'drivers', 'virtio-blk') })).toMatchObject({ spec: { name: 'virtio-blk', serves: ['block'] } });
+    expect(await serveLoadDriverRequest({ op: 'load-driver', path: folder })).toMatchObject({ code: 'INVALID_MANIFEST', field: 'name' });
+    expect(await serveLoadDriverRequest({ op: 'load-driver', path: join(root, 'drivers', 'virtio-blk') })).toMatchObject({ spec: { name: 'virtio-blk', serves: ['block'] } });
   });
+
+  it('loadCheckedDriverFolder refuses a type error with its file, line, column and message, and takes a driver that type-checks', async () => {
+    const { folder, output } = driverFolder(MANIFEST, { 'main.ts': MAIN, 'helper.ts': 'export function helper(name: string): number {\n  return name;\n}\n' });
+    await expect(loadCheckedDriverFolder(folder, { outputRoot: output })).rejects.toThrow(
+      /does not type-check:\n {2}helper\.ts:2:3: error TS2322: Type 'string' is not assignable to type 'number'\.$/);
+    const good = driverFolder();
+    expect((await loadCheckedDriverFolder(good.folder, { outputRoot: good.output })).name).toBe('sample');
+  }, 60_000);
+
+  it('loadCheckedDriverFolder checks with the folder\'s own tsconfig.json, against this build whatever its paths say', async () => {
+    const tsconfig = JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, noUnusedLocals: true,
+        types: ['node'], typeRoots: ['./node_modules/baton/node_modules/@types'], paths: { 'baton/*': ['./node_modules/baton/*'] } },
+    });
+    const unused = driverFolder(MANIFEST, { 'main.ts': `${MAIN}const unused = 1;\n`, 'helper.ts': 'export function helper(name: string): string { return name; }\n', 'tsconfig.json': tsconfig });
+    await expect(loadCheckedDriverFolder(unused.folder, { outputRoot: unused.output })).rejects.toThrow(/main\.ts:5:7: error TS6133: 'unused' is declared but its value is never read/);
+    const good = driverFolder(MANIFEST, { 'main.ts': MAIN, 'helper.ts': 'export function helper(name: string): string { return name; }\n', 'tsconfig.json': tsconfig });
+    expect((await loadCheckedDriverFolder(good.folder, { outputRoot: good.output })).name).toBe('sample');
+  }, 60_000);
+
+  it('serveLoadDriverRequest answers a driver with type errors with LOAD_FAILED naming them', async () => {
+    const { folder } = driverFolder(MANIFEST, { 'main.ts': MAIN, 'helper.ts': 'export function helper(name: string): number { return name; }\n' });
+    const answer = await serveLoadDriverRequest({ op: 'load-driver', path: folder });
+    expect(answer).toMatchObject({ code: 'LOAD_FAILED' });
+    expect(answer.error).toMatch(/does not type-check:\n  helper\.ts:1:48: error TS2322/);
+  }, 60_000);
 });

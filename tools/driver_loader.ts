@@ -6,9 +6,10 @@
 // Nothing is compiled or changed unless the manifest is valid. Compiling: every .ts file
 // of the folder (not *.test.ts / *.d.ts, not node_modules or dot folders) goes through
 // TypeScript's transpileModule into build/loaded/NAME-VERSION-HASH/, mirroring the folder,
-// so a changed driver gets fresh module URLs. That is syntax only: types are NOT checked
-// (a full check against baton's declarations takes seconds, and the board and the kernel
-// wait for this answer); `npx tsc` in the folder checks them. Import specifiers are rewritten:
+// so a changed driver gets fresh module URLs. That is syntax only; the board's answer to
+// `load` (serveLoadDriverRequest) then checks the types too (tools/driver_types.ts: seconds,
+// on a thread of its own, while the kernel and the board go on), and refuses a driver with
+// type errors, each with its file, line and column. Import specifiers are rewritten:
 //
 //   baton/PATH.js                      → this checkout's compiled module build/PATH.js
 //   a path into this checkout's source  → its compiled module in build/
@@ -25,6 +26,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Value } from '../ipc/typebox.js';
 import { ManifestError, ProgramSpec, validateProgram } from '../microkernel/manifest.js';
+import { checkDriverTypes } from './driver_types.js';
 
 type TypeScript = typeof import('typescript');
 
@@ -82,11 +84,25 @@ export function harnessModule(folder: string | URL): string {
   return relative(buildRoot, fileURLToPath(spec.entry)).split(sep).join('/').replace(/\.js$/, '');
 }
 
+/**
+ * loadDriverFolder, and then (out of the tree) the type check: resolves with the spec, or
+ * rejects with DriverLoadError listing every type error as FILE:LINE:COLUMN: MESSAGE.
+ */
+export async function loadCheckedDriverFolder(path: string, options: LoadOptions = {}): Promise<ProgramSpec> {
+  const spec = loadDriverFolder(path, options);
+  const folder = resolve(path);
+  const inTree = relative(projectRoot, folder);
+  if (!inTree.startsWith('..') && !isAbsolute(inTree)) return spec; // tsc -b has checked it
+  const problems = await checkDriverTypes(folder, listSources(folder), { projectRoot, buildRoot });
+  if (problems.length > 0) throw new DriverLoadError(shorten(`${folder} does not type-check:\n  ${problems.join('\n  ')}`));
+  return spec;
+}
+
 /** The board's answer to {"op":"load-driver","path":PATH}: {spec} or {error, code, field?, reason?}. */
-export function serveLoadDriverRequest(request: Record<string, unknown>): Record<string, unknown> {
+export async function serveLoadDriverRequest(request: Record<string, unknown>): Promise<Record<string, unknown>> {
   if (typeof request.path !== 'string' || request.path.length === 0) return { error: 'load-driver needs a path', code: 'LOAD_FAILED' };
   try {
-    return { spec: loadDriverFolder(request.path) };
+    return { spec: await loadCheckedDriverFolder(request.path) };
   } catch (error) {
     if (error instanceof ManifestError) {
       return { error: error.message, code: error.code, ...(error.field ? { field: error.field } : {}), reason: error.reason };
@@ -218,7 +234,7 @@ function transpile(typescript: TypeScript, folder: string, file: string): string
   });
   for (const diagnostic of result.diagnostics ?? []) {
     const where = diagnostic.file && diagnostic.start !== undefined ? diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start) : undefined;
-    problems.push(`${file}${where ? `(${where.line + 1},${where.character + 1})` : ''}: ${typescript.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`);
+    problems.push(`${file}${where ? `:${where.line + 1}:${where.character + 1}` : ''}: ${typescript.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`);
   }
   if (problems.length > 0) throw new DriverLoadError(`${folder} does not compile:\n  ${problems.join('\n  ')}`);
   return result.outputText;

@@ -106,7 +106,7 @@ function outOfTree(text: string, file: string, folder: string, name: string): st
 /** How the out-of-tree README says to test: the same words as baton's READMEs. */
 const OUT_OF_TREE_TEST = `Test it, in this folder: \`npm install\` once (it links baton, vitest and typescript from
 the baton checkout named in package.json, and downloads nothing), then \`npx vitest run\`
-(or \`npm test\`). Type-check it with \`npx tsc\`: \`load\` compiles without checking types.`;
+(or \`npm test\`). Type-check it with \`npx tsc\` (\`load\` checks the types too, and refuses a driver with type errors).`;
 
 /** The folder as a package: baton and the tools its test needs, linked from this checkout. */
 function packageFor(name: string): string {

@@ -217,7 +217,7 @@ describe('devices and drivers', () => {
     expect(replaced).toContain('→ my-rng: generation 2 running');
     expect(await command(system, 'random 8')).toMatch(/^[0-9a-f]{16}$/);
     expect(await command(system, 'drivers')).toMatch(/^my-rng\s+0\.2\.0\s/m);
-  });
+  }, 120_000); // five loads, each type-checked (seconds on a loaded machine)
 
   it('a malformed manifest is refused with the field and the reason, and nothing changes', async () => {
     const folder = await scaffold('my-rng');
@@ -245,9 +245,24 @@ describe('devices and drivers', () => {
     const folder = await scaffold('broken');
     writeFileSync(join(folder, 'main.ts'), 'export default {\n  init( {\n};\n');
     system = await RunningSystem.boot();
-    expect(await command(system, `load ${folder}`)).toMatch(/^error: .* does not compile:\n\s+main\.ts\(\d+,\d+\): /);
+    expect(await command(system, `load ${folder}`)).toMatch(/^error: .* does not compile:\n\s+main\.ts:\d+:\d+: /);
     expect(await command(system, 'ps')).toMatch(/virtio-rng\s+driver\s+1\s+running/);
   });
+
+  it('a driver with a type error is refused at load with its file, line and column; the system stays up and the corrected driver loads', async () => {
+    const folder = await scaffold('my-rng');
+    const main = readFileSync(join(folder, 'main.ts'), 'utf8').trimEnd();
+    writeFileSync(join(folder, 'main.ts'), `${main}\nexport const count: number = 'four';\n`);
+    const line = main.split('\n').length + 1;
+    system = await RunningSystem.boot();
+    expect(await command(system, `load ${folder}`)).toMatch(new RegExp(`^error: .* does not type-check:\n {2}main\\.ts:${line}:14: error TS2322: Type 'string' is not assignable to type 'number'\\.`));
+    expect(await command(system, 'random 4')).toMatch(/^[0-9a-f]{8}$/);
+    expect(await command(system, 'drivers')).not.toMatch(/^my-rng\s/m);
+    writeFileSync(join(folder, 'main.ts'), `${main}\nexport const count: number = 4;\n`);
+    await command(system, 'unload virtio-rng');
+    expect(await command(system, `load ${folder}`)).toContain('my-rng: generation 1 running');
+    expect(await command(system, 'random 8')).toMatch(/^[0-9a-f]{16}$/);
+  }, 120_000); // three loads, each type-checked
 
   it('a driver that throws at load or never gets ready is handled by the supervisor; load says so and exits 1; the system stays up', async () => {
     const throwing = await scaffold('throws');
