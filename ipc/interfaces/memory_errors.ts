@@ -13,21 +13,23 @@
 import { hex } from '../../hal/address.js';
 import { IpcError } from '../errors.js';
 
+/**
+ * The memory service's error classes whose data is plain detail, and the codes each carries,
+ * declared once: a class of one code is made with (message, data), one of several with
+ * (code, message, data). ACCESS_VIOLATION and PAGE_FAULT (below) carry records of their own.
+ */
+export const MEMORY_ERROR_CODES = {
+  OutOfMemoryError: ['OUT_OF_MEMORY'],
+  LimitExceededError: ['LIMIT_EXCEEDED'],
+  InvalidBlockError: ['DOUBLE_FREE', 'NOT_BLOCK_HEAD', 'NOT_OWNER', 'NOT_MANAGED', 'ADDRESS_IN_USE'],
+  MappingError: ['MAPPING_EXISTS', 'NOT_MAPPED'],
+  NotFoundError: ['NO_SUCH_SPACE', 'NO_SUCH_GRANT'],
+} as const;
+
+type PlainMemoryErrorCode = (typeof MEMORY_ERROR_CODES)[keyof typeof MEMORY_ERROR_CODES][number];
+
 /** Every code a memory error carries. */
-export type MemoryErrorCode =
-  | 'OUT_OF_MEMORY'
-  | 'LIMIT_EXCEEDED'
-  | 'DOUBLE_FREE'
-  | 'NOT_BLOCK_HEAD'
-  | 'NOT_OWNER'
-  | 'NOT_MANAGED'
-  | 'ADDRESS_IN_USE'
-  | 'MAPPING_EXISTS'
-  | 'NOT_MAPPED'
-  | 'PAGE_FAULT'
-  | 'ACCESS_VIOLATION'
-  | 'NO_SUCH_SPACE'
-  | 'NO_SUCH_GRANT';
+export type MemoryErrorCode = PlainMemoryErrorCode | 'PAGE_FAULT' | 'ACCESS_VIOLATION';
 
 /** Plain-data detail of a memory error (survives msgpack). */
 export type ErrorData = Readonly<Record<string, string | number | boolean | undefined>>;
@@ -42,63 +44,42 @@ export class MemoryError extends IpcError {
   }
 }
 
+/** The class of a memory error with one code: `new OutOfMemoryError(message, data)`. */
+function memoryErrorClass<const C extends PlainMemoryErrorCode>([code]: readonly [C]) {
+  return class extends MemoryError {
+    static readonly code: C = code;
+    declare readonly code: C;
+    constructor(message: string, data: ErrorData = {}) {
+      super(code, message, data);
+    }
+  };
+}
+
+/** The class of a memory error with several codes: `new InvalidBlockError('DOUBLE_FREE', message, data)`. */
+function memoryErrorFamily<const C extends PlainMemoryErrorCode>(codes: readonly C[]) {
+  return class extends MemoryError {
+    static readonly codes: readonly C[] = codes;
+    static fromWire(code: string, message: string, data: unknown): MemoryError {
+      return new this(code as C, message, data as ErrorData);
+    }
+
+    declare readonly code: C;
+    constructor(code: C, message: string, data: ErrorData = {}) {
+      super(code, message, data);
+    }
+  };
+}
+
 /** No free block of the requested order (or larger) exists. Nothing was changed. */
-export class OutOfMemoryError extends MemoryError {
-  static readonly code = 'OUT_OF_MEMORY';
-  constructor(message: string, data: ErrorData = {}) {
-    super('OUT_OF_MEMORY', message, data);
-  }
-}
-
+export class OutOfMemoryError extends memoryErrorClass(MEMORY_ERROR_CODES.OutOfMemoryError) {}
 /** The allocation would take an owner past the page limit set for it. Nothing was changed. */
-export class LimitExceededError extends MemoryError {
-  static readonly code = 'LIMIT_EXCEEDED';
-  constructor(message: string, data: ErrorData = {}) {
-    super('LIMIT_EXCEEDED', message, data);
-  }
-}
-
-type BlockCode = 'DOUBLE_FREE' | 'NOT_BLOCK_HEAD' | 'NOT_OWNER' | 'NOT_MANAGED' | 'ADDRESS_IN_USE';
-
+export class LimitExceededError extends memoryErrorClass(MEMORY_ERROR_CODES.LimitExceededError) {}
 /** A free, retain, transfer or reserve that does not match the allocator's records. */
-export class InvalidBlockError extends MemoryError {
-  static readonly codes: readonly BlockCode[] = ['DOUBLE_FREE', 'NOT_BLOCK_HEAD', 'NOT_OWNER', 'NOT_MANAGED', 'ADDRESS_IN_USE'];
-  static fromWire(code: string, message: string, data: unknown): InvalidBlockError {
-    return new InvalidBlockError(code as BlockCode, message, data as ErrorData);
-  }
-
-  constructor(code: BlockCode, message: string, data: ErrorData = {}) {
-    super(code, message, data);
-  }
-}
-
-type MappingCode = 'MAPPING_EXISTS' | 'NOT_MAPPED';
-
+export class InvalidBlockError extends memoryErrorFamily(MEMORY_ERROR_CODES.InvalidBlockError) {}
 /** A mapping request that conflicts with the page tables: already mapped, or nothing mapped. */
-export class MappingError extends MemoryError {
-  static readonly codes: readonly MappingCode[] = ['MAPPING_EXISTS', 'NOT_MAPPED'];
-  static fromWire(code: string, message: string, data: unknown): MappingError {
-    return new MappingError(code as MappingCode, message, data as ErrorData);
-  }
-
-  constructor(code: MappingCode, message: string, data: ErrorData = {}) {
-    super(code, message, data);
-  }
-}
-
-type NotFoundCode = 'NO_SUCH_SPACE' | 'NO_SUCH_GRANT';
-
+export class MappingError extends memoryErrorFamily(MEMORY_ERROR_CODES.MappingError) {}
 /** An unknown address-space or grant id. */
-export class NotFoundError extends MemoryError {
-  static readonly codes: readonly NotFoundCode[] = ['NO_SUCH_SPACE', 'NO_SUCH_GRANT'];
-  static fromWire(code: string, message: string, data: unknown): NotFoundError {
-    return new NotFoundError(code as NotFoundCode, message, data as ErrorData);
-  }
-
-  constructor(code: NotFoundCode, message: string, data: ErrorData = {}) {
-    super(code, message, data);
-  }
-}
+export class NotFoundError extends memoryErrorFamily(MEMORY_ERROR_CODES.NotFoundError) {}
 
 export type MemoryAccess = 'read' | 'write';
 
