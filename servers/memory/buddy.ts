@@ -6,10 +6,10 @@
 // on the free lists; freeing merges a block with its buddy (the block at index ^ 2^k) while the
 // buddy is free and of the same order.
 //
-// Per-page metadata lives in typed arrays indexed by page number minus the first page of the
-// span (the span starts 4 MiB-aligned so index alignment equals physical alignment). Only a
-// block's first page (its head) carries a state; every other page of a block is INTERIOR (0),
-// which lets `#headOf` find the block holding any page in at most 11 probes:
+// Per-page metadata and the free lists are page_records.ts (PageRecords: typed arrays indexed
+// by page number minus the first page of the span, every write journaled). Only a block's
+// first page (its head) carries a state; every other page of a block is INTERIOR (0), which
+// lets `headOf` find the block holding any page in at most 11 probes:
 //
 //   state      FREE | ALLOCATED | CACHED | UNAVAILABLE (not RAM, or RAM not given to the
 //              allocator), plus the RESERVED bit on blocks taken out by reserve()
@@ -36,11 +36,13 @@
 import { type PhysAddr, PAGE_SIZE, hex } from '../../hal/address.js';
 import type { Ram } from '../../hal/ram.js';
 import { InvalidArgumentError, InvalidBlockError, OutOfMemoryError } from './errors.js';
-import type { Journal } from './journal.js';
 import { KERNEL_OWNER, MAXIMUM_OWNER, OwnerAccounts, type OwnerUsage, SHARED_OWNER, checkOwner } from './owner_accounts.js';
+import {
+  ALLOCATED, ANONYMOUS, CACHED, END, FREE, INTERIOR, MAX_PAGE_ORDER, PageRecords, RESERVED, SPAN_ALIGNMENT_PAGES, STATE_MASK, UNAVAILABLE,
+} from './page_records.js';
 import { type AllocatorStorage, HOT_CACHE_CAPACITY, SCALAR_CACHED, SCALAR_FREE_PAGES, SCALAR_MANAGED_PAGES, heapStorage } from './state_region.js';
 
-export const MAX_PAGE_ORDER = 10;
+export { MAX_PAGE_ORDER } from './page_records.js';
 export { KERNEL_OWNER, SHARED_OWNER, MAXIMUM_OWNER, type OwnerUsage } from './owner_accounts.js';
 
 /** Bits for allocate()'s `flags`. */
@@ -55,17 +57,6 @@ export const AllocationFlags = {
   Anonymous: 2,
 } as const;
 
-const INTERIOR = 0;
-const FREE = 1;
-const ALLOCATED = 2;
-const UNAVAILABLE = 3;
-/** A free order-0 page parked in the hot-page cache instead of the free lists. */
-const CACHED = 4;
-const STATE_MASK = 7;
-const RESERVED = 8;
-const ANONYMOUS = 16;
-const END = -1;
-const SPAN_ALIGNMENT_PAGES = 1 << MAX_PAGE_ORDER;
 /** Order-0 pages kept out of the free lists for quick reuse (Linux's per-CPU page lists). */
 export const HOT_CACHE_PAGES = HOT_CACHE_CAPACITY;
 
@@ -103,37 +94,9 @@ export interface BuddyInfo {
 
 export class BuddyAllocator {
   readonly ram: Ram;
-  /** Physical address of page index 0 (4 MiB-aligned, at or below RAM's base). */
-  readonly #spanBase: number;
-  readonly #pageCount: number;
-  readonly #state: Uint8Array;
-  readonly #order: Uint8Array;
-  readonly #owner: Uint16Array;
-  readonly #references: Uint32Array;
-  readonly #next: Int32Array;
-  readonly #previous: Int32Array;
-  readonly #heads: Int32Array;
-  readonly #freeCounts: Int32Array;
-  readonly #cache: Int32Array;
-  /** [hot-cache length, free pages, managed pages] (SCALAR_*). */
-  readonly #scalars: Int32Array;
+  /** The per-page records and free lists (page_records.ts), in the storage given. */
+  readonly #pages: PageRecords;
   readonly #accounts: OwnerAccounts;
-  /** The accounts' per-owner page counts, held directly for the hot paths. */
-  readonly #charges: Uint32Array;
-  /** Each array's byteOffset in the buffer, for the journal. */
-  readonly #stateAt: number;
-  readonly #orderAt: number;
-  readonly #ownerAt: number;
-  readonly #referencesAt: number;
-  readonly #nextAt: number;
-  readonly #previousAt: number;
-  readonly #headsAt: number;
-  readonly #freeCountsAt: number;
-  readonly #cacheAt: number;
-  readonly #scalarsAt: number;
-  readonly #chargesAt: number;
-  /** Logs every word before it changes (state region), or nothing (heap). */
-  readonly #journal: Journal;
 
   /**
    * An allocator over all of `ram` with no free memory yet: give it ranges with addFreeRange().
@@ -144,44 +107,13 @@ export class BuddyAllocator {
     this.ram = ram;
     const firstPage = Math.floor(ram.base / PAGE_SIZE);
     const spanFirstPage = firstPage - (firstPage % SPAN_ALIGNMENT_PAGES);
-    this.#spanBase = spanFirstPage * PAGE_SIZE;
-    this.#pageCount = Math.ceil(ram.end / PAGE_SIZE) - spanFirstPage;
-    const store = storage ?? heapStorage(this.#pageCount);
-    if (store.pageCount !== this.#pageCount) throw new InvalidArgumentError(`allocator storage covers ${store.pageCount} pages, RAM needs ${this.#pageCount}`);
-    this.#state = store.state;
-    this.#order = store.order;
-    this.#owner = store.owner;
-    this.#references = store.references;
-    this.#next = store.next;
-    this.#previous = store.previous;
-    this.#heads = store.heads;
-    this.#freeCounts = store.freeCounts;
-    this.#cache = store.cache;
-    this.#scalars = store.scalars;
-    this.#journal = store.journal;
+    const pageCount = Math.ceil(ram.end / PAGE_SIZE) - spanFirstPage;
+    const store = storage ?? heapStorage(pageCount);
+    if (store.pageCount !== pageCount) throw new InvalidArgumentError(`allocator storage covers ${store.pageCount} pages, RAM needs ${pageCount}`);
+    this.#pages = new PageRecords(store, spanFirstPage * PAGE_SIZE);
     this.#accounts = new OwnerAccounts(store.charges, store.limits, store.journal);
-    this.#charges = store.charges;
-    this.#stateAt = store.state.byteOffset;
-    this.#orderAt = store.order.byteOffset;
-    this.#ownerAt = store.owner.byteOffset;
-    this.#referencesAt = store.references.byteOffset;
-    this.#nextAt = store.next.byteOffset;
-    this.#previousAt = store.previous.byteOffset;
-    this.#headsAt = store.heads.byteOffset;
-    this.#freeCountsAt = store.freeCounts.byteOffset;
-    this.#cacheAt = store.cache.byteOffset;
-    this.#scalarsAt = store.scalars.byteOffset;
-    this.#chargesAt = store.charges.byteOffset;
     if (attach) return;
-    this.#state.fill(UNAVAILABLE);
-    this.#order.fill(0);
-    this.#owner.fill(0);
-    this.#references.fill(0);
-    this.#next.fill(END);
-    this.#previous.fill(END);
-    this.#heads.fill(END);
-    this.#freeCounts.fill(0);
-    this.#scalars.fill(0);
+    this.#pages.reset();
     this.#accounts.reset();
   }
 
@@ -204,17 +136,17 @@ export class BuddyAllocator {
     }
     const end = first + size / PAGE_SIZE;
     for (let index = first; index < end; index++) {
-      if (this.#state[index] !== UNAVAILABLE) {
-        throw new InvalidBlockError('ADDRESS_IN_USE', `page ${hex(this.#addressOf(index))} is already managed by the page allocator`, { address: this.#addressOf(index) });
+      if (this.#pages.state[index] !== UNAVAILABLE) {
+        throw new InvalidBlockError('ADDRESS_IN_USE', `page ${hex(this.#pages.addressOf(index))} is already managed by the page allocator`, { address: this.#pages.addressOf(index) });
       }
     }
     let index = first;
     while (index < end) {
       let order = 0;
       while (order < MAX_PAGE_ORDER && (index & ((2 << order) - 1)) === 0 && index + (2 << order) <= end) order++;
-      for (let page = index; page < index + (1 << order); page++) this.#set8(this.#state, this.#stateAt, page, INTERIOR);
-      this.#add(SCALAR_MANAGED_PAGES, 1 << order);
-      this.#insertFree(index, order);
+      for (let page = index; page < index + (1 << order); page++) this.#pages.setState(page, INTERIOR);
+      this.#pages.add(SCALAR_MANAGED_PAGES, 1 << order);
+      this.#pages.insertFree(index, order);
       index += 1 << order;
     }
   }
@@ -229,26 +161,26 @@ export class BuddyAllocator {
       throw new InvalidArgumentError(`order must be an integer 0..${MAX_PAGE_ORDER}, got ${order}`, { order });
     }
     const pages = 1 << order;
-    const usage = this.#charges;
+    const usage = this.#pages.charges;
     if (usage[owner]! + pages > this.#accounts.limits[owner]!) throw this.#accounts.limitExceeded(owner, pages);
     let index: number;
-    if (order === 0 && this.#scalars[SCALAR_CACHED]! > 0) {
-      index = this.#cache[this.#add(SCALAR_CACHED, -1)]!;
+    if (order === 0 && this.#pages.scalars[SCALAR_CACHED]! > 0) {
+      index = this.#pages.cache[this.#pages.add(SCALAR_CACHED, -1)]!;
     } else {
-      index = this.#takeBlock(order);
-      if (index === END && this.#scalars[SCALAR_CACHED]! > 0) {
+      index = this.#pages.takeBlock(order);
+      if (index === END && this.#pages.scalars[SCALAR_CACHED]! > 0) {
         this.drainCache();
-        index = this.#takeBlock(order);
+        index = this.#pages.takeBlock(order);
       }
       if (index === END) throw new OutOfMemoryError(`no free block of order ${order} (${pages} pages); ${this.freePages} pages free`, { order, freePages: this.freePages });
     }
-    this.#set8(this.#order, this.#orderAt, index, order);
-    this.#set16(this.#owner, this.#ownerAt, index, owner);
-    this.#setU32(this.#references, this.#referencesAt, index, 1);
-    this.#set8(this.#state, this.#stateAt, index, flags & AllocationFlags.Anonymous ? ALLOCATED | ANONYMOUS : ALLOCATED);
-    this.#setU32(usage, this.#chargesAt, owner, usage[owner]! + pages);
-    this.#add(SCALAR_FREE_PAGES, -pages);
-    const address = this.#spanBase + index * PAGE_SIZE;
+    this.#pages.setOrder(index, order);
+    this.#pages.setOwner(index, owner);
+    this.#pages.setReferences(index, 1);
+    this.#pages.setState(index, flags & AllocationFlags.Anonymous ? ALLOCATED | ANONYMOUS : ALLOCATED);
+    this.#pages.setCharge(owner, usage[owner]! + pages);
+    this.#pages.add(SCALAR_FREE_PAGES, -pages);
+    const address = this.#pages.spanBase + index * PAGE_SIZE;
     if (flags & AllocationFlags.Zeroed) {
       const offset = address - this.ram.base;
       this.ram.bytes.fill(0, offset, offset + pages * PAGE_SIZE);
@@ -258,11 +190,11 @@ export class BuddyAllocator {
 
   /** Returns every page of the hot-page cache to the free lists, merging buddies. */
   drainCache(): void {
-    while (this.#scalars[SCALAR_CACHED]! > 0) {
-      const index = this.#cache[this.#add(SCALAR_CACHED, -1)]!;
-      this.#set8(this.#state, this.#stateAt, index, INTERIOR);
-      this.#add(SCALAR_FREE_PAGES, -1);
-      this.#insertFree(index, 0);
+    while (this.#pages.scalars[SCALAR_CACHED]! > 0) {
+      const index = this.#pages.cache[this.#pages.add(SCALAR_CACHED, -1)]!;
+      this.#pages.setState(index, INTERIOR);
+      this.#pages.add(SCALAR_FREE_PAGES, -1);
+      this.#pages.insertFree(index, 0);
     }
   }
 
@@ -274,14 +206,14 @@ export class BuddyAllocator {
    */
   free(address: number, owner: number): boolean {
     const index = this.#allocatedHead(address, 'free');
-    if (this.#state[index]! & ANONYMOUS) {
+    if (this.#pages.state[index]! & ANONYMOUS) {
       throw new InvalidBlockError('NOT_OWNER', `block ${hex(address)} is an address-space frame: unmap it instead of freeing it`, { address, owner });
     }
-    if (this.#owner[index] !== owner) {
-      throw new InvalidBlockError('NOT_OWNER', `block ${hex(address)} belongs to owner ${this.#owner[index]}, not ${owner}`, { address, owner, actualOwner: this.#owner[index] });
+    if (this.#pages.owner[index] !== owner) {
+      throw new InvalidBlockError('NOT_OWNER', `block ${hex(address)} belongs to owner ${this.#pages.owner[index]}, not ${owner}`, { address, owner, actualOwner: this.#pages.owner[index] });
     }
-    if (this.#references[index]! > 1) {
-      this.#setU32(this.#references, this.#referencesAt, index, this.#references[index]! - 1);
+    if (this.#pages.references[index]! > 1) {
+      this.#pages.setReferences(index, this.#pages.references[index]! - 1);
       this.#moveUsage(index, SHARED_OWNER);
       return false;
     }
@@ -292,15 +224,15 @@ export class BuddyAllocator {
   /** Adds a reference to the block holding the page at `address` (any page of it). Returns the block's head. */
   retain(address: number): PhysAddr {
     const index = this.#allocatedBlockOf(address, 'retain');
-    this.#setU32(this.#references, this.#referencesAt, index, this.#references[index]! + 1);
-    return this.#addressOf(index);
+    this.#pages.setReferences(index, this.#pages.references[index]! + 1);
+    return this.#pages.addressOf(index);
   }
 
   /** Drops a reference to the block holding `address` (any page of it); frees it at zero. Returns true if freed. */
   release(address: number): boolean {
     const index = this.#allocatedBlockOf(address, 'release');
-    this.#setU32(this.#references, this.#referencesAt, index, this.#references[index]! - 1);
-    if (this.#references[index]! > 0) return false;
+    this.#pages.setReferences(index, this.#pages.references[index]! - 1);
+    if (this.#pages.references[index]! > 0) return false;
     this.#release(index);
     return true;
   }
@@ -309,7 +241,7 @@ export class BuddyAllocator {
   transfer(address: number, owner: number): void {
     checkOwner(owner);
     const index = this.#allocatedHead(address, 'transfer');
-    if (this.#owner[index] !== owner) this.#accounts.checkRoom(owner, 1 << this.#order[index]!);
+    if (this.#pages.owner[index] !== owner) this.#accounts.checkRoom(owner, 1 << this.#pages.order[index]!);
     this.#moveUsage(index, owner);
   }
 
@@ -322,7 +254,7 @@ export class BuddyAllocator {
   reserve(base: number, size: number, owner: number = KERNEL_OWNER): PhysAddr[] {
     checkOwner(owner);
     const first = this.#pageIndex(base, 'reserve base');
-    if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0 || first + size / PAGE_SIZE > this.#pageCount) {
+    if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0 || first + size / PAGE_SIZE > this.#pages.pageCount) {
       throw new InvalidArgumentError(`reserve size ${size} is not a positive whole number of pages inside RAM`, { base, size });
     }
     this.drainCache();
@@ -343,7 +275,7 @@ export class BuddyAllocator {
       throw new InvalidArgumentError(`alignment must be a power of two of at least ${PAGE_SIZE}, got ${alignment}`, { alignment });
     }
     if (flags & AllocationFlags.Anonymous) throw new InvalidArgumentError('contiguous ranges cannot be anonymous frames');
-    if (pages > this.#scalars[SCALAR_MANAGED_PAGES]!) throw new OutOfMemoryError(`${pages} pages is more than the ${this.#scalars[SCALAR_MANAGED_PAGES]} the allocator manages`, { pages, freePages: this.freePages });
+    if (pages > this.#pages.scalars[SCALAR_MANAGED_PAGES]!) throw new OutOfMemoryError(`${pages} pages is more than the ${this.#pages.scalars[SCALAR_MANAGED_PAGES]} the allocator manages`, { pages, freePages: this.freePages });
     this.#accounts.checkRoom(owner, pages);
     this.drainCache();
     let found = END;
@@ -351,15 +283,15 @@ export class BuddyAllocator {
     let runEnd = END;
     const fits = (): boolean => {
       if (runStart === END) return false;
-      const address = this.#addressOf(runStart);
+      const address = this.#pages.addressOf(runStart);
       const first = runStart + (Math.ceil(address / alignment) * alignment - address) / PAGE_SIZE;
       if (first + pages > runEnd) return false;
       found = first;
       return true;
     };
-    for (let index = 0; index < this.#pageCount && found === END;) {
-      const state = this.#state[index]! & STATE_MASK;
-      const size = state === INTERIOR ? 1 : 1 << this.#order[index]!;
+    for (let index = 0; index < this.#pages.pageCount && found === END;) {
+      const state = this.#pages.state[index]! & STATE_MASK;
+      const size = state === INTERIOR ? 1 : 1 << this.#pages.order[index]!;
       if (state === FREE) {
         if (runEnd !== index) runStart = index;
         runEnd = index + size;
@@ -387,14 +319,14 @@ export class BuddyAllocator {
     if (owner === SHARED_OWNER) throw new InvalidArgumentError('SHARED_OWNER holds blocks for their mappings and cannot be reclaimed');
     let freed = 0;
     let index = 0;
-    while (index < this.#pageCount && this.#accounts.pages[owner]! > 0) {
-      const state = this.#state[index]! & STATE_MASK;
-      const size = state === INTERIOR ? 1 : 1 << this.#order[index]!;
-      if (state === ALLOCATED && this.#owner[index] === owner) {
-        if (this.#state[index]! & ANONYMOUS) {
+    while (index < this.#pages.pageCount && this.#accounts.pages[owner]! > 0) {
+      const state = this.#pages.state[index]! & STATE_MASK;
+      const size = state === INTERIOR ? 1 : 1 << this.#pages.order[index]!;
+      if (state === ALLOCATED && this.#pages.owner[index] === owner) {
+        if (this.#pages.state[index]! & ANONYMOUS) {
           this.#moveUsage(index, SHARED_OWNER);
-        } else if (this.#references[index]! > 1) {
-          this.#setU32(this.#references, this.#referencesAt, index, this.#references[index]! - 1);
+        } else if (this.#pages.references[index]! > 1) {
+          this.#pages.setReferences(index, this.#pages.references[index]! - 1);
           this.#moveUsage(index, SHARED_OWNER);
         } else {
           freed += size;
@@ -419,56 +351,56 @@ export class BuddyAllocator {
 
   /** Owner of the allocated block holding `address` (any byte), or -1 if free, unmanaged or not RAM. */
   ownerAt(address: number): number {
-    const offset = address - this.#spanBase;
-    if (!(offset >= 0 && offset < this.#pageCount * PAGE_SIZE)) return -1;
-    const head = this.#headOf(Math.floor(offset / PAGE_SIZE));
-    return head >= 0 && (this.#state[head]! & STATE_MASK) === ALLOCATED ? this.#owner[head]! : -1;
+    const offset = address - this.#pages.spanBase;
+    if (!(offset >= 0 && offset < this.#pages.pageCount * PAGE_SIZE)) return -1;
+    const head = this.#pages.headOf(Math.floor(offset / PAGE_SIZE));
+    return head >= 0 && (this.#pages.state[head]! & STATE_MASK) === ALLOCATED ? this.#pages.owner[head]! : -1;
   }
 
   /** The block holding `address` (any byte), or undefined if it is outside the span. */
   blockAt(address: number): BlockInfo | undefined {
-    const offset = address - this.#spanBase;
-    if (!(offset >= 0 && offset < this.#pageCount * PAGE_SIZE)) return undefined;
-    const head = this.#headOf(Math.floor(offset / PAGE_SIZE));
+    const offset = address - this.#pages.spanBase;
+    if (!(offset >= 0 && offset < this.#pages.pageCount * PAGE_SIZE)) return undefined;
+    const head = this.#pages.headOf(Math.floor(offset / PAGE_SIZE));
     if (head < 0) throw new Error(`buddy allocator corrupted: no block head for ${hex(address)}`);
-    const state = this.#state[head]! & STATE_MASK;
+    const state = this.#pages.state[head]! & STATE_MASK;
     const allocated = state === ALLOCATED;
     return {
-      base: this.#addressOf(head),
-      order: this.#order[head]!,
+      base: this.#pages.addressOf(head),
+      order: this.#pages.order[head]!,
       state: allocated ? 'allocated' : state === FREE || state === CACHED ? 'free' : 'unavailable',
-      reserved: (this.#state[head]! & RESERVED) !== 0,
-      anonymous: (this.#state[head]! & ANONYMOUS) !== 0,
-      owner: allocated ? this.#owner[head]! : -1,
-      references: allocated ? this.#references[head]! : 0,
+      reserved: (this.#pages.state[head]! & RESERVED) !== 0,
+      anonymous: (this.#pages.state[head]! & ANONYMOUS) !== 0,
+      owner: allocated ? this.#pages.owner[head]! : -1,
+      references: allocated ? this.#pages.references[head]! : 0,
     };
   }
 
   /** Every block on the free lists (not the hot-page cache: drainCache() first), in address order. */
   freeBlocks(): { base: PhysAddr; order: number }[] {
     const blocks: { base: PhysAddr; order: number }[] = [];
-    this.#forEachHead((index, state, order) => {
-      if (state === FREE) blocks.push({ base: this.#addressOf(index), order });
+    this.#pages.forEachHead((index, state, order) => {
+      if (state === FREE) blocks.push({ base: this.#pages.addressOf(index), order });
     });
     return blocks;
   }
 
   get freePages(): number {
-    return this.#scalars[SCALAR_FREE_PAGES]!;
+    return this.#pages.scalars[SCALAR_FREE_PAGES]!;
   }
 
   buddyInfo(): BuddyInfo {
     let reservedPages = 0;
-    this.#forEachHead((index, state, order) => {
-      if (state === ALLOCATED && this.#state[index]! & RESERVED) reservedPages += 1 << order;
+    this.#pages.forEachHead((index, state, order) => {
+      if (state === ALLOCATED && this.#pages.state[index]! & RESERVED) reservedPages += 1 << order;
     });
     const owners: OwnerUsage[] = this.#accounts.list();
     return {
-      freeBlocks: Array.from(this.#freeCounts),
-      cachedPages: this.#scalars[SCALAR_CACHED]!,
-      totalPages: this.#scalars[SCALAR_MANAGED_PAGES]!,
+      freeBlocks: Array.from(this.#pages.freeCounts),
+      cachedPages: this.#pages.scalars[SCALAR_CACHED]!,
+      totalPages: this.#pages.scalars[SCALAR_MANAGED_PAGES]!,
       freePages: this.freePages,
-      usedPages: this.#scalars[SCALAR_MANAGED_PAGES]! - this.freePages,
+      usedPages: this.#pages.scalars[SCALAR_MANAGED_PAGES]! - this.freePages,
       reservedPages,
       owners,
     };
@@ -487,29 +419,29 @@ export class BuddyAllocator {
     let freePages = 0;
     let managed = 0;
     let cachedPages = 0;
-    for (let index = 0; index < this.#pageCount;) {
-      const state = this.#state[index]! & STATE_MASK;
-      const order = this.#order[index]!;
+    for (let index = 0; index < this.#pages.pageCount;) {
+      const state = this.#pages.state[index]! & STATE_MASK;
+      const order = this.#pages.order[index]!;
       if (state === INTERIOR) fail(`page ${index} is interior but starts no block`);
-      if (order > MAX_PAGE_ORDER || index % (1 << order) !== 0 || index + (1 << order) > this.#pageCount) fail(`block ${index} order ${order} misaligned or out of span`);
-      for (let page = index + 1; page < index + (1 << order); page++) if (this.#state[page] !== INTERIOR) fail(`page ${page} inside block ${index} is not interior`);
+      if (order > MAX_PAGE_ORDER || index % (1 << order) !== 0 || index + (1 << order) > this.#pages.pageCount) fail(`block ${index} order ${order} misaligned or out of span`);
+      for (let page = index + 1; page < index + (1 << order); page++) if (this.#pages.state[page] !== INTERIOR) fail(`page ${page} inside block ${index} is not interior`);
       if ((state === UNAVAILABLE || state === CACHED) && order !== 0) fail(`unavailable or cached page ${index} has order ${order}`);
       if (state === CACHED) {
         cachedPages++;
         freePages++;
         managed++;
-        if (!this.#cache.subarray(0, this.#scalars[SCALAR_CACHED]).includes(index)) fail(`page ${index} is marked cached but not in the cache`);
+        if (!this.#pages.cache.subarray(0, this.#pages.scalars[SCALAR_CACHED]).includes(index)) fail(`page ${index} is marked cached but not in the cache`);
       }
       if (state === FREE) {
         freeHeads[order]++;
         freePages += 1 << order;
         managed += 1 << order;
         const buddy = index ^ (1 << order);
-        if (order < MAX_PAGE_ORDER && buddy < this.#pageCount && this.#state[buddy] === FREE && this.#order[buddy] === order) fail(`free buddies ${index} and ${buddy} of order ${order} not merged`);
+        if (order < MAX_PAGE_ORDER && buddy < this.#pages.pageCount && this.#pages.state[buddy] === FREE && this.#pages.order[buddy] === order) fail(`free buddies ${index} and ${buddy} of order ${order} not merged`);
       }
       if (state === ALLOCATED) {
-        if (this.#references[index] === 0) fail(`allocated block ${index} has no references`);
-        usage.set(this.#owner[index]!, (usage.get(this.#owner[index]!) ?? 0) + (1 << order));
+        if (this.#pages.references[index] === 0) fail(`allocated block ${index} has no references`);
+        usage.set(this.#pages.owner[index]!, (usage.get(this.#pages.owner[index]!) ?? 0) + (1 << order));
         managed += 1 << order;
       }
       index += 1 << order;
@@ -517,15 +449,15 @@ export class BuddyAllocator {
     for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
       let count = 0;
       let previous = END;
-      for (let index = this.#heads[order]!; index !== END; index = this.#next[index]!) {
-        if (this.#state[index] !== FREE || this.#order[index] !== order) fail(`list ${order} holds ${index} which is not a free block of that order`);
-        if (this.#previous[index] !== previous) fail(`list ${order} back link broken at ${index}`);
+      for (let index = this.#pages.heads[order]!; index !== END; index = this.#pages.next[index]!) {
+        if (this.#pages.state[index] !== FREE || this.#pages.order[index] !== order) fail(`list ${order} holds ${index} which is not a free block of that order`);
+        if (this.#pages.previous[index] !== previous) fail(`list ${order} back link broken at ${index}`);
         previous = index;
-        if (++count > this.#pageCount) fail(`list ${order} has a cycle`);
+        if (++count > this.#pages.pageCount) fail(`list ${order} has a cycle`);
       }
-      if (count !== freeHeads[order] || count !== this.#freeCounts[order]) fail(`order ${order}: ${freeHeads[order]} free blocks, ${count} listed, ${this.#freeCounts[order]} counted`);
+      if (count !== freeHeads[order] || count !== this.#pages.freeCounts[order]) fail(`order ${order}: ${freeHeads[order]} free blocks, ${count} listed, ${this.#pages.freeCounts[order]} counted`);
     }
-    const [cached, countedFree, countedManaged] = [this.#scalars[SCALAR_CACHED]!, this.freePages, this.#scalars[SCALAR_MANAGED_PAGES]!];
+    const [cached, countedFree, countedManaged] = [this.#pages.scalars[SCALAR_CACHED]!, this.freePages, this.#pages.scalars[SCALAR_MANAGED_PAGES]!];
     if (cachedPages !== cached) fail(`${cachedPages} pages marked cached, cache holds ${cached}`);
     if (freePages !== countedFree) fail(`free pages ${freePages} but counter says ${countedFree}`);
     if (managed !== countedManaged) fail(`managed pages ${managed} but counter says ${countedManaged}`);
@@ -539,127 +471,30 @@ export class BuddyAllocator {
 
   /** Frees the allocated block at `index` (its references are ignored) and merges it with free buddies. */
   #release(index: number): void {
-    const order = this.#order[index]!;
-    const owner = this.#owner[index]!;
-    this.#setU32(this.#charges, this.#chargesAt, owner, this.#charges[owner]! - (1 << order));
-    const cached = this.#scalars[SCALAR_CACHED]!;
+    const order = this.#pages.order[index]!;
+    const owner = this.#pages.owner[index]!;
+    this.#pages.setCharge(owner, this.#pages.charges[owner]! - (1 << order));
+    const cached = this.#pages.scalars[SCALAR_CACHED]!;
     if (order === 0 && cached < HOT_CACHE_PAGES) {
-      this.#setI32(this.#cache, this.#cacheAt, cached, index);
-      this.#set8(this.#state, this.#stateAt, index, CACHED);
-      this.#add(SCALAR_CACHED, 1);
-      this.#add(SCALAR_FREE_PAGES, 1);
+      this.#pages.setCache(cached, index);
+      this.#pages.setState(index, CACHED);
+      this.#pages.add(SCALAR_CACHED, 1);
+      this.#pages.add(SCALAR_FREE_PAGES, 1);
       return;
     }
-    this.#set8(this.#state, this.#stateAt, index, INTERIOR);
-    this.#insertFree(index, order);
+    this.#pages.setState(index, INTERIOR);
+    this.#pages.insertFree(index, order);
   }
 
-  /**
-   * Takes a free block of exactly `order` off the free lists, splitting the smallest larger one;
-   * returns its index, or END if no list holds a block large enough.
-   */
-  #takeBlock(order: number): number {
-    const heads = this.#heads;
-    let current = order;
-    while (current <= MAX_PAGE_ORDER && heads[current] === END) current++;
-    if (current > MAX_PAGE_ORDER) return END;
-    // Pop the list head, then split: every list between `order` and `current` is empty, so each
-    // upper half becomes the only block on its list.
-    const index = heads[current]!;
-    const following = this.#next[index]!;
-    this.#setI32(heads, this.#headsAt, current, following);
-    if (following !== END) this.#setI32(this.#previous, this.#previousAt, following, END);
-    this.#setI32(this.#freeCounts, this.#freeCountsAt, current, this.#freeCounts[current]! - 1);
-    while (current > order) {
-      current--;
-      const buddy = index + (1 << current);
-      this.#set8(this.#order, this.#orderAt, buddy, current);
-      this.#setI32(this.#next, this.#nextAt, buddy, END);
-      this.#setI32(this.#previous, this.#previousAt, buddy, END);
-      this.#set8(this.#state, this.#stateAt, buddy, FREE);
-      this.#setI32(heads, this.#headsAt, current, buddy);
-      this.#setI32(this.#freeCounts, this.#freeCountsAt, current, this.#freeCounts[current]! + 1);
-    }
-    return index;
-  }
 
-  /** Adds free pages [index, index + 2^order) (state of the head not yet FREE) and merges upwards. */
-  #insertFree(index: number, order: number): void {
-    const state = this.#state;
-    const orders = this.#order;
-    const count = this.#pageCount;
-    this.#add(SCALAR_FREE_PAGES, 1 << order);
-    while (order < MAX_PAGE_ORDER) {
-      const buddy = index ^ (1 << order);
-      if (buddy >= count || state[buddy] !== FREE || orders[buddy] !== order) break;
-      this.#unlink(buddy, order);
-      this.#set8(state, this.#stateAt, buddy, INTERIOR);
-      this.#set8(state, this.#stateAt, index, INTERIOR);
-      index &= ~(1 << order);
-      order++;
-    }
-    this.#set8(orders, this.#orderAt, index, order);
-    this.#set8(state, this.#stateAt, index, FREE);
-    this.#push(index, order);
-  }
 
-  #push(index: number, order: number): void {
-    const head = this.#heads[order]!;
-    this.#setI32(this.#next, this.#nextAt, index, head);
-    this.#setI32(this.#previous, this.#previousAt, index, END);
-    if (head !== END) this.#setI32(this.#previous, this.#previousAt, head, index);
-    this.#setI32(this.#heads, this.#headsAt, order, index);
-    this.#setI32(this.#freeCounts, this.#freeCountsAt, order, this.#freeCounts[order]! + 1);
-  }
 
-  #unlink(index: number, order: number): void {
-    const next = this.#next[index]!;
-    const previous = this.#previous[index]!;
-    if (previous !== END) this.#setI32(this.#next, this.#nextAt, previous, next);
-    else this.#setI32(this.#heads, this.#headsAt, order, next);
-    if (next !== END) this.#setI32(this.#previous, this.#previousAt, next, previous);
-    this.#setI32(this.#freeCounts, this.#freeCountsAt, order, this.#freeCounts[order]! - 1);
-  }
 
-  // Each writes `array[index] = value`, logging the old value in the journal first (one per
-  // element type, so every call site stays monomorphic; `at` is the array's byteOffset, read
-  // once: the typed-array getter is not inlined and would cost more than the rest).
-  #set8(array: Uint8Array, at: number, index: number, value: number): void {
-    this.#journal.record8(array, at, index);
-    array[index] = value;
-  }
 
-  #set16(array: Uint16Array, at: number, index: number, value: number): void {
-    this.#journal.record16(array, at, index);
-    array[index] = value;
-  }
 
-  #setU32(array: Uint32Array, at: number, index: number, value: number): void {
-    this.#journal.recordU32(array, at, index);
-    array[index] = value;
-  }
 
-  #setI32(array: Int32Array, at: number, index: number, value: number): void {
-    this.#journal.recordI32(array, at, index);
-    array[index] = value;
-  }
 
-  /** Adds `delta` to scalar `which` (journaled); returns the new value. */
-  #add(which: number, delta: number): number {
-    const value = this.#scalars[which]! + delta;
-    this.#setI32(this.#scalars, this.#scalarsAt, which, value);
-    return value;
-  }
 
-  /** Head index of the block holding page `index`, or -1 (only if the metadata is corrupted). */
-  #headOf(index: number): number {
-    const state = this.#state;
-    for (let order = 0; order <= MAX_PAGE_ORDER; order++) {
-      const head = index & ~((1 << order) - 1);
-      if (state[head] !== INTERIOR) return index - head < 1 << this.#order[head]! ? head : -1;
-    }
-    return -1;
-  }
 
   /**
    * Takes pages [first, end) (all free; ADDRESS_IN_USE, changing nothing, otherwise) as
@@ -675,25 +510,25 @@ export class BuddyAllocator {
     }
     const heads: PhysAddr[] = [];
     for (const [index, order] of blocks) {
-      this.#carve(index, order);
-      this.#set16(this.#owner, this.#ownerAt, index, owner);
-      this.#setU32(this.#references, this.#referencesAt, index, 1);
-      this.#set8(this.#state, this.#stateAt, index, state);
-      this.#setU32(this.#charges, this.#chargesAt, owner, this.#charges[owner]! + (1 << order));
-      heads.push(this.#addressOf(index));
+      this.#pages.carve(index, order);
+      this.#pages.setOwner(index, owner);
+      this.#pages.setReferences(index, 1);
+      this.#pages.setState(index, state);
+      this.#pages.setCharge(owner, this.#pages.charges[owner]! + (1 << order));
+      heads.push(this.#pages.addressOf(index));
     }
     return heads;
   }
 
   /** Appends to `blocks` the free blocks covering [index, index + 2^order); throws ADDRESS_IN_USE if any page is not free. */
   #collectFreeBlocks(index: number, order: number, blocks: [number, number][]): void {
-    const head = this.#headOf(index);
-    const headState = head >= 0 ? this.#state[head]! & STATE_MASK : UNAVAILABLE;
+    const head = this.#pages.headOf(index);
+    const headState = head >= 0 ? this.#pages.state[head]! & STATE_MASK : UNAVAILABLE;
     if (headState !== FREE) {
-      const address = this.#addressOf(index);
-      throw new InvalidBlockError('ADDRESS_IN_USE', `page ${hex(address)} is not free (${headState === ALLOCATED ? `owned by ${this.#owner[head]}` : 'not managed'})`, { address });
+      const address = this.#pages.addressOf(index);
+      throw new InvalidBlockError('ADDRESS_IN_USE', `page ${hex(address)} is not free (${headState === ALLOCATED ? `owned by ${this.#pages.owner[head]}` : 'not managed'})`, { address });
     }
-    if (head + (1 << this.#order[head]!) >= index + (1 << order)) {
+    if (head + (1 << this.#pages.order[head]!) >= index + (1 << order)) {
       blocks.push([index, order]);
       return;
     }
@@ -702,48 +537,30 @@ export class BuddyAllocator {
     this.#collectFreeBlocks(index + (1 << (order - 1)), order - 1, blocks);
   }
 
-  /** Isolates the block [index, 2^order) out of the free block containing it, which must exist. */
-  #carve(index: number, order: number): void {
-    let head = this.#headOf(index);
-    let current = this.#order[head]!;
-    this.#unlink(head, current);
-    this.#add(SCALAR_FREE_PAGES, -(1 << current));
-    while (current > order) {
-      current--;
-      const upper = head + (1 << current);
-      const give = index >= upper ? head : upper;
-      this.#set8(this.#order, this.#orderAt, give, current);
-      this.#set8(this.#state, this.#stateAt, give, FREE);
-      this.#push(give, current);
-      this.#add(SCALAR_FREE_PAGES, 1 << current);
-      if (give === head) head = upper;
-    }
-    this.#set8(this.#order, this.#orderAt, head, order);
-  }
 
   #moveUsage(index: number, owner: number): void {
-    const pages = 1 << this.#order[index]!;
-    this.#accounts.move(this.#owner[index]!, owner, pages);
-    this.#set16(this.#owner, this.#ownerAt, index, owner);
+    const pages = 1 << this.#pages.order[index]!;
+    this.#accounts.move(this.#pages.owner[index]!, owner, pages);
+    this.#pages.setOwner(index, owner);
   }
 
   /** Index of the allocated block headed exactly at `address`; typed error otherwise. */
   #allocatedHead(address: number, what: string): number {
     const index = this.#pageIndex(address, `${what} address`);
-    const state = this.#state[index]! & STATE_MASK;
+    const state = this.#pages.state[index]! & STATE_MASK;
     if (state === ALLOCATED) return index;
     if (state === FREE || state === CACHED) throw new InvalidBlockError('DOUBLE_FREE', `${what}: block ${hex(address)} is already free`, { address });
     if (state === UNAVAILABLE) throw new InvalidBlockError('NOT_MANAGED', `${what}: page ${hex(address)} is not managed by the page allocator`, { address });
-    const head = this.#headOf(index);
-    const headState = this.#state[head]! & STATE_MASK;
-    throw new InvalidBlockError('NOT_BLOCK_HEAD', `${what}: ${hex(address)} is inside the ${headState === FREE ? 'free' : 'allocated'} block at ${hex(this.#addressOf(head))}, not its head`, { address, head: this.#addressOf(head) });
+    const head = this.#pages.headOf(index);
+    const headState = this.#pages.state[head]! & STATE_MASK;
+    throw new InvalidBlockError('NOT_BLOCK_HEAD', `${what}: ${hex(address)} is inside the ${headState === FREE ? 'free' : 'allocated'} block at ${hex(this.#pages.addressOf(head))}, not its head`, { address, head: this.#pages.addressOf(head) });
   }
 
   /** Index of the head of the allocated block holding page `address`; typed error otherwise. */
   #allocatedBlockOf(address: number, what: string): number {
     const index = this.#pageIndex(address, `${what} address`);
-    const head = this.#headOf(index);
-    const state = head >= 0 ? this.#state[head]! & STATE_MASK : UNAVAILABLE;
+    const head = this.#pages.headOf(index);
+    const state = head >= 0 ? this.#pages.state[head]! & STATE_MASK : UNAVAILABLE;
     if (state === ALLOCATED) return head;
     if (state === FREE || state === CACHED) throw new InvalidBlockError('DOUBLE_FREE', `${what}: page ${hex(address)} is free`, { address });
     throw new InvalidBlockError('NOT_MANAGED', `${what}: page ${hex(address)} is not managed by the page allocator`, { address });
@@ -754,23 +571,12 @@ export class BuddyAllocator {
    * the span outside RAM are UNAVAILABLE, so callers report them as not managed.
    */
   #pageIndex(address: number, what: string): number {
-    const index = (address - this.#spanBase) / PAGE_SIZE;
-    if (!(index >= 0 && index < this.#pageCount && (index | 0) === index)) {
+    const index = (address - this.#pages.spanBase) / PAGE_SIZE;
+    if (!(index >= 0 && index < this.#pages.pageCount && (index | 0) === index)) {
       throw new InvalidArgumentError(`${what} ${typeof address === 'number' ? hex(address) : String(address)} is not a page of RAM`, { address: Number(address) });
     }
     return index;
   }
 
-  #addressOf(index: number): PhysAddr {
-    return (this.#spanBase + index * PAGE_SIZE) as PhysAddr;
-  }
 
-  #forEachHead(visit: (index: number, state: number, order: number) => void): void {
-    for (let index = 0; index < this.#pageCount;) {
-      const state = this.#state[index]! & STATE_MASK;
-      const order = state === INTERIOR ? 0 : this.#order[index]!;
-      if (state !== INTERIOR) visit(index, state, order);
-      index += 1 << order;
-    }
-  }
 }
