@@ -88,13 +88,6 @@ const MAX_BUSY_MS = 1;
 const SPIN_SLICE_MS = 0.002;
 const KEEP_ALIVE_MS = 0x3fff_ffff;
 
-/** The wait in progress: which policy planned it, when it began and when its spin ends (ms). */
-interface Spin {
-  readonly policy: SpinPolicy;
-  readonly startedAt: number;
-  readonly end: number;
-}
-
 const yieldToEventLoop: () => Promise<void> = typeof setImmediate === 'function'
   ? () => new Promise((resolve) => setImmediate(resolve))
   : () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -354,48 +347,64 @@ export class Endpoint {
   private async run(): Promise<void> {
     const keepAlive = setInterval(() => {}, KEEP_ALIVE_MS);
     let busySince = performance.now();
-    let spin: Spin | undefined;
+    // The wait in progress (no object per wait): the policy that planned it, when it began
+    // and when its spin ends (ms); `spinPolicy` undefined when none is.
+    let spinPolicy: SpinPolicy | undefined;
+    let spinStartedAt = 0;
+    let spinEnd = 0;
     try {
       while (this.running) {
         const seen = this.waiter.sequence();
         if (this.pass()) {
-          if (spin) {
+          if (spinPolicy) {
             // What the spin waited for arrived between two slices: a hit all the same.
             this.waitCounters.spinHits++;
-            spin.policy.spinSucceeded((performance.now() - spin.startedAt) * 1000);
-            spin = undefined;
+            spinPolicy.spinSucceeded((performance.now() - spinStartedAt) * 1000);
+            spinPolicy = undefined;
           }
-          busySince = await this.breathe(busySince);
+          // Let this thread's other work run: microtasks always (a settled call's caller
+          // goes on here), the whole event loop once the loop has been busy for MAX_BUSY_MS.
+          if (performance.now() - busySince < MAX_BUSY_MS) {
+            await undefined;
+          } else {
+            await yieldToEventLoop();
+            busySince = performance.now();
+          }
           continue;
         }
         const policy = this.calls.size > 0 ? this.replySpin : this.servedSinceParked ? this.requestSpin : undefined;
         let waitStartedAt = -1;
         if (policy) {
           const now = performance.now();
-          if (spin?.policy !== policy) {
+          if (spinPolicy !== policy) {
             const wokePeer = this.wokePeer;
             this.wokePeer = false;
-            spin = { policy, startedAt: now, end: now + policy.beginWait(wokePeer) / 1000 };
+            spinPolicy = policy;
+            spinStartedAt = now;
+            spinEnd = now + policy.beginWait(wokePeer) / 1000;
           }
-          if (now < spin.end) {
-            const rang = this.waiter.spin(seen, Math.min(spin.end, now + SPIN_SLICE_MS));
+          if (now < spinEnd) {
+            const rang = this.waiter.spin(seen, Math.min(spinEnd, now + SPIN_SLICE_MS));
             const after = performance.now();
             this.waitCounters.spinMicros += (after - now) * 1000;
             if (rang) {
               this.waitCounters.spinHits++;
-              policy.spinSucceeded((after - spin.startedAt) * 1000);
-              spin = undefined;
+              policy.spinSucceeded((after - spinStartedAt) * 1000);
+              spinPolicy = undefined;
+            } else if (after - busySince < MAX_BUSY_MS) {
+              await undefined;
             } else {
-              busySince = await this.breathe(busySince);
+              await yieldToEventLoop();
+              busySince = performance.now();
             }
             continue;
           }
-          if (spin.end > spin.startedAt) {
+          if (spinEnd > spinStartedAt) {
             this.waitCounters.spinsExpired++;
             policy.spinExpired();
           }
-          waitStartedAt = spin.startedAt;
-          spin = undefined;
+          waitStartedAt = spinStartedAt;
+          spinPolicy = undefined;
         }
         this.servedSinceParked = false;
         this.wokePeer = false;
@@ -408,20 +417,6 @@ export class Endpoint {
     } finally {
       clearInterval(keepAlive);
     }
-  }
-
-  /**
-   * Lets other work of this thread run: microtasks always, and the whole event loop when the
-   * loop has been busy for MAX_BUSY_MS. Returns when the busy stretch began (now, if it
-   * yielded to the event loop).
-   */
-  private async breathe(busySince: number): Promise<number> {
-    if (performance.now() - busySince < MAX_BUSY_MS) {
-      await undefined;
-      return busySince;
-    }
-    await yieldToEventLoop();
-    return performance.now();
   }
 
   private peerWoken(): void {
