@@ -139,6 +139,20 @@ describe('SpinPolicy', () => {
     expect(policy.wakeBudgetMicros).toBeGreaterThanOrEqual(180);
   });
 
+  it('SpinPolicy spins little after waking peers that answer only once this thread parks (an oversubscribed machine)', () => {
+    // Every wait follows a wake-up; spins never see the ring; a park is answered 10 µs later.
+    const policy = new SpinPolicy();
+    for (let i = 0; i < 2000; i++) miss(policy, 10, true);
+    let spun = 0;
+    for (let i = 0; i < 4000; i++) spun += miss(policy, 10, true);
+    expect(spun / 4000).toBeLessThan(2 * policy.minMicros);
+    // A hit ends it: the next near miss doubles the budget again.
+    hit(policy, 4, true);
+    const before = policy.wakeBudgetMicros;
+    miss(policy, 10, true);
+    expect(policy.wakeBudgetMicros).toBe(Math.min(policy.wakeMaxMicros, 2 * before));
+  });
+
   it('SpinPolicy drops the wake-up budget to the minimum where woken peers answer only after milliseconds', () => {
     const policy = new SpinPolicy();
     for (let i = 0; i < 10; i++) miss(policy, 5000, true);
@@ -153,6 +167,10 @@ describe('SpinPolicy', () => {
     let spun = 0;
     for (let i = 0; i < 2000; i++) spun += miss(policy, 8);
     expect(spun / 2000).toBeLessThan(policy.maxMicros / 3);
+    // The longer it lasts, the closer to the minimum: the cooling after a futile spin grows.
+    let spunLater = 0;
+    for (let i = 0; i < 4000; i++) spunLater += miss(policy, 8);
+    expect(spunLater / 4000).toBeLessThan(1.5 * policy.minMicros);
     // The load goes away: spins hit at once; within a few waits the policy spins on every one.
     let parksAtTheEnd = 0;
     for (let i = 0; i < 100; i++) if (wait(policy, 2, 45) === 'parked' && i >= 10) parksAtTheEnd++;

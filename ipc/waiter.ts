@@ -37,8 +37,10 @@ export interface SpinPolicyOptions {
 export const WAKE_MAX_MICROS = 250;
 /** First spin after waking a parked peer: covers a ~40 µs wake-up and the answer. */
 const WAKE_INITIAL_MICROS = 100;
-/** Expired spins after a futile one during which the budget stays at its minimum. */
+/** Expired spins after a futile one during which the budget stays at its minimum (the first time)... */
 const COOLING_WAITS = 16;
+/** ...doubling with each futile spin that follows without a hit in between, up to this. */
+const MAX_COOLING_WAITS = 1024;
 
 /**
  * One adaptive spin budget, in µs, within [min, max].
@@ -49,10 +51,13 @@ const COOLING_WAITS = 16;
  *   - rung later: spinning does not pay for this traffic, the budget halves;
  *   - the spin had used the whole maximum budget: futile (typically the peer has no core
  *     while this thread spins, or it answers only much later), the budget drops to the
- *     minimum and near misses are ignored for the next COOLING_WAITS expired spins (a hit
- *     ends that at once).
+ *     minimum and near misses are ignored for the next COOLING_WAITS expired spins, twice
+ *     as many after each futile spin that follows without a hit, up to MAX_COOLING_WAITS
+ *     (a hit ends that at once and resets it). On an oversubscribed machine a park is
+ *     answered soon because it gives the peer the core, which looks like a near miss: the
+ *     growing cooling is what keeps such traffic from climbing to the maximum again and again.
  * So the budget follows the waits that spinning can catch and never costs more than `max`
- * per wait; under traffic spinning cannot catch it stays near the minimum.
+ * per wait; under traffic spinning cannot catch it costs about the minimum.
  */
 export class SpinBudget {
   readonly minMicros: number;
@@ -60,6 +65,8 @@ export class SpinBudget {
   private budget: number;
   private expiredAt = -1;
   private coolingWaits = 0;
+  /** How long the next cooling lasts: grows while spins keep being futile, so sustained futility costs ~the minimum. */
+  private coolingLength = COOLING_WAITS;
 
   constructor(initialMicros: number, minMicros: number, maxMicros: number) {
     this.maxMicros = Math.max(0, maxMicros);
@@ -75,6 +82,7 @@ export class SpinBudget {
   hit(waitedMicros: number): void {
     this.expiredAt = -1;
     this.coolingWaits = 0;
+    this.coolingLength = COOLING_WAITS;
     const target = Math.max(8 * waitedMicros, this.minMicros);
     this.budget = clamp(this.budget + (target - this.budget) / 4, Math.max(this.minMicros, 4 * waitedMicros), this.maxMicros);
   }
@@ -91,7 +99,8 @@ export class SpinBudget {
     this.expiredAt = -1;
     if (futile) {
       this.budget = this.minMicros;
-      this.coolingWaits = COOLING_WAITS;
+      this.coolingWaits = this.coolingLength;
+      this.coolingLength = Math.min(MAX_COOLING_WAITS, this.coolingLength * 2);
     } else if (this.coolingWaits > 0) {
       this.coolingWaits--;
     } else if (parkedMicros < this.maxMicros) {
