@@ -121,14 +121,12 @@ export class Hart {
         if (this.memory.cause >= 0 || this.stepStraddling() < 0) return this.trapOut('exception', this.memory.cause, this.memory.tval, started);
         continue;
       }
-      if (block.compiled) (block.compiled as (hart: Hart) => void)(this);
-      else {
-        if (compiling && ++block.hits >= this.hotBlock) {
-          block.compiled = compileBlock(this, block);
-          this.compiledBlocks++;
-        }
-        this.interpret(block);
+      if (!block.compiled && compiling && ++block.hits >= this.hotBlock) {
+        block.compiled = compileBlock(this, block);
+        this.compiledBlocks++;
       }
+      if (block.compiled) (block.compiled as (hart: Hart) => void)(this);
+      else this.interpret(block);
       if (this.memory.cause >= 0) return this.trapOut('exception', this.memory.cause, this.memory.tval, started);
     }
   }
