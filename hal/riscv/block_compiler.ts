@@ -9,7 +9,7 @@
 // The generated function closes over this hart's arrays, so it is valid for this hart
 // only; the code cache drops it with its page (a store to the page, fence.i).
 
-import { Op, endsBlock, type Decoded } from './instructions.js';
+import { DISCARD, Op, endsBlock, type Decoded } from './instructions.js';
 import type { Block } from './code_cache.js';
 import type { Hart } from './hart.js';
 import { L1_MASK } from './memory.js';
@@ -25,7 +25,7 @@ const BRANCH: Partial<Record<number, string>> = {
 
 const REGISTER_OPERATION: Partial<Record<number, string>> = {
   [Op.Add]: '(x[A] + x[B]) | 0', [Op.Sub]: '(x[A] - x[B]) | 0', [Op.Sll]: 'x[A] << x[B]', [Op.Slt]: 'x[A] < x[B] ? 1 : 0',
-  [Op.Sltu]: '(x[A] >>> 0) < (x[B] >>> 0) ? 1 : 0', [Op.Xor]: 'x[A] ^ x[B]', [Op.Srl]: 'x[A] >>> x[B]', [Op.Sra]: 'x[A] >> x[B]',
+  [Op.Sltu]: '(x[A] >>> 0) < (x[B] >>> 0) ? 1 : 0', [Op.Xor]: 'x[A] ^ x[B]', [Op.Srl]: '(x[A] >>> x[B]) | 0', [Op.Sra]: 'x[A] >> x[B]',
   [Op.Or]: 'x[A] | x[B]', [Op.And]: 'x[A] & x[B]', [Op.Mul]: 'Math.imul(x[A], x[B])',
   [Op.Mulh]: 'H.mulh(x[A], x[B])', [Op.Mulhsu]: 'H.mulhsu(x[A], x[B])', [Op.Mulhu]: 'H.mulhu(x[A], x[B])',
   [Op.Div]: 'H.div(x[A], x[B])', [Op.Divu]: 'H.divu(x[A], x[B])', [Op.Rem]: 'H.rem(x[A], x[B])', [Op.Remu]: 'H.remu(x[A], x[B])',
@@ -57,8 +57,8 @@ export function blockSource(block: Block): string {
   let counted = 0; // instructions already added to h.retired (by a commit before execute(), or by execute())
   for (let index = 0; index < block.ops.length; index++) {
     const d = block.ops[index]!, pc = block.pcs[index]!, next = (pc + d.size) >>> 0;
-    const exit = `{ h.pc = ${pc}; h.retired += ${index - counted}; return; }`;
-    const done = `h.retired += ${index + 1 - counted}; return;`;
+    const exit = `{ h.pc = ${pc}; h.retired += ${index - counted}; ${FLUSH} return; }`;
+    const done = `h.retired += ${index + 1 - counted}; ${FLUSH} return;`;
     const fill = (text: string) => text.replaceAll('x[A]', `x[${d.rs1}]`).replaceAll('x[B]', `x[${d.rs2}]`);
     const load = LOAD[d.op], store = STORE[d.op], register = REGISTER_OPERATION[d.op], branch = BRANCH[d.op];
     if (register) lines.push(`x[${d.rd}] = ${fill(register)};`);
@@ -78,14 +78,38 @@ export function blockSource(block: Block): string {
       if (inline !== undefined) lines.push(inline);
       else {
         // Not inlined: execute() runs and counts it, after the instructions before it are counted.
-        lines.push(`h.retired += ${index - counted}; v = execute(h, ops[${index}], ${pc}); if (v < 0) { h.pc = ${pc}; return; }`);
+        lines.push(`h.retired += ${index - counted}; ${FLUSH} v = execute(h, ops[${index}], ${pc}); if (v < 0) { h.pc = ${pc}; return; } ${RELOAD}`);
         counted = index + 1;
         if (endsBlock(d.op)) lines.push('h.pc = v; return;');
       }
     }
   }
-  if (!endsBlock(block.ops[block.ops.length - 1]!.op)) lines.push(`h.pc = ${block.end}; h.retired += ${block.ops.length - counted};`);
-  return lines.map((line) => '  ' + line).join('\n');
+  if (!endsBlock(block.ops[block.ops.length - 1]!.op)) lines.push(`h.pc = ${block.end}; h.retired += ${block.ops.length - counted}; ${FLUSH}`);
+  return withLocalRegisters(lines.map((line) => '  ' + line).join('\n'));
+}
+
+const FLUSH = '@flush@';
+const RELOAD = '@reload@';
+
+/**
+ * Keeps the guest registers a block uses in JavaScript locals (r1..r31; r32 takes writes to
+ * x0): loaded on entry, written back to the register file wherever the block leaves and
+ * before execute(), reloaded after it. Every value held in a local is an int32.
+ */
+function withLocalRegisters(body: string): string {
+  const used = new Set<number>(), written = new Set<number>();
+  for (const match of body.matchAll(/x\[(\d+)\]/g)) used.add(Number(match[1]));
+  for (const match of body.matchAll(/x\[(\d+)\] = (?!=)/g)) written.add(Number(match[1]));
+  used.delete(0);
+  used.delete(DISCARD);
+  written.delete(DISCARD);
+  const registers = [...used].sort((a, b) => a - b);
+  const flush = [...written].sort((a, b) => a - b).map((index) => `x[${index}] = r${index};`).join(' ');
+  const reload = registers.map((index) => `r${index} = x[${index}];`).join(' ');
+  const renamed = body.replace(/x\[(\d+)\]/g, (_, index: string) => (index === '0' ? '0' : `r${index}`))
+    .replaceAll(FLUSH, flush).replaceAll(RELOAD, reload);
+  const declarations = [...registers.map((index) => `r${index} = x[${index}]`), `r${DISCARD} = 0`].join(', ');
+  return `  let ${declarations};\n${renamed}`;
 }
 
 /** The source of an instruction compiled without memory access, or undefined if it is left to execute(). */
@@ -101,7 +125,7 @@ function inlineSource(d: Decoded, pc: number, next: number, done: string): strin
     case Op.Ori: return `x[${d.rd}] = ${rs1} | ${d.imm};`;
     case Op.Andi: return `x[${d.rd}] = ${rs1} & ${d.imm};`;
     case Op.Slli: return `x[${d.rd}] = ${rs1} << ${d.imm};`;
-    case Op.Srli: return `x[${d.rd}] = ${rs1} >>> ${d.imm};`;
+    case Op.Srli: return `x[${d.rd}] = (${rs1} >>> ${d.imm}) | 0;`;
     case Op.Srai: return `x[${d.rd}] = ${rs1} >> ${d.imm};`;
     case Op.Fence: return '';
     case Op.Jal: return `x[${d.rd}] = ${next | 0}; h.pc = ${(pc + d.imm) >>> 0}; ${done}`;

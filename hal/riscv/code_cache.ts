@@ -26,6 +26,15 @@ export interface Block {
   readonly end: number;
   hits: number;
   compiled: CompiledBlock | undefined;
+  /** False once its page's decoded code is dropped. */
+  alive: boolean;
+  /**
+   * The blocks that followed this one last (two: a branch's two ways), with the translation
+   * epoch (HartMemory.epoch) they were found in: the run loop chains to them without a lookup.
+   */
+  readonly successorVa: number[];
+  readonly successor: (Block | undefined)[];
+  readonly successorEpoch: number[];
 }
 
 class DecodedPage {
@@ -78,13 +87,19 @@ export class CodeCache {
       if (endsBlock(op.op)) break;
     }
     if (ops.length === 0) return undefined;
-    const block: Block = { va, ops, pcs, end: (va - start + offset) >>> 0, hits: 0, compiled: undefined };
+    const block: Block = {
+      va, ops, pcs, end: (va - start + offset) >>> 0, hits: 0, compiled: undefined, alive: true,
+      successorVa: [-1, -1], successor: [undefined, undefined], successorEpoch: [-1, -1],
+    };
+    if (found) found.alive = false;
     page.blocks.set(start, block);
     this.blocksBuilt++;
     return block;
   }
 
   invalidatePage(pageIndex: number): void {
+    const page = this.pages.get(pageIndex);
+    if (page) for (const block of page.blocks.values()) block.alive = false;
     this.pages.delete(pageIndex);
     this.memory.codePages[pageIndex] = 0;
   }
@@ -98,7 +113,10 @@ export class CodeCache {
 
   /** fence.i: drops every decoded page. */
   flush(): void {
-    for (const pageIndex of this.pages.keys()) this.memory.codePages[pageIndex] = 0;
+    for (const [pageIndex, page] of this.pages) {
+      this.memory.codePages[pageIndex] = 0;
+      for (const block of page.blocks.values()) block.alive = false;
+    }
     this.pages.clear();
   }
 

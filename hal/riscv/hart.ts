@@ -109,6 +109,7 @@ export class Hart {
     const started = this.retired, limit = this.retired + budget;
     this.nextInterruptCheck = this.retired;
     const compiling = this.mode === 'compile';
+    let previous: Block | undefined;
     for (;;) {
       if (this.retired >= this.nextInterruptCheck) {
         const interrupt = this.pendingInterrupt();
@@ -116,7 +117,8 @@ export class Hart {
         this.nextInterruptCheck = this.retired + INTERRUPT_CHECK_INTERVAL;
       }
       if (this.retired >= limit) return this.trapOut('budget', 0, 0, started);
-      const block = this.blockAt(this.pc);
+      const block = previous === undefined ? this.blockAt(this.pc) : this.successorOf(previous);
+      previous = block;
       if (block === undefined) {
         if (this.memory.cause >= 0 || this.stepStraddling() < 0) return this.trapOut('exception', this.memory.cause, this.memory.tval, started);
         continue;
@@ -161,6 +163,24 @@ export class Hart {
       pc = next;
     }
     this.pc = pc;
+  }
+
+  /** The block after `block` at the pc: a chained successor if still valid, else looked up (and chained). */
+  private successorOf(block: Block): Block | undefined {
+    const pc = this.pc, epoch = this.memory.epoch;
+    const way: number = block.successorVa[0] === pc ? 0 : block.successorVa[1] === pc ? 1 : -1;
+    if (way >= 0) {
+      const next = block.successor[way];
+      if (next !== undefined && next.alive && block.successorEpoch[way] === epoch) return next;
+    }
+    const next = this.blockAt(pc);
+    if (next !== undefined) {
+      const slot = way >= 0 ? way : block.successor[0] === undefined ? 0 : 1;
+      block.successorVa[slot] = pc;
+      block.successor[slot] = next;
+      block.successorEpoch[slot] = epoch;
+    }
+    return next;
   }
 
   /** The block at `va`, or undefined: a fetch fault (memory.cause set) or an instruction straddling a page end. */

@@ -81,7 +81,11 @@ export class HartMemory {
     this.emptyFront();
   }
 
+  /** Counts emptyFront() calls: a block chained to another in an older epoch looks its successor up again. */
+  epoch = 0;
+
   emptyFront(): void {
+    this.epoch++;
     this.readTag.fill(NO_TAG);
     this.writeTag.fill(NO_TAG);
     this.fetchTag.fill(NO_TAG);
