@@ -188,3 +188,33 @@ for (const { name, options } of MODES) {
     });
   });
 }
+
+describe('address spaces on one hart', () => {
+  it('two ASIDs with different code at the same address each run their own, switching back and forth', () => {
+    const ram = Ram.allocate(16 << 20);
+    const spaces = [new RigAddressSpace(ram), new RigAddressSpace(ram, ram.base + (8 << 20))];
+    spaces.forEach((space, index) => {
+      ram.write(space.map(CODE, PTE_R | PTE_X), program([asm.addi(a0, a0, index === 0 ? 1 : 100), asm.addi(a1, a1, 1), asm.blt(a1, t0, -8), asm.ebreak()]));
+    });
+    const hart = new Hart(ram, { hotBlock: 1 });
+    const contexts = spaces.map((space, index) => {
+      hart.setSatp(makeSatp(space.root, index + 1));
+      hart.state.pc = CODE;
+      hart.state.setRegister(a0, 0);
+      hart.state.setRegister(a1, 0);
+      hart.state.setRegister(t0, 1000);
+      return hart.state.save();
+    });
+    for (let turn = 0; turn < 40; turn++) {
+      const which = turn % 2;
+      hart.restoreContext(contexts[which]!);
+      hart.run(37);
+      contexts[which] = hart.state.save();
+    }
+    for (const which of [0, 1]) {
+      hart.restoreContext(contexts[which]!);
+      while (hart.run(10_000).kind === 'budget');
+      expect(hart.state.register(a0)).toBe(which === 0 ? 1000 : 100_000);
+    }
+  });
+});
