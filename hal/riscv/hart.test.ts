@@ -173,6 +173,20 @@ for (const { name, options } of MODES) {
       }
     });
 
+    it('a load or store outside RAM (MMIO is not reachable from U-mode) is a load or store access fault', () => {
+      for (const [code, cause] of [[asm.lw(a0, t0, 4), Exception.LoadAccessFault], [asm.sh(a0, t0, 4), Exception.StoreAccessFault]] as const) {
+        const machine = bare([code], options, { [t0]: 0x1000_1000 });
+        expect(machine.run()).toMatchObject({ kind: 'exception', cause, tval: 0x1000_1004, epc: RAM_BASE });
+      }
+    });
+
+    it('the time CSR reads the interrupt source\'s mtime, both halves', () => {
+      const interrupts = { pendingInterrupts: () => 0, mtime: () => 5 * 2 ** 32 + 1234 };
+      const machine = bare([asm.csrrs(a0, Csr.Time, 0), asm.csrrs(a1, Csr.TimeHigh, 0), EBREAK], { ...options, interrupts });
+      machine.run();
+      expect([machine.reg(a0), machine.reg(a1)]).toEqual([1234, 5]);
+    });
+
     it('an instruction fetch outside RAM is an instruction access fault', () => {
       const machine = bare([...li(t0, 0x1000_0000), asm.jalr(0, t0, 0)], options);
       const trap = machine.run();

@@ -57,7 +57,7 @@ export class HartThread {
     this.hartId = options.hartId;
     const control = new SharedArrayBuffer(CONTROL_WORDS * 4), state = new SharedArrayBuffer(STATE_BYTES);
     this.control = new Int32Array(control);
-    this.state = new HartState(state);
+    this.state = new HartState(state, 0, true);
     this.timer = MachineTimer.attach(options.timer);
     const data: HartThreadData = { hartId: options.hartId, ram: options.ram, timer: options.timer, control, state, mode: options.mode ?? 'compile' };
     this.thread = new HardwareThread(options.entry ?? new URL('./hart_thread_main.js', import.meta.url), { name: `hart${options.hartId}`, data });

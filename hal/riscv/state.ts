@@ -31,11 +31,18 @@ export class HartState {
   /** The register file, x0..x31 plus the discard slot. */
   readonly x: Int32Array;
 
-  /** Fresh state, or a view of `buffer` (e.g. a SharedArrayBuffer slot of STATE_BYTES at `byteOffset`). */
-  constructor(buffer: ArrayBufferLike = new ArrayBuffer(STATE_BYTES), byteOffset = 0) {
-    this.words = new Int32Array(buffer, byteOffset, STATE_WORDS);
-    this.x = new Int32Array(buffer, byteOffset, DISCARD + 1);
-    if (this.words[Word.Sie] === 0 && this.words[Word.Pc] === 0) this.words[Word.Sie] = DEFAULT_SIE;
+  /**
+   * Fresh state, or a view of `buffer` (e.g. a SharedArrayBuffer slot of STATE_BYTES at
+   * `byteOffset`) left as it is unless `initialize` (then: zeroed registers, sie = DEFAULT_SIE).
+   */
+  constructor(buffer?: ArrayBufferLike, byteOffset = 0, initialize = buffer === undefined) {
+    const words = buffer ?? new ArrayBuffer(STATE_BYTES);
+    this.words = new Int32Array(words, byteOffset, STATE_WORDS);
+    this.x = new Int32Array(words, byteOffset, DISCARD + 1);
+    if (initialize) {
+      this.words.fill(0);
+      this.words[Word.Sie] = DEFAULT_SIE;
+    }
   }
 
   get pc(): number { return this.words[Word.Pc]! >>> 0; }

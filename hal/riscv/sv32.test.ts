@@ -116,6 +116,24 @@ for (const { name, options } of MODES) {
       }
     });
 
+    it('sfence.vma by any address inside a megapage drops the cached megapage', () => {
+      const m = machine(options);
+      m.load([asm.lw(a0, t0, 0), asm.ebreak()]);
+      const entry = m.space.root + (DATA >>> 22) * 4;
+      const regions = [m.ram.base + (8 << 20), m.ram.base + (12 << 20)];
+      m.ram.writeU32(regions[0]! + 0x100, 1);
+      m.ram.writeU32(regions[1]! + 0x100, 2);
+      const leaf = (region: number) => (region / 4096) * 1024 + (PTE_V | PTE_R | PTE_U | PTE_A);
+      m.ram.writeU32(entry, leaf(regions[0]!));
+      m.hart.state.setRegister(t0, DATA + 0x100);
+      const again = () => { m.hart.state.pc = CODE; m.hart.run(100); return m.hart.state.register(a0); };
+      expect(again()).toBe(1);
+      m.ram.writeU32(entry, leaf(regions[1]!));
+      expect(again()).toBe(1);
+      m.hart.fenceTranslations(DATA + 0x30_0000); // another 4 KiB page of the same megapage
+      expect(again()).toBe(2);
+    });
+
     it('a pointer PTE at level 0 page-faults; a table outside RAM is an access fault; so is a leaf onto no RAM', () => {
       const pointer = machine(options);
       pointer.load(LOAD_STORE);
