@@ -4,9 +4,10 @@
 // blocks (straight-line runs ending at a control transfer, a system instruction, MAX_BLOCK
 // instructions or the page's end) are kept per page by start offset, with a hit count and,
 // once hot, their compiled function. A store by this hart into a code page (HartMemory's
-// slow path) or fence.i drops the page's decoded code; writes by anyone else (another
-// hart, the kernel loading a program, DMA) must be announced with invalidateRange(),
-// as software on real hardware runs fence.i.
+// slow path) or fence.i drops the page's decoded code at once. Writes by anyone else (another
+// hart, the kernel loading a program or reusing a page, DMA) are seen at the next trap: the
+// hart checks each block against RAM (stillMatches) the first time it runs in a run() call.
+// invalidateRange() drops decoded code eagerly, for a kernel that knows what it rewrote.
 
 import { decode } from './decode.js';
 import { endsBlock, type Decoded } from './instructions.js';
@@ -24,8 +25,12 @@ export interface Block {
   readonly pcs: readonly number[];
   /** The address after the last instruction. */
   readonly end: number;
+  /** Byte offset in RAM of the block's page. */
+  readonly pageOffset: number;
   hits: number;
   compiled: CompiledBlock | undefined;
+  /** The hart's run() call in which the block was last checked against RAM (CodeCache.stillMatches). */
+  checkedInRun: number;
   /** False once its page's decoded code is dropped. */
   alive: boolean;
   /**
@@ -88,13 +93,24 @@ export class CodeCache {
     }
     if (ops.length === 0) return undefined;
     const block: Block = {
-      va, ops, pcs, end: (va - start + offset) >>> 0, hits: 0, compiled: undefined, alive: true,
+      va, ops, pcs, end: (va - start + offset) >>> 0, pageOffset, hits: 0, compiled: undefined, checkedInRun: -1, alive: true,
       successorVa: [-1, -1], successor: [undefined, undefined], successorEpoch: [-1, -1],
     };
     if (found) found.alive = false;
     page.blocks.set(start, block);
     this.blocksBuilt++;
     return block;
+  }
+
+  /** Whether RAM still holds the instructions `block` was decoded from. */
+  stillMatches(block: Block): boolean {
+    const u16 = this.memory.u16, base = block.pageOffset;
+    for (let index = 0; index < block.ops.length; index++) {
+      const op = block.ops[index]!, at = (base + (block.pcs[index]! & 0xfff)) >> 1;
+      const bits = op.size === 2 ? u16[at]! : (u16[at]! | (u16[at + 1]! << 16)) >>> 0;
+      if (bits !== op.bits) return false;
+    }
+    return true;
   }
 
   invalidatePage(pageIndex: number): void {

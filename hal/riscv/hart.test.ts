@@ -242,6 +242,22 @@ for (const { name, options } of MODES) {
       expect(machine.reg(a0)).toBe(120);
     });
 
+    it('code the kernel rewrites while the hart is stopped (no invalidation, no fence.i) runs when it resumes', () => {
+      // Loop: addi a0 (the instruction rewritten), ecall, repeat.
+      const machine = bare([asm.addi(a1, a1, 1), asm.addi(a0, a0, 1), asm.ecall(), asm.jal(0, -8)], options); // the loop starts mid-page
+      for (let round = 0; round < 20; round++) {
+        const trap = machine.run();
+        expect(trap.cause).toBe(Exception.EcallFromUser);
+        machine.hart.state.pc = trap.epc + 4;
+      }
+      expect(machine.reg(a0)).toBe(20);
+      if (options.mode === 'compile') expect(machine.hart.compiledBlocks).toBeLessThanOrEqual(3); // unchanged code stays compiled across runs
+      machine.ram.writeU32(RAM_BASE + 4, asm.addi(a0, a0, 1000)); // a write from outside the hart
+      const trap = machine.run();
+      expect(trap.cause).toBe(Exception.EcallFromUser);
+      expect(machine.reg(a0)).toBe(1020);
+    });
+
     it('a pending enabled interrupt traps between blocks with the interrupt bit in scause; a masked one waits', () => {
       let pending = 0;
       const interrupts = { pendingInterrupts: () => pending, mtime: () => 1234 };

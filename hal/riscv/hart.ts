@@ -6,7 +6,8 @@
 // instruction (an interrupt: at the next one to run); the kernel handles it, sets the pc
 // (after an ecall: epc + 4) and calls run() again.
 //
-// Execution is by basic blocks (code_cache.ts): a block is interpreted (execute.ts) until
+// Execution is by basic blocks (code_cache.ts), each checked against RAM the first time it
+// runs in a run() call, so code the kernel rewrote while the hart was stopped is seen. A block is interpreted (execute.ts) until
 // it has run HOT_BLOCK times, then compiled to a JavaScript function (block_compiler.ts).
 // Interrupts are checked between blocks, every INTERRUPT_CHECK_INTERVAL retired
 // instructions at most, so a timer preempts within a bounded number of instructions.
@@ -64,6 +65,8 @@ export class Hart {
   private reservationIndex = -1;
   private reservationValue = 0;
   private nextInterruptCheck = 0;
+  /** Counts run() calls: a block is checked against RAM once per call (code_cache.ts). */
+  private runs = 0;
 
   constructor(ram: Ram, options: HartOptions = {}) {
     this.hartId = options.hartId ?? 0;
@@ -106,7 +109,7 @@ export class Hart {
     this.memory.makeExecutableReadable = (words[Word.Sstatus]! & SSTATUS_MXR) !== 0;
     if (this.memory.currentSatp !== words[Word.Satp]! >>> 0) this.memory.setSatp(words[Word.Satp]!);
     this.memory.cause = -1;
-    const started = this.retired, limit = this.retired + budget;
+    const started = this.retired, limit = this.retired + budget, run = ++this.runs;
     this.nextInterruptCheck = this.retired;
     const compiling = this.mode === 'compile';
     let previous: Block | undefined;
@@ -117,7 +120,14 @@ export class Hart {
         this.nextInterruptCheck = this.retired + INTERRUPT_CHECK_INTERVAL;
       }
       if (this.retired >= limit) return this.trapOut('budget', 0, 0, started);
-      const block = previous === undefined ? this.blockAt(this.pc) : this.successorOf(previous);
+      let block = previous === undefined ? this.blockAt(this.pc) : this.successorOf(previous);
+      if (block !== undefined && block.checkedInRun !== run) {
+        if (!this.code.stillMatches(block)) {
+          this.code.invalidatePage(block.pageOffset >>> 12); // rewritten behind this hart's back: decode again
+          block = this.blockAt(this.pc);
+        }
+        if (block !== undefined) block.checkedInRun = run;
+      }
       previous = block;
       if (block === undefined) {
         if (this.memory.cause >= 0 || this.stepStraddling() < 0) return this.trapOut('exception', this.memory.cause, this.memory.tval, started);
