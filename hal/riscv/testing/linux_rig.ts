@@ -17,7 +17,7 @@ import type { ProgramResult } from './toolchain.js';
 const PAGE = 4096;
 const STACK_TOP = 0x7fff_f000;
 const STACK_LIMIT = 8 << 20;
-const ENOSYS = 38;
+const ENOSYS = 38, EBADF = 9, EFAULT = 14;
 const SIGNAL_STATUS = { SIGILL: 128 + 4, SIGTRAP: 128 + 5, SIGSEGV: 128 + 11 } as const;
 
 export interface RigOptions {
@@ -162,8 +162,8 @@ export function runElf(path: string, args: readonly string[] = [], options: RigO
         if (number === 93 || number === 94) return result(a0 & 0xff);
         if (number === 64) {
           const bytes = a0 === 1 || a0 === 2 ? space.read(a1, a2) : undefined;
-          if (bytes) stdout += decoder.decode(bytes);
-          value = bytes ? a2 : -14; // EFAULT or EBADF alike: the fixtures write only to 1 and 2
+          if (bytes) stdout += decoder.decode(bytes, { stream: true });
+          value = a0 !== 1 && a0 !== 2 ? -EBADF : bytes ? a2 : -EFAULT; // the rig has only stdout and stderr
         } else if (number === 214) {
           if (a0 >= heapStart && a0 < STACK_TOP - STACK_LIMIT) programBreak = a0;
           value = programBreak;

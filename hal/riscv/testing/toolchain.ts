@@ -17,7 +17,10 @@ import { fileURLToPath } from 'node:url';
 export const GCC = 'riscv64-unknown-elf-gcc';
 export const QEMU = 'qemu-riscv32';
 const PICOLIBC = '/usr/lib/picolibc/riscv64-unknown-elf';
-const LIBGCC = '/usr/lib/gcc/riscv64-unknown-elf/12.2.0/rv32imac/ilp32/libgcc.a';
+/** libgcc of the rv32imac/ilp32 multilib, as gcc names it (its version is in the path). */
+function libgcc(): string {
+  return spawnSync(GCC, ['-march=rv32imac', '-mabi=ilp32', '-print-libgcc-file-name'], { encoding: 'utf8' }).stdout.trim();
+}
 export const MARCH = 'rv32imac_zicsr_zifencei';
 
 /** The fixtures folder in the source tree (this file runs from build/ or, under vitest, from the source). */
@@ -39,7 +42,7 @@ export function hasCompiler(): boolean {
     const runs = spawnSync(GCC, ['--version']).status === 0;
     compilerState = !runs ? missing(GCC, 'package gcc-riscv64-unknown-elf')
       : !existsSync(`${PICOLIBC}/lib/rv32imac/ilp32/libc.a`) ? missing('picolibc', 'package picolibc-riscv64-unknown-elf')
-        : !existsSync(LIBGCC) ? missing('libgcc for rv32imac/ilp32', `no ${LIBGCC}`) : true;
+        : !libgcc().includes('rv32imac') || !existsSync(libgcc()) ? missing('libgcc for rv32imac/ilp32', `gcc names ${libgcc() || 'none'}`) : true;
   }
   return compilerState;
 }
@@ -64,7 +67,7 @@ export function buildFixture(name: string): string {
   const output = join(directory, `${name}-${hash.digest('hex').slice(0, 16)}.elf`);
   if (existsSync(output)) return output;
   const partial = `${output}.${process.pid}.partial`;
-  const result = spawnSync(GCC, [...flags, ...sources, `${PICOLIBC}/lib/rv32imac/ilp32/libc.a`, LIBGCC, '-o', partial], { encoding: 'utf8' });
+  const result = spawnSync(GCC, [...flags, ...sources, `${PICOLIBC}/lib/rv32imac/ilp32/libc.a`, libgcc(), '-o', partial], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`${GCC} failed on ${name}.c:\n${result.stderr}`);
   renameSync(partial, output);
   return output;
