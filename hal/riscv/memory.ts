@@ -141,6 +141,14 @@ export class HartMemory {
     if (typeof found === 'number') return found;
     if (!leafAllows(found.pte, kind, this.makeExecutableReadable)) return PAGE_FAULT[kind];
     this.translations.insert(this.asid, va, found);
+    if (cached && cached.pte !== found.pte) {
+      // The leaf changed (e.g. copy-on-write: read-only page → a writable copy): drop the
+      // page's front entries so loads and fetches do not keep using the old page.
+      const index = (va >>> 12) & L1_MASK;
+      this.readTag[index] = NO_TAG;
+      this.writeTag[index] = NO_TAG;
+      this.fetchTag[index] = NO_TAG;
+    }
     return found;
   }
 

@@ -98,6 +98,20 @@ for (const { name, options } of MODES) {
       expect(page).toBeGreaterThan(0);
     });
 
+    it('copy-on-write: after a store fault the kernel maps a writable copy and the hart reads and writes the copy, even before sfence.vma', () => {
+      const m = machine(options);
+      m.load([asm.lw(a0, t0, 0), asm.addi(a0, a0, 1), asm.sw(a0, t0, 0), asm.lw(a1, t0, 0), asm.ebreak()]);
+      const shared = m.space.map(DATA, PTE_R);
+      m.ram.writeU32(shared, 41);
+      const fault = m.hart.run(100);
+      expect(fault).toMatchObject({ cause: Exception.StorePageFault, tval: DATA, epc: CODE + 8 });
+      const copy = m.space.allocate();
+      m.ram.write(copy, m.ram.read(shared, 4096));
+      m.space.writeLeaf(DATA, copy, PTE_R | PTE_W);
+      expect(m.hart.run(100).cause).toBe(Exception.Breakpoint);
+      expect([m.ram.readU32(shared), m.ram.readU32(copy), m.hart.state.register(a1)]).toEqual([41, 42, 42]);
+    });
+
     it('a 4 MiB megapage maps its whole region; a misaligned one (PPN[0] != 0) faults', () => {
       for (const misaligned of [false, true]) {
         const m = machine(options);
