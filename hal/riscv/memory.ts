@@ -148,6 +148,7 @@ export class HartMemory {
       this.readTag[index] = NO_TAG;
       this.writeTag[index] = NO_TAG;
       this.fetchTag[index] = NO_TAG;
+      this.epoch++; // and chained blocks look their successors up again
     }
     return found;
   }
