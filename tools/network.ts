@@ -13,6 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PcapWriter } from '../hal/net/pcap.js';
 import { SocketLanLink } from '../hal/net/socket_lan.js';
+import { TapLink } from '../hal/net/tap.js';
 import type { NetworkLink } from '../hal/net/link.js';
 import { VirtioNet } from '../hal/virtio/net.js';
 import type { NetworkOption } from './options.js';
@@ -53,7 +54,7 @@ export async function openNetwork(option: NetworkOption, runDirectory: string, n
     await lan.ready();
     link = lan;
   } else {
-    throw new Error(`tap:${option.backend.interfaceName}: TAP devices are not supported yet; use --net socket:PATH`);
+    link = await TapLink.open(option.backend.interfaceName);
   }
   return new VirtioNet({
     mac: macFromMachineId(machineId(runDirectory)),

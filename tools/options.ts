@@ -61,6 +61,8 @@ export const START_USAGE = `usage: npm start -- [options]
                     driver you load finds it free; KIND: ${Object.keys(DEVICE_KINDS).join(', ')}
   --net socket:PATH a virtio-net device on the Ethernet LAN of every system given PATH (a Unix
                     socket; the first to start is the hub, no root needed)
+  --net tap:IFNAME  a virtio-net device on a new Linux TAP device IFNAME, through socat (needs
+                    CAP_NET_ADMIN: root); the host's network stack is the peer
   --net-dump FILE   with --net: write every frame the system sends or receives to FILE (pcap)
   --net-loss P%     with --net: lose P% of frames, each way (also --net-reorder P%, --net-duplicate P%)
   --net-seed N      the seed that decides which frames (default 1: the same run each time)

@@ -64,11 +64,12 @@ export class RunningSystem {
   private waiters: Array<() => void> = [];
   readonly exited: Promise<number | null>;
 
-  private constructor(runDirectory: string, args: string[], ownsRunDirectory: boolean) {
+  private constructor(runDirectory: string, args: string[], ownsRunDirectory: boolean, prefix: readonly string[] = []) {
     this.runDirectory = runDirectory;
     this.ownsRunDirectory = ownsRunDirectory;
     // Checked mode is on in tests: RAM references between programs are checked (see --checked).
-    this.child = spawn(process.execPath, [launcher, 'start', '--run-dir', runDirectory, '--checked', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const command = [...prefix, process.execPath, launcher, 'start', '--run-dir', runDirectory, '--checked', ...args];
+    this.child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     const collect = (chunk: Buffer) => {
       this.output += chunk.toString();
       for (const waiter of this.waiters.splice(0)) waiter();
@@ -83,10 +84,11 @@ export class RunningSystem {
 
   /**
    * Boots a system and waits for its first prompt: in a fresh run directory, or in
-   * `runDirectory` (which the caller made, and removes).
+   * `runDirectory` (which the caller made, and removes). `prefix` runs it under another
+   * command that execs it, e.g. ['ip', 'netns', 'exec', NAME] for a network namespace.
    */
-  static async boot(args: string[] = [], runDirectory?: string): Promise<RunningSystem> {
-    const system = new RunningSystem(runDirectory ?? mkdtempSync(join(tmpdir(), 'baton-run-')), args, runDirectory === undefined);
+  static async boot(args: string[] = [], runDirectory?: string, options: { prefix?: readonly string[] } = {}): Promise<RunningSystem> {
+    const system = new RunningSystem(runDirectory ?? mkdtempSync(join(tmpdir(), 'baton-run-')), args, runDirectory === undefined, options.prefix);
     await system.waitFor((text) => text.includes(PROMPT), 'the first prompt');
     return system;
   }
