@@ -18,6 +18,7 @@ import { buildIpv4, IpProtocol, IPV4_HEADER_BYTES, parseIpv4 } from './ipv4.js';
 import { Reassembler } from './reassembly.js';
 import type { Timers } from './timers.js';
 import { buildUdp, parseUdp, UDP_HEADER_BYTES, type UdpDatagram } from './udp.js';
+import { TcpLayer } from './tcp.js';
 
 export interface InterfaceAddress {
   readonly address: Ipv4Address;
@@ -58,6 +59,8 @@ export interface StackOptions {
   transmit(frame: Uint8Array): void;
   /** Told of what a user should see (address changes). */
   note?(message: string): void;
+  /** Random numbers in [0, 1) for TCP's initial sequence secret (default Math.random). */
+  random?(): number;
 }
 
 export class NetworkStack {
@@ -69,6 +72,7 @@ export class NetworkStack {
   };
   readonly arp: ArpCache;
   readonly reassembly: Reassembler;
+  readonly tcp: TcpLayer;
   private configured: InterfaceAddress | undefined;
   private readonly transmitFrame: (frame: Uint8Array) => void;
   private readonly note: (message: string) => void;
@@ -87,6 +91,11 @@ export class NetworkStack {
       unreachable: (address) => this.note(`${formatIpv4(address)}: no ARP reply (host unreachable)`),
     });
     this.reassembly = new Reassembler(options.timers);
+    this.tcp = new TcpLayer({
+      localAddress: () => this.configured?.address,
+      mtu: this.mtu,
+      sendIpv4: (destination, protocol, payload) => this.sendIpv4(destination, protocol, payload),
+    }, options.timers, options.random);
   }
 
   get address(): InterfaceAddress | undefined {
@@ -235,6 +244,9 @@ export class NetworkStack {
     switch (datagram.protocol) {
       case IpProtocol.ICMP: return this.receiveIcmp(datagram);
       case IpProtocol.UDP: return this.receiveUdp(datagram);
+      case IpProtocol.TCP:
+        if (this.isBroadcast(datagram.destination)) return;
+        return this.tcp.receive(datagram.source, datagram.destination, datagram.payload);
       default:
         this.counts.ipUnknownProtocol++;
         if (!this.isBroadcast(datagram.destination)) this.sendUnreachable(UnreachableCode.PROTOCOL, datagram);
