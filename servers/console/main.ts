@@ -13,6 +13,7 @@ import { kernelInterface } from '../../ipc/interfaces/kernel.js';
 import { logInterface } from '../../ipc/interfaces/log.js';
 import { randomInterface } from '../../ipc/interfaces/random.js';
 import { netInterface } from '../../ipc/interfaces/net.js';
+import { socketInterface } from '../../ipc/interfaces/socket.js';
 import { defineServer } from '../../microkernel/userlib/server.js';
 import { Terminal, type TerminalOptions } from './terminal.js';
 import { openHistory } from './history.js';
@@ -54,6 +55,7 @@ export default defineServer({
       random: context.connect(randomInterface),
       fs: context.connect(fsInterface),
       net: context.connect(netInterface),
+      sockets: context.connect(socketInterface, 'net'),
       disk: (name: string) => context.connect(blockInterface, name),
       allocateDma: (bytes: number) => context.allocateDma(bytes),
       ram: context.ram,

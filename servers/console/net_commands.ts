@@ -3,10 +3,33 @@
 
 import type { ClientOf } from '../../ipc/define.js';
 import { PING_MAXIMUM_COUNT, type netInterface } from '../../ipc/interfaces/net.js';
+import { SOCKET_TRANSFER_BYTES, type socketInterface } from '../../ipc/interfaces/socket.js';
 import type { Command } from './commands.js';
 
 export interface NetCommandServices {
   readonly net: ClientOf<typeof netInterface>;
+  readonly sockets: ClientOf<typeof socketInterface>;
+}
+
+/** How long nc waits for a connection, or for the peer to finish. */
+const NC_WAIT_MS = 30_000;
+const RECEIVE_WAIT_MS = 1000;
+
+/** Reads a connection until the peer closes it (or NC_WAIT_MS passes); returns the text. */
+async function readToEnd(sockets: ClientOf<typeof socketInterface>, socket: number): Promise<{ text: string; ended: boolean }> {
+  const parts: Uint8Array[] = [];
+  const deadline = Date.now() + NC_WAIT_MS;
+  for (;;) {
+    const { data, ended } = await sockets.receive({ socket, maximumBytes: SOCKET_TRANSFER_BYTES, waitMs: RECEIVE_WAIT_MS });
+    if (data.length > 0) parts.push(data);
+    if (ended) return { text: decode(parts), ended: true };
+    if (Date.now() > deadline) return { text: decode(parts), ended: false };
+  }
+}
+
+function decode(parts: readonly Uint8Array[]): string {
+  const decoder = new TextDecoder();
+  return parts.map((part) => decoder.decode(part, { stream: true })).join('') + decoder.decode();
 }
 
 type NetCommand = Command<NetCommandServices>;
@@ -36,6 +59,54 @@ export const netCommands: Record<string, NetCommand> = {
             ].join('\n'),
           };
       }
+    },
+  },
+  nc: {
+    forms: [
+      { subcommand: '-l', parameters: [{ name: 'PORT', kind: 'integer', minimum: 1, maximum: 65535 }] },
+      { parameters: [
+        { name: 'ADDRESS', kind: 'text', describe: 'an IPv4 address, e.g. 10.0.2.16' },
+        { name: 'PORT', kind: 'integer', minimum: 1, maximum: 65535 },
+        { name: 'TEXT', kind: 'text', rest: true, optional: true, describe: 'a line to send (a newline is added): the rest of the line' },
+      ] },
+    ],
+    summary: 'TCP: -l PORT takes one connection and prints what it sends until it closes; ADDRESS PORT [TEXT] connects, sends TEXT and a newline, and closes',
+    run: async (args, { sockets }) => {
+      if (args.subcommand === '-l') {
+        const port = args.integer('PORT');
+        const { socket: listening } = await sockets.listen({ port, backlog: 1 });
+        try {
+          const deadline = Date.now() + NC_WAIT_MS;
+          let accepted: { socket?: number; remote?: string } = {};
+          while (accepted.socket === undefined && Date.now() < deadline) accepted = await sockets.accept({ socket: listening, waitMs: RECEIVE_WAIT_MS });
+          if (accepted.socket === undefined) return { output: `nc: no connection to port ${port} within ${NC_WAIT_MS / 1000} s` };
+          const { text, ended } = await readToEnd(sockets, accepted.socket);
+          await sockets.close({ socket: accepted.socket });
+          return { output: `connection from ${accepted.remote ?? '?'}\n${text}${ended ? '' : `\n(nc: still open after ${NC_WAIT_MS / 1000} s; closed)`}`.trimEnd() };
+        } finally {
+          await sockets.close({ socket: listening });
+        }
+      }
+      const { socket } = await sockets.connect({ address: args.word('ADDRESS'), port: args.integer('PORT'), timeoutMs: NC_WAIT_MS }, { timeoutMs: NC_WAIT_MS + 5000 });
+      try {
+        const text = args.optionalWord('TEXT');
+        if (text !== undefined) await sockets.send({ socket, data: new TextEncoder().encode(`${text}\n`) });
+        await sockets.close({ socket });
+        return { output: '' };
+      } catch (error) {
+        await sockets.close({ socket });
+        throw error;
+      }
+    },
+  },
+  netstat: {
+    forms: [{ parameters: [] }],
+    summary: 'TCP sockets: local and remote address, state',
+    run: async (_, { sockets }) => {
+      const { rows } = await sockets.list({});
+      if (rows.length === 0) return { output: 'no TCP sockets' };
+      const widths = [Math.max(5, ...rows.map((row) => row.local.length)), Math.max(6, ...rows.map((row) => row.remote.length))];
+      return { output: [['LOCAL', 'REMOTE', 'STATE'], ...rows.map((row) => [row.local, row.remote, row.state])].map(([local, remote, state]) => `${local!.padEnd(widths[0]!)}  ${remote!.padEnd(widths[1]!)}  ${state}`).join('\n') };
     },
   },
   ping: {

@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { netdevInterface } from '../../ipc/interfaces/netdev.js';
 import { netInterface, NoNetworkError } from '../../ipc/interfaces/net.js';
 import { InvalidArgumentError } from '../../ipc/errors.js';
+import { errnoErrors } from '../../ipc/interfaces/errno.js';
+import { socketInterface } from '../../ipc/interfaces/socket.js';
 import { fakePeer, ServerHarness } from '../../test/harness/server_harness.js';
 import { parseIpv4 } from './address.js';
 import { NetworkStack } from './stack.js';
@@ -66,6 +68,36 @@ describe('net server', () => {
     expect(result.replies).toEqual([]);
     expect(result.errors).toEqual(['no ARP reply for 10.0.2.99 or its gateway: host unreachable']);
     await expect(net.ping({ address: 'example.org', count: 1, intervalMs: 10, timeoutMs: 10 })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('socket: connect, send and receive to the end with a peer\'s listener; a closed port is ECONNREFUSED; a socket not ours is EBADF', async () => {
+    const { netdev, peer } = fakeNetdev();
+    harness = await ServerHarness.start({ module: 'servers/net/main', name: 'net', config: { ip: '10.0.2.15/24' }, peers: [netdev] });
+    const sockets = harness.client(socketInterface);
+    const listener = peer.tcp.listen(7000);
+    const { socket } = await sockets.connect({ address: '10.0.2.16', port: 7000, timeoutMs: 10_000 }, { timeoutMs: 15_000 });
+    await listener.whenReady();
+    const accepted = listener.accept()!;
+    await sockets.send({ socket, data: new TextEncoder().encode('ping over tcp') });
+    const deadline = Date.now() + 10_000;
+    while (accepted.readableBytes < 13) {
+      if (Date.now() > deadline) throw new Error('the peer never got the bytes');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(new TextDecoder().decode(accepted.read())).toBe('ping over tcp');
+    accepted.write(new TextEncoder().encode('pong'));
+    accepted.close();
+    let text = '';
+    for (let ended = false; !ended;) {
+      const reply = await sockets.receive({ socket, maximumBytes: 100, waitMs: 2000 });
+      text += new TextDecoder().decode(reply.data);
+      ended = reply.ended;
+    }
+    expect(text).toBe('pong');
+    expect((await sockets.list({})).rows.map((row) => row.state)).toContain('CLOSE-WAIT');
+    await sockets.close({ socket });
+    await expect(sockets.connect({ address: '10.0.2.16', port: 7001, timeoutMs: 10_000 }, { timeoutMs: 15_000 })).rejects.toBeInstanceOf(errnoErrors.ECONNREFUSED);
+    await expect(sockets.send({ socket: 999, data: new Uint8Array(1) })).rejects.toBeInstanceOf(errnoErrors.EBADF);
   });
 
   it('without a network device the server runs: status has no device and ping says there is no network', async () => {

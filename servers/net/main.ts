@@ -1,5 +1,6 @@
 // The network server: baton's own TCP/IP stack (stack.ts and one file per protocol) on
-// the netdev service of the board's network device, serving `net` (status, ping).
+// the netdev service of the board's network device, serving `net` (status, ping) and
+// `socket` (TCP connections and listeners, sockets.ts).
 //
 // Config (manifest.json, or --bootargs net.ip=10.0.2.15/24 net.gateway=10.0.2.2):
 //   ip       the interface's address and prefix, "ADDRESS/PREFIX" ('' for none)
@@ -13,6 +14,8 @@ import { defineServer } from '../../microkernel/userlib/server.js';
 import { Type } from '../../ipc/typebox.js';
 import { netdevInterface } from '../../ipc/interfaces/netdev.js';
 import { netInterface, NoNetworkError } from '../../ipc/interfaces/net.js';
+import { socketInterface } from '../../ipc/interfaces/socket.js';
+import { socketHandlers } from './sockets.js';
 import { InvalidArgumentError } from '../../ipc/errors.js';
 import { formatIpv4, formatMac, parseCidr, parseIpv4 } from './address.js';
 import { DeviceLink } from './device_link.js';
@@ -66,6 +69,7 @@ export default defineServer({
     };
     void attach();
 
+    context.serve(socketInterface, socketHandlers(attach, (call) => context.isOpen(call), realTimers));
     context.serve(netInterface, {
       status: async () => {
         const current = await attach();

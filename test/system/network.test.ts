@@ -64,6 +64,30 @@ describe('network', () => {
     });
   });
 
+  it('nc: a line sent over TCP from one system arrives at the other\'s nc -l, handshake and close clean in tshark', async () => {
+    const folder = temporaryFolder('baton-tcp-');
+    const lan = join(folder, 'lan.sock');
+    const dump = join(folder, 'client.pcap');
+    const [client, server] = await Promise.all([
+      boot(['--net', `socket:${lan}`, '--net-dump', dump, '--bootargs', 'net.ip=10.0.2.15/24']),
+      boot(['--net', `socket:${lan}`, '--bootargs', 'net.ip=10.0.2.16/24']),
+    ]);
+    await server.commandUntil('ip', (output) => output.includes('link up'), 'the link up');
+    const listening = server.ctl(['nc', '-l', '7000']);
+    await server.commandUntil('netstat', (output) => /\*:7000\s+\*\s+LISTEN/.test(output), 'the listener');
+    expect(await client.command('nc 10.0.2.16 7000 hello over baton tcp')).toBe('');
+    const received = await listening;
+    expect(received.stdout).toMatch(/^connection from 10\.0\.2\.15:\d+\nhello over baton tcp\n$/);
+    expect(await client.commandUntil('netstat', (output) => /TIME-WAIT|no TCP sockets/.test(output), 'the connection closed')).not.toMatch(/ESTABLISHED/);
+    await whenTshark('the nc TCP exchange decodes in tshark', () => {
+      const flags = captureFields(dump, ['tcp.flags.str']).map(([value]) => value).filter((value) => value !== '');
+      expect(flags[0]).toMatch(/S/);
+      expect(flags.some((value) => /F/.test(value!))).toBe(true);
+      expect(captureFields(dump, ['tcp.payload']).some(([payload]) => payload === Buffer.from('hello over baton tcp\n').toString('hex'))).toBe(true);
+      expect(checkCapture(dump)).toEqual([]);
+    });
+  });
+
   it('a system started without --net has no network device, and ip and ping say so', async () => {
     const system = await boot([]);
     expect(await system.command('ip')).toBe('no network device (start with --net socket:PATH)');
