@@ -62,7 +62,8 @@ describe('network', () => {
       expect(echoes).toContainEqual(['0', '10.0.2.16', '10.0.2.15']);
       expect(checkCapture(dump)).toEqual([]);
     });
-  });
+    // Two boots on a loaded machine, then the exchange: more than the 60 s default.
+  }, 120_000);
 
   it('nc: a line sent over TCP from one system arrives at the other\'s nc -l, handshake and close clean in tshark', async () => {
     const folder = temporaryFolder('baton-tcp-');
@@ -86,7 +87,8 @@ describe('network', () => {
       expect(captureFields(dump, ['tcp.payload']).some(([payload]) => payload === Buffer.from('hello over baton tcp\n').toString('hex'))).toBe(true);
       expect(checkCapture(dump)).toEqual([]);
     });
-  });
+    // Two boots on a loaded machine, then the exchange: more than the 60 s default.
+  }, 120_000);
 
   it('a system started without --net has no network device, and ip and ping say so', async () => {
     const system = await boot([]);
