@@ -1,5 +1,5 @@
 // The Unix-socket LAN: hub election, switching between members, hub takeover.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EthernetSwitch, type SwitchPort } from './ethernet_switch.js';
@@ -135,14 +135,10 @@ describe('SocketLanLink', () => {
 
   it('SocketLanLink takes over a socket file a killed hub left, and never removes a non-socket file', async () => {
     const path = temporaryPath();
-    const { createServer } = await import('node:net');
-    // A hub that died without closing: its socket file stays and refuses connections.
-    const dead = createServer();
-    await new Promise<void>((resolve) => dead.listen(path, resolve));
+    // A hub that died without closing: a child listens on PATH and is killed, leaving the socket file.
     const { spawnSync } = await import('node:child_process');
-    // Closing unlinks in Node; make a stale file by listening in a child that is killed.
-    await new Promise<void>((resolve) => dead.close(() => resolve()));
     spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    expect(lstatSync(path).isSocket()).toBe(true);
     const first = await member(path);
     expect(first.link.role).toBe('hub');
     first.link.close();
@@ -151,5 +147,6 @@ describe('SocketLanLink', () => {
     const link = new SocketLanLink(notSocket);
     cleanups.push(() => link.close());
     await expect(link.ready()).rejects.toThrow(/could neither connect|cannot listen|ECONNREFUSED|EADDRINUSE|not a socket/);
+    expect(readFileSync(notSocket, 'utf8')).toBe('keep me');
   });
 });
