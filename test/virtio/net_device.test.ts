@@ -137,4 +137,24 @@ describe('VirtioNet', () => {
     guest.postReceive(8);
     expect(guest.received().map(({ frame: bytes }) => bytes[20])).toEqual([0, 1, 2]);
   });
+
+  it('VirtioNet impairs both directions by its seed: lost and duplicated frames are counted, and the same seed loses the same frames', () => {
+    const run = (seed: number) => {
+      const guest = netWithGuest({ impairment: { loss: 0.3, duplicate: 0.2, seed } });
+      // No more than the queues' 16 descriptors (a transmit takes two), so none has to be reclaimed.
+      guest.postReceive(16);
+      for (let index = 0; index < 8; index++) guest.transmit(frame(46, index));
+      for (let index = 0; index < 12; index++) guest.link.inject(frame(46, 100 + index));
+      const sent = guest.link.sent.map((bytes) => bytes[20]!);
+      const received = guest.received().map(({ frame: bytes }) => bytes[20]!);
+      return { sent, received, counts: { ...guest.backend.impairment.counts } };
+    };
+    const first = run(5);
+    expect(first.counts.lost).toBeGreaterThan(0);
+    expect(first.counts.duplicated).toBeGreaterThan(0);
+    // What reached each side is what was neither lost nor, once more, duplicated.
+    expect(first.sent.length + first.received.length).toBe(20 - first.counts.lost + first.counts.duplicated);
+    expect(run(5)).toEqual(first);
+    expect(run(6).sent).not.toEqual(first.sent);
+  });
 });
