@@ -51,6 +51,8 @@ export interface BoardOptions {
   readonly ramImage?: Uint8Array;
   /** Boot with this incoming KHO handover (a saved RAM image's /chosen pointers). */
   readonly incomingHandover?: { readonly fdt: number; readonly scratch: number; readonly scratchLength: number };
+  /** The board is about to reset or kexec (the system goes down and comes back): for what watches it from the host. */
+  onPowerTransition?(kind: 'kexec' | 'reset'): void;
   /** Save RAM to this host file at power-off and at each kexec. */
   saveRam?(ram: Ram, why: 'poweroff' | 'kexec', chosen: { fdt?: number; scratch?: number; scratchLength?: number }): void;
 }
@@ -219,6 +221,7 @@ export class Board {
    * images stay open, consoles keep their input), the first kernel image.
    */
   private async reset(): Promise<void> {
+    this.options.onPowerTransition?.('reset');
     await this.stopKernel();
     this.firmware.stop();
     for (const transport of this.transports) transport.detach();
@@ -230,6 +233,7 @@ export class Board {
 
   /** kexec: RAM stays, the kernel and its threads go, the image is entered with the new tree. */
   private async kexec(request: KexecRequest): Promise<void> {
+    this.options.onPowerTransition?.('kexec');
     await this.stopKernel();
     this.kexecCount++;
     if (this.options.saveRam) this.options.saveRam(this.ram, 'kexec', this.chosenPointers(request.deviceTree));

@@ -6,7 +6,7 @@
 // SECONDS, default 30) passes — then we say we gave up. Exit status: 0, 1 when the command
 // reported an error or no answer came in time, 2 when no system is running there.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { defaultRunDirectory, runFiles } from './paths.js';
@@ -16,7 +16,9 @@ const DEFAULT_TIMEOUT_SECONDS = 30;
 
 export const CTL_USAGE = `usage: npm run ctl -- [--run-dir DIR] [--timeout SECONDS] COMMAND [ARGS...]
   runs a console command (help, ps, restart NAME, dmesg, ...) on the system running in DIR (default ./run),
-  waiting at most SECONDS (default ${DEFAULT_TIMEOUT_SECONDS}) for its answer`;
+  waiting at most SECONDS (default ${DEFAULT_TIMEOUT_SECONDS}) for its answer
+usage: npm run ctl -- [--run-dir DIR] url
+  prints the live view's address (with its token) of the system running in DIR`;
 
 /** The answer did not come within the timeout. */
 export class NoAnswerError extends Error {
@@ -61,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(noSystem);
     return 2;
   }
+  if (args[0] === 'url') return printViewUrl(runDirectory, args.length);
   try {
     const output = await runRemote(socket, args.join(' '), timeoutSeconds);
     if (output.length > 0) process.stdout.write(output + '\n');
@@ -78,6 +81,21 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+}
+
+/** `url`: the live view's address, which the board wrote (mode 0600) to the run directory at boot. */
+function printViewUrl(runDirectory: string, argumentCount: number): number {
+  if (argumentCount !== 1) {
+    process.stderr.write(`baton: url takes no arguments\n${CTL_USAGE}\n`);
+    return 2;
+  }
+  const { viewUrl } = runFiles(runDirectory);
+  if (!existsSync(viewUrl)) {
+    process.stderr.write(`baton: the system in ${runDirectory} runs without the live view (it was started with --no-http)\n`);
+    return 1;
+  }
+  process.stdout.write(readFileSync(viewUrl, 'utf8'));
+  return 0;
 }
 
 /**

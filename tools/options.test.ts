@@ -62,4 +62,13 @@ describe('parseStartOptions', () => {
     expect(refusal(['--net', 'socket:/x', '--net-loss', 'lots'])).toMatch(/^--net-loss lots: a percentage/);
     expect(refusal(['--net', 'socket:/x', '--net-seed=-1'])).toMatch(/^--net-seed -1: a whole number/);
   });
+
+  it('--http takes a port (default any free one, 0) and --no-http turns the live view off', () => {
+    expect(parseStartOptions([]).httpPort).toBe(0);
+    expect(parseStartOptions(['--http', '8080']).httpPort).toBe(8080);
+    expect(parseStartOptions(['--no-http']).httpPort).toBeUndefined();
+    expect(refusal(['--http', 'eighty'])).toMatch(/^--http eighty: not a port \(0 to 65535/);
+    expect(refusal(['--http', '70000'])).toMatch(/^--http 70000: not a port/);
+    expect(refusal(['--http', '80', '--no-http'])).toMatch(/^--http and --no-http: choose one/);
+  });
 });

@@ -47,6 +47,8 @@ export interface StartOptions {
   readonly bootargs: string;
   /** --net: a network device; undefined: the board has none. */
   readonly network: NetworkOption | undefined;
+  /** --http PORT: the live view's port on 127.0.0.1 (0: any free one, the default); undefined with --no-http. */
+  readonly httpPort: number | undefined;
 }
 
 export const START_USAGE = `usage: npm start -- [options]
@@ -68,6 +70,8 @@ export const START_USAGE = `usage: npm start -- [options]
   --net-seed N      the seed that decides which frames (default 1: the same run each time)
   --verbose         show every log level on the console
   --checked         checked mode: buffers passed to drivers are checked against memory ownership and grants
+  --http PORT       serve the live view on 127.0.0.1:PORT (default: any free port; the URL, with its token, is printed at boot)
+  --no-http         no live view
   --run-dir DIR     where the control socket and log file go (default ./run)
   --dumpdtb FILE    write the board's device tree blob to FILE and exit
   --manifest NAME   boot manifest sysroot/boot/NAME.json (default "default")
@@ -100,6 +104,8 @@ export function parseStartOptions(argv: string[]): StartOptions {
         dumpdtb: { type: 'string' },
         manifest: { type: 'string', default: 'default' },
         bootargs: { type: 'string', default: '' },
+        http: { type: 'string' },
+        'no-http': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -130,8 +136,10 @@ export function parseStartOptions(argv: string[]): StartOptions {
   }
   const devices = (values.device ?? []).map(parseDevice);
   const network = parseNetwork(values);
-  // The board's three consoles and entropy device, the disks (at least the default one), the network, the spares.
-  const slots = 4 + Math.max(1, values.disk?.length ?? 0) + (network ? 1 : 0) + devices.length;
+  if (values.http !== undefined && values['no-http']) throw new UsageError('--http and --no-http: choose one');
+  const httpPort = values['no-http'] ? undefined : parseHttpPort(values.http);
+  // The board's three consoles and entropy device, the disks (at least the default one), the live view's two consoles, the network, the spares.
+  const slots = 6 + Math.max(1, values.disk?.length ?? 0) + (network ? 1 : 0) + devices.length;
   if (slots > MAXIMUM_VIRTIO_DEVICES) throw new UsageError(`--device: ${slots} virtio devices do not fit the board's ${MAXIMUM_VIRTIO_DEVICES} slots`);
   const cpusText = values.cpus ?? String(DEFAULT_CPUS);
   const cpus = /^\d+$/.test(cpusText) ? Number(cpusText) : Number.NaN;
@@ -150,6 +158,7 @@ export function parseStartOptions(argv: string[]): StartOptions {
     manifest: values.manifest ?? 'default',
     bootargs,
     network,
+    httpPort,
   };
 }
 
@@ -190,6 +199,14 @@ export function parsePercent(text: string | undefined, what: string): number {
   const value = match ? Number(match[1]) : NaN;
   if (!match || !(value >= 0 && value <= 100)) throw new UsageError(`${what} ${text}: a percentage from 0% to 100%, e.g. 5%`);
   return value / 100;
+}
+
+/** --http PORT: a TCP port, 0 to 65535 (0, the default: any free one). */
+function parseHttpPort(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const port = Number(text);
+  if (!/^\d+$/.test(text.trim()) || port > 65535) throw new UsageError(`--http ${text}: not a port (0 to 65535; 0 picks any free one)`);
+  return port;
 }
 
 /** A --device KIND: one of hal/device_kinds.ts. */

@@ -8,6 +8,6 @@ export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..'
 export const buildRoot = join(projectRoot, 'build');
 export const defaultRunDirectory = join(projectRoot, 'run');
 
-export function runFiles(runDirectory: string): { socket: string; log: string } {
-  return { socket: join(runDirectory, 'baton.sock'), log: join(runDirectory, 'baton.log') };
+export function runFiles(runDirectory: string): { socket: string; log: string; viewUrl: string } {
+  return { socket: join(runDirectory, 'baton.sock'), log: join(runDirectory, 'baton.log'), viewUrl: join(runDirectory, 'view.url') };
 }

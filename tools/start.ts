@@ -1,6 +1,6 @@
 // `npm start`: build the board, enter the kernel, and be the console until power-off.
 
-import { closeSync, fchmodSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import type { Ram } from '../hal/ram.js';
 import { serveHostRequest } from './kernel_images.js';
 import { serveLoadDriverRequest } from './driver_loader.js';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Board } from '../hal/board.js';
 import { DEVICE_KINDS } from '../hal/device_kinds.js';
 import { SocketConsole } from '../hal/socket_console.js';
+import { LiveView } from '../hal/live_view/live_view.js';
 import { VirtioConsole } from '../hal/virtio/console.js';
 import { VirtioEntropy } from '../hal/virtio/rng.js';
 import type { VirtioBlock } from '../hal/virtio/block.js';
@@ -58,12 +59,24 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
+  // The live view (--http): a page on 127.0.0.1 with a token in its URL, fed by two consoles.
+  const view = options.httpPort === undefined || options.dumpDeviceTree ? undefined : new LiveView({ port: options.httpPort, prompt: 'baton> ' });
+  if (view) {
+    try {
+      await view.listen();
+    } catch (error) {
+      process.stderr.write(`baton: ${(error as Error).message}\n`);
+      control.close();
+      return 1;
+    }
+  }
   let disks: VirtioBlock[];
   try {
     disks = openDisks(options.disks, options.runDirectory);
   } catch (error) {
     process.stderr.write(`baton: ${(error as Error).message}\n`);
     control.close();
+    view?.close();
     return 2;
   }
   const stdout = (bytes: Uint8Array | string) => process.stdout.write(bytes);
@@ -85,6 +98,12 @@ export async function main(argv: string[]): Promise<number> {
   const controlConsole = new VirtioConsole({ output: (bytes) => control.output(bytes) });
   const logConsole = new VirtioConsole({ output: (bytes) => void (logFile !== undefined && writeSync(logFile, bytes)) });
   control.connect(controlConsole);
+  // The view console carries the view server's panels; the page console is the page's terminal.
+  // Both are on the board with --no-http too, as serial ports with nothing plugged in.
+  const viewConsole = new VirtioConsole({ output: (bytes) => view?.hub.output(bytes) });
+  const pageConsole = new VirtioConsole({ output: (bytes) => view?.terminals.output(bytes) });
+  view?.hub.connect(viewConsole);
+  view?.terminals.connect(pageConsole);
 
   const board = new Board({
     ramSize: options.ramSize,
@@ -96,7 +115,9 @@ export async function main(argv: string[]): Promise<number> {
     bootargs: options.bootargs,
     kernelImage: fileURLToPath(new URL('microkernel/main.js', `file://${buildRoot}/`)),
     initrd,
-    devices: [mainConsole, controlConsole, logConsole, new VirtioEntropy(), ...disks, ...(network ? [network] : [])],
+    // The live view's consoles come after the network device, so the board's other slots keep their addresses.
+    devices: [mainConsole, controlConsole, logConsole, new VirtioEntropy(), ...disks, ...(network ? [network] : []), viewConsole, pageConsole],
+    onPowerTransition: (kind) => view?.hub.systemGoingDown(kind === 'kexec' ? 'kexec' : 'reboot'),
     spareDevices: options.devices.map((kind) => DEVICE_KINDS[kind]!.create()),
     earlyOutput: (text) => void stdout(text.replace(/\n/g, '\r\n')),
   });
@@ -105,6 +126,10 @@ export async function main(argv: string[]): Promise<number> {
     writeFileSync(resolve(options.dumpDeviceTree), board.buildDeviceTree());
     for (const disk of disks) disk.close();
     return 0;
+  }
+  if (view) {
+    writeFileSync(files.viewUrl, view.url + '\n', { mode: 0o600 });
+    stdout(`baton: live view at ${view.url}\r\n`);
   }
 
   const raw = process.stdin.isTTY === true;
@@ -122,6 +147,8 @@ export async function main(argv: string[]): Promise<number> {
   process.stdin.pause();
   process.stdin.unref?.();
   control.close();
+  view?.close();
+  rmSync(files.viewUrl, { force: true });
   if (logFile !== undefined) closeSync(logFile);
   return status;
 }

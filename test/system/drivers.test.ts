@@ -182,9 +182,10 @@ describe('devices and drivers', () => {
     expect(created.status).toBe(0);
     expect(created.stdout).toContain('npm start -- --device virtio-rng');
     system = await RunningSystem.boot(['--device', 'virtio-rng']);
-    const spare = '/soc/virtio_mmio@10006000';
+    // After the board's consoles, entropy, the disk and the live view's two consoles.
+    const spare = '/soc/virtio_mmio@10008000';
     expect(system.transcript).toContain(`device ${spare}: virtio,mmio (spare: left for a driver loaded later)`);
-    expect(deviceRow(await command(system, 'devices'), spare)).toMatch(/virtio,mmio \[entropy\]\s+0x10006000\+0x200\s+6\s+-\s+unbound\s+-$/);
+    expect(deviceRow(await command(system, 'devices'), spare)).toMatch(/virtio,mmio \[entropy\]\s+0x10008000\+0x200\s+8\s+-\s+unbound\s+-$/);
     expect(deviceRow(await command(system, 'devices'), RNG_DEVICE)).toMatch(/virtio-rng\s+running\s+1$/);
     expect(await command(system, `load ${folder}`)).toBe(`loaded my-driver 0.1.0 from ${folder}\n${spare} → my-driver: generation 1 running`);
     // With the board's own driver gone, random can only come from the new one.
