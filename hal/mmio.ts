@@ -23,6 +23,8 @@ export interface RegisterBlockDescriptor {
   readonly size: number;
   /** Offset of the posted doorbell register, or -1 if the block has none. */
   readonly doorbellOffset: number;
+  /** What the device model publishes about itself for introspection (virtio: queue_statistics.ts); not a register. */
+  readonly statistics?: SharedArrayBuffer;
 }
 
 export function createRegisterBlock(base: number, size: number, doorbellOffset = -1): RegisterBlockDescriptor {

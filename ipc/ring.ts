@@ -1,6 +1,7 @@
 // A single-producer / single-consumer ring of byte frames in a SharedArrayBuffer.
 //
 //   byte 0    head          (Uint32, written by the producer only: bytes ever written)
+//   byte 4    frames        (Uint32, written by the producer only: frames ever written; for statistics)
 //   byte 64   tail          (Uint32, written by the consumer only: bytes ever consumed)
 //   byte 128  space wanted  (Uint32, set by a producer that found the ring full)
 //   byte 192  data[capacity]  (capacity is a power of two)
@@ -25,6 +26,7 @@
 import { MalformedMessageError, MessageTooLargeError, InvalidArgumentError } from './errors.js';
 
 const HEAD_WORD = 0;
+const FRAMES_WORD = 1;
 const TAIL_WORD = 16;
 const SPACE_WANTED_WORD = 32;
 /** Bytes of header before the data area (three words, each on its own 64-byte line). */
@@ -36,6 +38,11 @@ const NO_WORDS = new Float64Array(0);
 /** Smallest and largest data capacity a ring may have. */
 export const RING_MIN_CAPACITY = 64;
 export const RING_MAX_CAPACITY = 1 << 30;
+
+/** Frames ever written to the ring in `buffer` (modulo 2^32): for statistics, readable from any thread. */
+export function framesWritten(buffer: SharedArrayBuffer): number {
+  return Atomics.load(new Uint32Array(buffer, 0, 2), FRAMES_WORD);
+}
 
 /**
  * One direction of a channel: frames written by one thread, read by one other thread.
@@ -116,6 +123,7 @@ export class Ring {
       if (firstPart < length) this.copyIn(source, firstPart, 0, length - firstPart);
     }
     Atomics.store(this.header, HEAD_WORD, (head + needed) >>> 0);
+    Atomics.store(this.header, FRAMES_WORD, (this.header[FRAMES_WORD]! + 1) >>> 0);
     return true;
   }
 

@@ -29,6 +29,7 @@ import { RegisterWindow, type RegisterBlockDescriptor } from '../hal/mmio.js';
 import { MmioRegister, VIRTIO_MMIO_COMPATIBLE } from '../hal/virtio/registers.js';
 import { InvalidArgumentError } from '../ipc/errors.js';
 import type { HandlersOf } from '../ipc/define.js';
+import { QueueStatistics } from '../hal/virtio/queue_statistics.js';
 import { AlreadyLoadedError, InvalidManifestError, LoadFailedError, type DeviceRow, type driversInterface } from '../ipc/interfaces/drivers.js';
 import { instanceNames, matchDriver } from './binding.js';
 import { DEFAULT_START_TIMEOUT_MS, ManifestError, validateProgram, type ProgramSpec } from './manifest.js';
@@ -46,6 +47,8 @@ export interface DriverManagerHost {
   readonly board: BoardTreeSummary;
   /** The register block mapped at `base`, if the bus has one there. */
   registers(base: number): RegisterBlockDescriptor | undefined;
+  /** How many times interrupt `source` was raised since power-on. */
+  interruptsRaised?(source: number): number;
   /** A doorbell slot no other thread uses. */
   allocateSlot(): number;
   /** Asks the board to read, validate and compile the driver folder at host path `path`. */
@@ -241,6 +244,12 @@ export class DriverManager {
     return { message: lines.join('\n') };
   }
 
+  /** The queues a virtio device model publishes (hal/virtio/queue_statistics.ts), for `devices`. */
+  private queueRows(base: number): Pick<DeviceRow, 'queues'> {
+    const statistics = this.host.registers(base)?.statistics;
+    return statistics ? { queues: new QueueStatistics(statistics).read() } : {};
+  }
+
   private deviceRows(): DeviceRow[] {
     const rows = this.nodes.map((node): DeviceRow => {
       const process = node.process;
@@ -255,6 +264,8 @@ export class DriverManager {
         state: process ? process.state : node.device.status === 'okay' ? 'unbound' : `disabled (${node.device.status})`,
         generation: process?.generation ?? 0,
         serves: process ? [...process.spec.serves] : [],
+        ...(node.device.interrupt !== undefined && this.host.interruptsRaised ? { interrupts: this.host.interruptsRaised(node.device.interrupt) } : {}),
+        ...this.queueRows(node.device.base),
       };
     });
     return [...this.kernelDeviceRows(), ...rows];

@@ -15,6 +15,7 @@ import { hex, PAGE_SIZE } from '../hal/address.js';
 import { formatSize } from '../hal/size_text.js';
 import { Clock } from '../hal/clock.js';
 import { DoorbellPage, DOORBELL_SLOTS } from '../hal/doorbells.js';
+import { InterruptController } from '../hal/irq.js';
 import { FirmwareCalls } from '../hal/firmware.js';
 import type { KernelEntry } from '../hal/kernel_entry.js';
 import type { RegisterBlockDescriptor } from '../hal/mmio.js';
@@ -212,6 +213,7 @@ export class Kernel {
       tree: this.tree,
       board: this.board,
       registers: (base) => this.entry.bus.find((block) => block.base === base),
+      interruptsRaised: (source) => new InterruptController(this.doorbells, this.entry.interrupts).raisedCount(source),
       allocateSlot: () => this.nextSlot++,
       hostLoad: (path) => this.firmware.hostRequestLater(this.ram.base + HOST_LATER_REQUEST_BUFFER, HOST_LATER_REQUEST_SIZE, { op: 'load-driver', path }),
       print: (line) => this.console.print(line),
@@ -249,6 +251,7 @@ export class Kernel {
       powerDown: (action) => void this.powerDown(action),
       kexec: (image) => this.kexec(image),
       proceed: () => this.goingDown?.(),
+      traffic: () => this.names.traffic(),
       khoText: async () => (await this.khoClient().kho()).text,
       khoDump: (directory) => this.khoDump(directory),
       startDriver: (name) => this.drivers.startUnloaded(name),

@@ -2,7 +2,7 @@
 // `stop`, `start`, `kill`, `shutdown`, `reboot`, `mem` and `dt` ask of the kernel.
 
 import type { HandlersOf } from '../ipc/define.js';
-import { StartFailedError, StopRefusedError, type kernelInterface } from '../ipc/interfaces/kernel.js';
+import { StartFailedError, StopRefusedError, type kernelInterface, type TrafficRow } from '../ipc/interfaces/kernel.js';
 import { NotFoundError } from './name_service.js';
 import type { Process } from './process.js';
 import { bulkMessages, heapBytes, messagesHandled, type Supervisor } from './supervisor.js';
@@ -20,6 +20,8 @@ export interface KernelServiceHost {
   kexec(image: string | undefined): string;
   khoText(): Promise<string>;
   khoDump(directory: string): Promise<string>;
+  /** IPC messages per client, server and interface since boot (the name service's channels). */
+  traffic(): TrafficRow[];
   /** Runs the pending shutdown, reboot or kexec now. */
   proceed(): void;
   /** `start NAME` of a driver with no instance (a boot driver after unload): binds it again; undefined if NAME is none. */
@@ -96,6 +98,7 @@ export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kerne
     memoryMap: async () => ({ text: await host.memoryMapText() }),
     deviceTree: () => ({ text: host.deviceTreeText() }),
     proceed: () => (host.proceed(), {}),
+    traffic: () => ({ rows: host.traffic() }),
     waitForBoot: async () => ({ bootMs: await host.bootFinished() }),
   };
 }

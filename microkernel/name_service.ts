@@ -13,12 +13,17 @@
 import type { DoorbellPage } from '../hal/doorbells.js';
 import { closeChannel, createChannel, type ChannelDescriptor } from '../ipc/channel.js';
 import { CallTimeoutError, IpcError, PermissionDeniedError, PeerStoppedError } from '../ipc/errors.js';
-import { Ring } from '../ipc/ring.js';
+import { framesWritten, Ring } from '../ipc/ring.js';
+import type { TrafficRow } from '../ipc/interfaces/kernel.js';
 import { DEFAULT_START_TIMEOUT_MS } from './manifest.js';
 import type { Process } from './process.js';
 
 /** Services any program may reach without listing them. */
 const UNIVERSAL_SERVICES = new Set(['log', 'memory']);
+
+function trafficKey(client: string, server: string, interfaceName: string): string {
+  return `${client}\u0000${server}\u0000${interfaceName}`;
+}
 export const KERNEL_NAME = 'kernel';
 
 export class NotFoundError extends IpcError {
@@ -49,6 +54,8 @@ export interface NameServiceHost {
 export class NameService {
   private readonly host: NameServiceHost;
   private readonly channels = new Map<number, ChannelRecord>();
+  /** Messages on channels closed since boot, by client, server and interface. */
+  private readonly closedTraffic = new Map<string, TrafficRow>();
   private nextChannelId = 1;
   denied = 0;
 
@@ -105,6 +112,9 @@ export class NameService {
     const served: ChannelDescriptor[] = [];
     for (const [id, record] of this.channels) {
       if (record.server !== process.name && record.client !== process.name) continue;
+      const key = trafficKey(record.client, record.server, record.descriptor.interfaceName);
+      const sum = this.closedTraffic.get(key) ?? { client: record.client, server: record.server, interface: record.descriptor.interfaceName, calls: 0, replies: 0 };
+      this.closedTraffic.set(key, { ...sum, calls: sum.calls + framesWritten(record.descriptor.requests), replies: sum.replies + framesWritten(record.descriptor.replies) });
       const why = record.server === process.name ? reason : 'peer-stopped';
       closeChannel(record.descriptor, why, newGeneration, this.host.doorbells);
       if (record.server === process.name) served.push(record.descriptor);
@@ -120,6 +130,21 @@ export class NameService {
       unread(frames);
     }
     return revoked;
+  }
+
+  /**
+   * Messages per client, server and interface since boot: frames the client sent (calls and
+   * sends) and the server sent back (replies, errors, notifications), on the channels open now
+   * and on those closed since (a restart's), summed.
+   */
+  traffic(): TrafficRow[] {
+    const totals = new Map(this.closedTraffic);
+    for (const record of this.channels.values()) {
+      const key = trafficKey(record.client, record.server, record.descriptor.interfaceName);
+      const sum = totals.get(key) ?? { client: record.client, server: record.server, interface: record.descriptor.interfaceName, calls: 0, replies: 0 };
+      totals.set(key, { ...sum, calls: sum.calls + framesWritten(record.descriptor.requests), replies: sum.replies + framesWritten(record.descriptor.replies) });
+    }
+    return [...totals.values()];
   }
 
   get openChannels(): number {

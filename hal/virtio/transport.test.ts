@@ -4,6 +4,7 @@ import type { VirtioBackend, VirtioDeviceContext } from './backend.js';
 import {
   BATON_VENDOR_ID, DeviceId, DeviceStatus, FeatureBit, InterruptBit, MmioRegister, VIRTIO_MMIO_MAGIC, feature, features,
 } from './registers.js';
+import { QueueStatistics } from './queue_statistics.js';
 import { DESCRIPTOR, DescriptorFlag, availableRingBytes, descriptorTableBytes, usedRingBytes } from './ring.js';
 import { VirtioEntropy } from './rng.js';
 import type { SplitQueueDevice } from './split_queue_device.js';
@@ -246,6 +247,26 @@ describe('VirtioMmioTransport', () => {
     window.write32(MmioRegister.QueueNotify, 1); // not set up: ignored
     transport.serviceRegisters();
     expect(backend.notified).toEqual([0, 0]);
+  });
+
+  it('VirtioMmioTransport publishes each queue\'s size and the buffers the device holds, for introspection', () => {
+    const backend = new RecordingBackend();
+    const { window, dma, transport, board } = setUp(backend);
+    const statistics = new QueueStatistics(transport.descriptor.statistics);
+    acceptFeatures(window, VERSION_1);
+    const queue = placeQueue(dma, 8);
+    enableQueue(window, 0, queue);
+    window.write32(MmioRegister.Status, RUNNING);
+    transport.serviceRegisters();
+    expect(statistics.read()[0]).toEqual({ index: 0, size: 8, inUse: 0 });
+    // The driver makes three buffers available; this device keeps them (a receive queue waiting for input).
+    board.ram.writeU16(queue.availableRing + 2, 3);
+    window.write32(MmioRegister.QueueNotify, 0);
+    transport.serviceRegisters();
+    expect(statistics.read()[0]).toEqual({ index: 0, size: 8, inUse: 3 });
+    window.write32(MmioRegister.Status, 0);
+    transport.serviceRegisters();
+    expect(statistics.read()[0]).toEqual({ index: 0, size: 0, inUse: 0 });
   });
 
   it('VirtioMmioTransport raises its interrupt with bit 0 for used buffers and InterruptACK clears it', () => {

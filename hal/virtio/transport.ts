@@ -31,6 +31,7 @@ import {
 } from './registers.js';
 import { MAXIMUM_QUEUE_SIZE, isPowerOfTwo, queueLayoutProblem } from './ring.js';
 import { SplitQueueDevice } from './split_queue_device.js';
+import { QueueStatistics } from './queue_statistics.js';
 
 export interface VirtioMmioTransportOptions {
   readonly ram: Ram;
@@ -78,6 +79,8 @@ export class VirtioMmioTransport {
   private pendingInterrupts = 0;
   private configGeneration = 0;
   private closed = false;
+  /** Queue occupancy for introspection (the kernel's `devices`). */
+  private readonly statistics = new QueueStatistics();
 
   /** Builds the device and starts serving its registers. Throws RangeError for an impossible backend. */
   constructor(options: VirtioMmioTransportOptions) {
@@ -93,7 +96,7 @@ export class VirtioMmioTransport {
     this.irq = options.irq;
     this.interrupt = options.interrupt;
     this.onFault = options.onFault;
-    this.descriptor = createRegisterBlock(options.base, VIRTIO_MMIO_SIZE, MmioRegister.QueueNotify);
+    this.descriptor = { ...createRegisterBlock(options.base, VIRTIO_MMIO_SIZE, MmioRegister.QueueNotify), statistics: this.statistics.buffer };
     this.bank = new RegisterBank(this.descriptor);
     this.setups = backend.queueSizes.map((maximumSize) => emptySetup(maximumSize));
     this.handlers = {
@@ -195,6 +198,18 @@ export class VirtioMmioTransport {
     for (let index = 0; index < this.activeQueues.length; index++) {
       if ((bits & (1 << index)) !== 0 && this.activeQueues[index]!.enabled) this.backend.queueNotified(index);
     }
+    this.publishStatistics();
+  }
+
+  /** Publishes each queue's size and the buffers the device holds (avail.idx - used.idx, read from RAM). */
+  private publishStatistics(): void {
+    for (let index = 0; index < this.setups.length; index++) {
+      const setup = this.setups[index]!;
+      const running = setup.ready && this.activeQueues[index]?.enabled === true;
+      // The rings were checked to lie in RAM when the queue was enabled.
+      const inUse = running ? (this.ram.readU16(setup.availableRing + 2) - this.ram.readU16(setup.usedRing + 2)) & 0xffff : 0;
+      this.statistics.publish(index, running ? setup.size : 0, Math.min(inUse, setup.size));
+    }
   }
 
   private writeDriverFeatures(value: number): void {
@@ -269,6 +284,7 @@ export class VirtioMmioTransport {
     for (const queue of this.activeQueues) {
       if (queue.enabled && (this.deviceStatus & DeviceStatus.DEVICE_NEEDS_RESET) === 0) this.backend.queueNotified(queue.index);
     }
+    this.publishStatistics();
   }
 
   private resetDevice(): void {
@@ -283,6 +299,7 @@ export class VirtioMmioTransport {
     this.queueSelect = 0;
     this.pendingInterrupts = 0;
     for (let index = 0; index < this.setups.length; index++) this.setups[index] = emptySetup(this.setups[index]!.maximumSize);
+    this.publishStatistics();
   }
 
   private selectedQueue(): QueueSetup | undefined {
@@ -334,6 +351,7 @@ export class VirtioMmioTransport {
   }
 
   private raiseInterrupt(bit: number): void {
+    if (bit === InterruptBit.USED_BUFFER) this.publishStatistics();
     this.pendingInterrupts |= bit;
     this.bank.set32(MmioRegister.InterruptStatus, this.pendingInterrupts);
     this.irq.raise(this.interrupt);

@@ -25,6 +25,10 @@ export const DeviceRow = Type.Object({
   generation: Type.Integer(),
   /** Interfaces the bound driver serves. */
   serves: Type.Array(Type.String()),
+  /** Times the device raised its interrupt since the board powered on. */
+  interrupts: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** virtio: each queue's size and the buffers the device holds (made available by the driver, not yet used), as the device model publishes them. */
+  queues: Type.Optional(Type.Array(Type.Object({ index: Type.Integer(), size: Type.Integer(), inUse: Type.Integer() }))),
 });
 
 export type DeviceRow = Static<typeof DeviceRow>;

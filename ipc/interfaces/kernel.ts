@@ -2,7 +2,7 @@
 //
 // Served by the kernel thread. Reaching it needs "kernel" in a server's talksTo.
 
-import { Type } from '../typebox.js';
+import { Type, type Static } from '../typebox.js';
 import { defineInterface } from '../define.js';
 import { errorClass, registerError } from '../errors.js';
 
@@ -23,6 +23,18 @@ export const ProcessRow = Type.Object({
   heapBytes: Type.Integer({ minimum: 0 }),
   device: Type.Optional(Type.String()),
 });
+
+/** Messages between one client and one server over one interface since boot (all its channels, restarts included). */
+export const TrafficRow = Type.Object({
+  client: Type.String(),
+  server: Type.String(),
+  interface: Type.String(),
+  /** Frames the client sent: calls and one-way sends. */
+  calls: Type.Integer({ minimum: 0 }),
+  /** Frames the server sent back: replies, errors and notifications. */
+  replies: Type.Integer({ minimum: 0 }),
+});
+export type TrafficRow = Static<typeof TrafficRow>;
 
 export const kernelInterface = defineInterface({
   name: 'kernel',
@@ -48,6 +60,8 @@ export const kernelInterface = defineInterface({
       doc: 'Writes the outgoing KHO FDT and every subtree blob to host files in DIRECTORY (debugfs kho/out).' },
     proceed: { id: 14, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({}),
       doc: 'After shutdown, reboot or kexec: the caller has shown the answer, go ahead now (otherwise the kernel goes ahead after a grace period).' },
+    traffic: { id: 15, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({ rows: Type.Array(TrafficRow) }),
+      doc: 'IPC messages since boot per client, server and interface, counted in the channels\' rings (the live view\'s IPC graph).' },
     waitForBoot: { id: 10, kind: 'call', idempotent: true, args: Type.Object({}), reply: Type.Object({ bootMs: Type.Number() }),
       doc: 'Resolves once every boot server has signalled ready (or failed).' },
   },

@@ -14,6 +14,29 @@ const Order = Type.Integer({ minimum: 0, maximum: 52 });
 const Pages = Type.Integer({ minimum: 1, maximum: 2 ** 40 });
 const Range = Type.Object({ start: Address, end: Address });
 const Empty = Type.Object({});
+const BlocksByOrder = Type.Array(Type.Integer({ minimum: 0 }), { description: 'preserved blocks per order, index = order' });
+
+/** The KHO state as data: what `describe` prints, for the live view's trees. */
+export const KhoState = Type.Object({
+  scratch: Type.Array(Type.Object({ addr: Address, size: Address })),
+  outgoing: Type.Object({
+    fdtPa: Address,
+    treePages: Type.Integer({ minimum: 0 }),
+    arenaUsedPages: Type.Integer({ minimum: 0 }),
+    arenaPages: Type.Integer({ minimum: 0 }),
+    blocksByOrder: BlocksByOrder,
+    subtrees: Type.Array(Type.Object({ name: Type.String(), pa: Type.Union([Address, Type.Null()]) })),
+  }),
+  incoming: Type.Optional(Type.Object({
+    fdtPa: Address,
+    scratchPa: Address,
+    blocks: Type.Integer({ minimum: 0 }),
+    preservedBytes: Type.Integer({ minimum: 0 }),
+    blocksByOrder: BlocksByOrder,
+    subtrees: Type.Array(Type.String()),
+  })),
+});
+
 const ERRNO = ['EINVAL', 'ENOMEM', 'EEXIST', 'ENOENT', 'E2BIG', 'EOPNOTSUPP', 'EUCLEAN'] as const;
 
 export const khoInterface = defineInterface({
@@ -43,6 +66,8 @@ export const khoInterface = defineInterface({
       reply: Type.Object({ blocks: Type.Array(Address), order: Order }), errors: ERRNO },
     describe: { id: 20, kind: 'call', idempotent: true, args: Empty, reply: Type.Object({ text: Type.String() }),
       doc: 'Scratch areas, the outgoing FDT as text, subtrees, preserved blocks per order, tree pages; the incoming handover (debugfs kho/out and kho/in).' },
+    state: { id: 22, kind: 'call', idempotent: true, args: Empty, reply: KhoState,
+      doc: 'What describe says, as data: scratch areas, the outgoing tree (blocks per order, subtrees) and the incoming handover.' },
     blobs: { id: 21, kind: 'call', idempotent: true, args: Empty,
       reply: Type.Object({ fdt: Type.Uint8Array(), subtrees: Type.Array(Type.Object({ name: Type.String(), blob: Type.Uint8Array() })) }),
       doc: 'The outgoing root FDT and every subtree blob that is itself an FDT (for kho dump).' },

@@ -69,6 +69,22 @@ export const MemoryUsage = Type.Object({
 });
 export type MemoryUsage = Static<typeof MemoryUsage>;
 
+/** Cells the page map has by default (8192: one per 8 pages of 256 MiB). */
+export const DEFAULT_PAGE_MAP_CELLS = 8192;
+
+/** Physical memory as a picture: each cell is `cellPages` pages, marked with an index into `owners`. */
+export const PageMap = Type.Object({
+  /** Physical address of the first page. */
+  base: Address,
+  pages: Pages,
+  cellPages: Type.Integer({ minimum: 1 }),
+  /** owners[0] is "free", owners[1] "unavailable" (not managed by the allocator); then the servers, "kernel", "shared". */
+  owners: Type.Array(Type.String(), { maxItems: 256 }),
+  /** One byte per cell: the owner of most of its pages. */
+  cells: Type.Uint8Array(),
+});
+export type PageMap = Static<typeof PageMap>;
+
 /** A translation: the physical address, or the page fault the hardware would raise (scause, reason). */
 export const TranslateReply = Type.Object({
   pa: Type.Optional(Address),
@@ -168,6 +184,9 @@ export const memoryInterface = defineInterface({
     report: { id: 30, kind: 'call', idempotent: true, args: Empty, reply: Type.Object({ text: Type.String() }),
       doc: 'What `mem` prints: memory map with purposes, free blocks per order, totals, usage per server, spaces, grants, the KHO revival.' },
     usage: { id: 31, kind: 'call', idempotent: true, args: Empty, reply: MemoryUsage, doc: 'The report\'s numbers as data.' },
+    pageMap: { id: 32, kind: 'call', idempotent: true,
+      args: Type.Object({ cells: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })) }), reply: PageMap,
+      doc: 'Physical memory page by page (or by cells of whole pages, at most CELLS, default 8192), each cell marked with the owner of most of its pages: the live view\'s picture.' },
   },
   errors: [OutOfMemoryError, LimitExceededError, InvalidBlockError, MappingError, NotFoundError, AccessViolationError, PageFaultError],
 });

@@ -33,6 +33,8 @@ const consoleConfig = Type.Object({
     echo: Type.Boolean(),
     /** End of input here shuts the system down. */
     endOfInputShutsDown: Type.Boolean(),
+    /** A way into the system that stop and unload must not cut off as the last one (not the live view's terminal: no page may be open). */
+    lifeline: Type.Boolean({ default: true }),
   }, { additionalProperties: false }), { default: [] }),
 }, { additionalProperties: false });
 
@@ -45,9 +47,9 @@ export default defineServer({
     const kernel = context.connect(kernelInterface);
     const log = context.connect(logInterface);
     const kho = context.connect(khoInterface);
-    const configured: readonly TerminalOptions[] = context.config.terminals;
+    const configured: readonly (TerminalOptions & { readonly lifeline: boolean })[] = context.config.terminals;
     // stop and unload refuse what would leave no terminal (lifeline.ts).
-    const guarded = guardTerminals(kernel, context.connect(driversInterface), context.name, configured.map((options) => options.device));
+    const guarded = guardTerminals(kernel, context.connect(driversInterface), context.name, configured.filter((options) => options.lifeline).map((options) => options.device));
     const services = {
       kernel: guarded.kernel,
       log,

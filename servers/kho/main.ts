@@ -107,6 +107,27 @@ export default defineServer({
         return { blocks: [...area.blocks], order: area.order };
       },
       describe: () => ({ text: describe(outgoing, arena, incoming, pointers) }),
+      state: () => ({
+        scratch: outgoing.scratchAreas.map((area) => ({ addr: area.addr, size: area.size })),
+        outgoing: {
+          fdtPa: outgoing.fdt.pa,
+          treePages: outgoing.tree.pageCount(),
+          arenaUsedPages: arena.usedPages,
+          arenaPages: arena.pages,
+          blocksByOrder: outgoing.tree.blockCountsByOrder(),
+          subtrees: outgoing.fdt.subtrees().map((subtree) => ({ name: subtree.name, pa: subtree.pa })),
+        },
+        ...(incoming && pointers ? {
+          incoming: {
+            fdtPa: pointers.fdtPa,
+            scratchPa: pointers.scratchPa,
+            blocks: incoming.blockCount,
+            preservedBytes: incoming.preservedBytes,
+            blocksByOrder: incoming.blockCountsByOrder(),
+            subtrees: incoming.subtrees().map((subtree) => subtree.name),
+          },
+        } : {}),
+      }),
       blobs: () => ({
         fdt: outgoing.fdt.bytes(),
         subtrees: outgoing.fdt.subtrees().flatMap((subtree) => {

@@ -62,6 +62,10 @@ export const HOT_CACHE_PAGES = HOT_CACHE_CAPACITY;
 
 export type BlockState = 'free' | 'allocated' | 'unavailable';
 
+/** visitBlocks' owner of a free block, and of a page the allocator does not manage. */
+export const FREE_BLOCK = -1;
+export const UNAVAILABLE_BLOCK = -2;
+
 /** What the allocator knows about the block holding a page. */
 export interface BlockInfo {
   readonly base: PhysAddr;
@@ -383,6 +387,22 @@ export class BuddyAllocator {
       if (state === FREE) blocks.push({ base: this.#pages.addressOf(index), order });
     });
     return blocks;
+  }
+
+  /** The first page's physical address and the number of pages the allocator spans (managed or not). */
+  get span(): { readonly base: PhysAddr; readonly pages: number } {
+    return { base: this.#spanBase as PhysAddr, pages: this.#pageCount };
+  }
+
+  /**
+   * Visits every block in address order with its first page (index in the span), its pages
+   * and its owner: an owner id, FREE_BLOCK (free or in the hot cache) or UNAVAILABLE_BLOCK
+   * (not managed: a hole, or reserved before the allocator). For the page map. O(blocks).
+   */
+  visitBlocks(visit: (firstPage: number, pages: number, owner: number) => void): void {
+    this.#forEachHead((index, state, order) => {
+      visit(index, 1 << order, state === ALLOCATED ? this.#owner[index]! : state === FREE || state === CACHED ? FREE_BLOCK : UNAVAILABLE_BLOCK);
+    });
   }
 
   get freePages(): number {

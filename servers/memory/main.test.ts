@@ -102,6 +102,30 @@ describe('memory server', () => {
     expect((await memory.usage({})).freePages).toBe(before.freePages - 4);
   });
 
+  it('memory.pageMap marks each cell with the owner of most of its pages, and agrees with usage', async () => {
+    const ram = Ram.allocate(16 * MiB);
+    const { memory } = await startMemory({}, ram);
+    const onePerPage = await memory.pageMap({ cells: 65536 });
+    expect(onePerPage).toMatchObject({ base: ram.base, pages: 4096, cellPages: 1 });
+    expect(onePerPage.owners.slice(0, 2)).toEqual(['free', 'unavailable']);
+    const block = await memory.allocate({ order: 4 });
+    const map = await memory.pageMap({ cells: 65536 });
+    const harnessIndex = map.owners.indexOf('harness');
+    expect(harnessIndex).toBeGreaterThan(1);
+    const first = (block.pa - map.base) / PAGE_SIZE;
+    expect([...map.cells.subarray(first, first + 16)]).toEqual(new Array(16).fill(harnessIndex));
+    // Every page of the picture is what usage counts: free pages are marked free, the harness's its own.
+    const usage = await memory.usage({});
+    expect(map.cells.filter((cell) => cell === 0).length).toBe(usage.freePages);
+    expect(map.cells.filter((cell) => cell === harnessIndex).length).toBe(usage.owners.find((row) => row.name === 'harness')!.pages);
+    // Coarser cells: 16 pages each, the allocated block one whole cell of the harness's.
+    const coarse = await memory.pageMap({ cells: 256 });
+    expect(coarse).toMatchObject({ cellPages: 16 });
+    expect(coarse.cells.length).toBe(256);
+    expect(coarse.cells[first / 16]).toBe(coarse.owners.indexOf('harness'));
+    await expect(memory.pageMap({ cells: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
   it('memory.allocate out of memory is a typed error and the server keeps serving', async () => {
     const { harness, memory } = await startMemory({ reserved: [{ base: 0x8000_0000, size: MiB, purpose: 'kernel image' }] });
     const blocks: number[] = [];

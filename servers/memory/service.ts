@@ -19,10 +19,10 @@ import { PAGE_SIZE } from '../../hal/address.js';
 import type { Ram } from '../../hal/ram.js';
 import type { CallContext, HandlersOf } from '../../ipc/define.js';
 import { PermissionDeniedError } from '../../ipc/errors.js';
-import { memoryInterface, type MemoryUsage } from '../../ipc/interfaces/memory.js';
+import { DEFAULT_PAGE_MAP_CELLS, memoryInterface, type MemoryUsage, type PageMap } from '../../ipc/interfaces/memory.js';
 import { KhoOutgoingFdt } from '../../microkernel/kho/kho_fdt.js';
 import { KhoRadixTree } from '../../microkernel/kho/radix_tree.js';
-import { MAX_PAGE_ORDER } from './buddy.js';
+import { FREE_BLOCK, MAX_PAGE_ORDER, UNAVAILABLE_BLOCK } from './buddy.js';
 import type { ResolvedMemoryConfig } from './config.js';
 import { InvalidArgumentError, InvalidBlockError } from './errors.js';
 import { type AccessViolation, AccessViolationError, describeViolation } from './grants.js';
@@ -307,7 +307,46 @@ export class MemoryService {
       },
       report: () => ({ text: this.formatReport() }),
       usage: () => this.usage(),
+      pageMap: ({ cells }) => this.pageMap(cells ?? DEFAULT_PAGE_MAP_CELLS),
     };
+  }
+
+  /**
+   * Physical memory as at most `cells` cells of whole pages each, every cell marked with the
+   * owner of most of its pages (ties: the lower page's); owners[0] is "free", owners[1]
+   * "unavailable" (pages the allocator does not manage).
+   */
+  pageMap(cells: number): PageMap {
+    const buddy = this.memory.buddy;
+    const { base, pages } = buddy.span;
+    const cellPages = Math.max(1, Math.ceil(pages / cells));
+    const cellCount = Math.ceil(pages / cellPages);
+    const owners = ['free', 'unavailable'];
+    const indexOf = new Map<number, number>([[FREE_BLOCK, 0], [UNAVAILABLE_BLOCK, 1]]);
+    // Pages of each owner in each cell, as the blocks are visited in address order.
+    const counts = Array.from({ length: cellCount }, () => new Map<number, number>());
+    buddy.visitBlocks((firstPage, blockPages, owner) => {
+      let ownerIndex = indexOf.get(owner);
+      if (ownerIndex === undefined) {
+        ownerIndex = owners.length;
+        indexOf.set(owner, ownerIndex);
+        owners.push(this.owners.nameOf(owner));
+      }
+      for (let page = firstPage; page < Math.min(firstPage + blockPages, pages);) {
+        const cell = Math.floor(page / cellPages);
+        const end = Math.min(firstPage + blockPages, (cell + 1) * cellPages, pages);
+        const tally = counts[cell]!;
+        tally.set(ownerIndex, (tally.get(ownerIndex) ?? 0) + end - page);
+        page = end;
+      }
+    });
+    const marks = new Uint8Array(cellCount);
+    counts.forEach((tally, cell) => {
+      let best = 1, most = 0;
+      for (const [ownerIndex, count] of tally) if (count > most) [best, most] = [ownerIndex, count];
+      marks[cell] = Math.min(best, 255);
+    });
+    return { base, pages, cellPages, owners: owners.slice(0, 256), cells: marks };
   }
 
   /** The caller's name and whether it counts as the kernel. PERMISSION_DENIED for an unnamed client. */

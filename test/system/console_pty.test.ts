@@ -206,7 +206,7 @@ describe.skipIf(!hasTmux)('console on a pseudo-terminal (tmux)', () => {
     await pane.untilLine(`${PROMPT}stop virtio-console.`);
     pane.keys('Tab');
     // The line looks the same before and after the second Tab: wait for the listing above it.
-    const listing = 'virtio-console.0  virtio-console.1  virtio-console.2';
+    const listing = 'virtio-console.0  virtio-console.1  virtio-console.2  virtio-console.3  virtio-console.4';
     screen = await pane.until((rows) => rows.includes(listing) && pane.cursorRow().text === `${PROMPT}stop virtio-console.`, 'the listing of the virtio-console names above the line');
     expect(screen[screen.length - 2]).toBe(listing);
     pane.keys('C-u');
