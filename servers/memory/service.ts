@@ -323,8 +323,16 @@ export class MemoryService {
     const cellCount = Math.ceil(pages / cellPages);
     const owners = ['free', 'unavailable'];
     const indexOf = new Map<number, number>([[FREE_BLOCK, 0], [UNAVAILABLE_BLOCK, 1]]);
-    // Pages of each owner in each cell, as the blocks are visited in address order.
-    const counts = Array.from({ length: cellCount }, () => new Map<number, number>());
+    // Blocks come in address order: tally the owners of one cell at a time, and mark it when the next begins.
+    const marks = new Uint8Array(cellCount);
+    const tally = new Map<number, number>();
+    let cell = 0;
+    const mark = () => {
+      let best = 1, most = 0;
+      for (const [ownerIndex, count] of tally) if (count > most) [best, most] = [ownerIndex, count];
+      marks[cell] = Math.min(best, 255);
+      tally.clear();
+    };
     buddy.visitBlocks((firstPage, blockPages, owner) => {
       let ownerIndex = indexOf.get(owner);
       if (ownerIndex === undefined) {
@@ -332,20 +340,22 @@ export class MemoryService {
         indexOf.set(owner, ownerIndex);
         owners.push(this.owners.nameOf(owner));
       }
-      for (let page = firstPage; page < Math.min(firstPage + blockPages, pages);) {
-        const cell = Math.floor(page / cellPages);
-        const end = Math.min(firstPage + blockPages, (cell + 1) * cellPages, pages);
-        const tally = counts[cell]!;
+      const blockEnd = Math.min(firstPage + blockPages, pages);
+      for (let page = firstPage; page < blockEnd;) {
+        const pageCell = Math.floor(page / cellPages);
+        while (cell < pageCell) {
+          mark();
+          cell++;
+        }
+        const end = Math.min(blockEnd, (pageCell + 1) * cellPages);
         tally.set(ownerIndex, (tally.get(ownerIndex) ?? 0) + end - page);
         page = end;
       }
     });
-    const marks = new Uint8Array(cellCount);
-    counts.forEach((tally, cell) => {
-      let best = 1, most = 0;
-      for (const [ownerIndex, count] of tally) if (count > most) [best, most] = [ownerIndex, count];
-      marks[cell] = Math.min(best, 255);
-    });
+    while (cell < cellCount) {
+      mark();
+      cell++;
+    }
     return { base, pages, cellPages, owners: owners.slice(0, 256), cells: marks };
   }
 

@@ -41,7 +41,7 @@ export function cpuNanoseconds(pid: number): number {
 }
 
 /** CPU ms per wall s of `pid`, over WINDOWS consecutive windows. */
-async function cpuPerSecond(pid: number): Promise<number[]> {
+export async function cpuPerSecond(pid: number): Promise<number[]> {
   const windows: number[] = [];
   for (let index = 0; index < WINDOWS; index++) {
     const cpuBefore = cpuNanoseconds(pid);
@@ -54,7 +54,7 @@ async function cpuPerSecond(pid: number): Promise<number[]> {
 }
 
 /** Kills `child`'s process group if it still runs, and waits for it to close. */
-async function stop(child: ChildProcess, closed: Promise<unknown>): Promise<void> {
+export async function stop(child: ChildProcess, closed: Promise<unknown>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   try {
     process.kill(-child.pid, 'SIGKILL');
