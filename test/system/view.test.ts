@@ -82,6 +82,24 @@ describe('the live view', () => {
     expect(await webSocketOutcome(`ws://${host}/ws/view?token=${token}`)).toBe('open');
   });
 
+  it('keeps a page\'s socket across a reboot and says the system went down and is back, with the downtime', async () => {
+    system = await RunningSystem.boot();
+    const { host, searchParams } = new URL(printedUrl(system.transcript));
+    const socket = new WebSocket(`ws://${host}/ws/view?token=${searchParams.get('token')}`);
+    cleanups.push(() => void socket.terminate());
+    const states: Array<{ state: string; reason?: string; downtimeMs?: number }> = [];
+    socket.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as { t: string; system?: { state: string } };
+      if (message.system) states.push(message.system);
+    });
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    expect((await system.ctl(['reboot'])).stdout).toContain('rebooting');
+    await expect.poll(() => states.find((status) => status.state === 'up' && status.reason === 'reboot'), { timeout: 45_000 }).toBeDefined();
+    expect(states.map((status) => status.state)).toContain('down');
+    expect(states.find((status) => status.state === 'up' && status.reason === 'reboot')!.downtimeMs).toBeGreaterThan(0);
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+  });
+
   it('is off with --no-http: nothing printed, and ctl url says why', async () => {
     system = await RunningSystem.boot(['--no-http']);
     expect(system.transcript).not.toContain('live view at');
