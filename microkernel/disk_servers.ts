@@ -38,6 +38,21 @@ export interface DiskServersHost {
   read(address: number, bytes: number): Uint8Array;
   allocateSlot(): number;
   print(line: string): void;
+  /** The volume label the filesystem server `name` reports ("" when it has none). */
+  label(name: string): Promise<string>;
+}
+
+/** One mount the VFS makes at its start (its config's `mounts`). */
+export interface PlannedMount {
+  readonly path: string;
+  readonly service: string;
+  readonly readOnly?: boolean;
+}
+
+/** Where the per-disk filesystems go in the VFS, and which (if any) is the root. */
+export interface MountPlan {
+  readonly root: string | undefined;
+  readonly mounts: readonly PlannedMount[];
 }
 
 export class DiskServers {
@@ -115,6 +130,24 @@ export class DiskServers {
     }));
   }
 
+  /**
+   * Where each running per-disk filesystem is mounted when the VFS starts: the disk named by
+   * `root=` at "/", the others at /mnt/LABEL (mountPoints). Says each on the boot console.
+   */
+  async mountPlan(rootDisk: string | undefined): Promise<MountPlan> {
+    const entries = await Promise.all(this.running().map(async (process) => ({
+      service: process.name,
+      disk: process.disk!,
+      readOnly: process.spec.config.access === 'read-only',
+      label: await this.host.label(process.name).catch(() => ''),
+    })));
+    const plan = mountPoints(entries, rootDisk);
+    if (rootDisk !== undefined && plan.root === undefined) this.host.print(`root=${rootDisk}: no filesystem server runs on that disk; / is the initramfs`);
+    if (plan.root !== undefined) this.host.print(`root=${rootDisk}: ${plan.root} mounted at /`);
+    for (const mount of plan.mounts) this.host.print(`${mount.service}: mounted at ${mount.path}${mount.readOnly ? ' (read-only)' : ''}`);
+    return plan;
+  }
+
   /** The servers running on disks: the filesystems to sync and stop before the disks go. */
   running(): Process[] {
     return this.host.supervisor.processes.filter((process) => process.disk !== undefined && process.state === 'running');
@@ -159,4 +192,24 @@ export function matches(head: Uint8Array, match: DiskMatch): boolean {
   const magic = Uint8Array.from(match.magic.match(/../g)!.map((pair) => Number.parseInt(pair, 16)));
   if (match.offset + magic.length > head.length) return false;
   return magic.every((byte, index) => head[match.offset + index] === byte);
+}
+
+/**
+ * Mount points for per-disk filesystems, as desktop systems mount under /media: the disk
+ * `rootDisk` at "/", every other at /mnt/LABEL (its volume label, "/" made "_"), or
+ * /mnt/DISK when it has no label or another disk took that label first.
+ */
+export function mountPoints(entries: readonly { service: string; disk: string; label: string; readOnly: boolean }[], rootDisk: string | undefined): MountPlan {
+  let root: string | undefined;
+  const taken = new Set<string>();
+  const mounts: PlannedMount[] = [];
+  for (const entry of entries) {
+    if (entry.disk === rootDisk) { root = entry.service; continue; }
+    const label = entry.label.replace(/\//g, '_').replace(/^\.+$/, '');
+    let path = label && !taken.has(`/mnt/${label}`) ? `/mnt/${label}` : `/mnt/${entry.disk}`;
+    if (taken.has(path)) path = `/mnt/${entry.service}`;
+    taken.add(path);
+    mounts.push({ path, service: entry.service, ...(entry.readOnly ? { readOnly: true } : {}) });
+  }
+  return { root, mounts };
 }

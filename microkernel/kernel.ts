@@ -33,6 +33,8 @@ import { DriverManager } from './driver_manager.js';
 import { DiskServers } from './disk_servers.js';
 import { blockInterface } from '../ipc/interfaces/block.js';
 import { filesystemInterface } from '../ipc/interfaces/filesystem.js';
+import { fsInterface } from '../ipc/interfaces/fs.js';
+import type { MountPlan } from './disk_servers.js';
 import { driversInterface } from '../ipc/interfaces/drivers.js';
 import type { DmaPool } from './dma_pool.js';
 import { planBootMemory, type BootMemory } from './boot_memory.js';
@@ -101,6 +103,8 @@ export class Kernel {
   private khoProxy: ClientOf<typeof khoInterface> | undefined;
   private memoryClient: ClientOf<typeof memoryInterface> | undefined;
   private readonly logClient: ClientOf<typeof logInterface>;
+  /** Where the VFS mounts the disks' filesystems at its start (set once they run). */
+  private vfsMounts: MountPlan | undefined;
   /** The shutdown, reboot or kexec waiting for its caller's `proceed`. */
   private goingDown: (() => void) | undefined;
   /** The `verbose` boot argument: every log level on the console, debug records kept. */
@@ -230,6 +234,7 @@ export class Kernel {
       read: (address, bytes) => this.ram.read(address, bytes),
       allocateSlot: () => this.nextSlot++,
       print: (line) => this.console.print(line),
+      label: async (name) => (await this.filesystemClient(name).info({})).statistics.label,
     });
   }
 
@@ -277,9 +282,14 @@ export class Kernel {
     }
     this.supervisor.watch();
     const start = this.memory.handover ? 'handover' : 'fresh';
-    this.bootMs = Promise.all(this.supervisor.processes.map((process) => this.supervisor.start(process, start))).then(async () => {
-      // The disks are up: a filesystem server for each disk that holds one.
+    // The VFS starts last: it mounts the disks' filesystems, which start once the disks run.
+    const isVfs = (process: Process) => process.spec.serves.includes(fsInterface.name);
+    const early = this.supervisor.processes.filter((process) => !isVfs(process));
+    const late = this.supervisor.processes.filter(isVfs);
+    this.bootMs = Promise.all(early.map((process) => this.supervisor.start(process, start))).then(async () => {
       await this.diskServers.startAll(start);
+      if (late.length > 0) this.vfsMounts = await this.diskServers.mountPlan(bootArgument(this.board.bootargs, 'root'));
+      await Promise.all(late.map((process) => this.supervisor.start(process, start)));
       const ready = this.supervisor.processes.map((process) => process.state === 'running');
       const elapsed = this.clock.nowMs() - started;
       const failed = this.supervisor.processes.filter((_, index) => !ready[index]).map((process) => process.name);
@@ -352,6 +362,12 @@ export class Kernel {
         .map((program) => [program.name, program.spec.memoryLimitPages]));
       config.preservedOwners = ['kho-preserved', 'kho'];
       config.checked = this.checked;
+    }
+    if (process.spec.serves.includes(fsInterface.name) && this.vfsMounts) {
+      // The VFS's own mounts (/tmp) first, then the disks'; a root disk replaces the initramfs.
+      const own = Array.isArray(process.spec.config.mounts) ? process.spec.config.mounts : [];
+      config.mounts = [...own, ...this.vfsMounts.mounts];
+      if (this.vfsMounts.root !== undefined) config.root = this.vfsMounts.root;
     }
     if (process.spec.serves.includes('kho')) {
       config.scratch = this.memory.scratch;
@@ -471,6 +487,12 @@ export class Kernel {
     else this.firmware.reset();
   }
 
+  /** A client of the filesystem server `name`. */
+  private filesystemClient(name: string): ClientOf<typeof filesystemInterface> {
+    const lookup = () => this.names.lookup('kernel', name, filesystemInterface.name);
+    return this.endpoint.client(filesystemInterface, { connect: lookup, reconnect: lookup });
+  }
+
   /**
    * Before shutdown, reboot and kexec: every filesystem server syncs (its writes are on the
    * disk after a FLUSH), then the per-disk servers stop and unmount while their disks still
@@ -480,8 +502,7 @@ export class Kernel {
   private async syncAndStopFilesystems(): Promise<void> {
     const filesystems = this.supervisor.processes.filter((process) => process.state === 'running' && process.spec.serves.includes(filesystemInterface.name));
     await Promise.all(filesystems.map(async (process) => {
-      const lookup = () => this.names.lookup('kernel', process.name, filesystemInterface.name);
-      const client = this.endpoint.client(filesystemInterface, { connect: lookup, reconnect: lookup });
+      const client = this.filesystemClient(process.name);
       try {
         await client.sync({}, { timeoutMs: SYNC_DEADLINE_MS });
         this.log.info(`${process.name}: synced`);
@@ -491,6 +512,12 @@ export class Kernel {
     }));
     await Promise.all(this.diskServers.running().map((process) => this.supervisor.stop(process)));
   }
+}
+
+/** The value of `NAME=value` in the kernel command line, if it is there. */
+function bootArgument(bootargs: string, name: string): string | undefined {
+  const word = bootargs.split(/\s+/).find((candidate) => candidate.startsWith(`${name}=`));
+  return word?.slice(name.length + 1);
 }
 
 function isPeerGone(error: unknown): boolean {

@@ -71,4 +71,15 @@ describe('parseStartOptions', () => {
     expect(refusal(['--http', '70000'])).toMatch(/^--http 70000: not a port/);
     expect(refusal(['--http', '80', '--no-http'])).toMatch(/^--http and --no-http: choose one/);
   });
+
+  it('--root names a disk by its image or its name in the system, as the kernel\'s root= argument', () => {
+    const bootargs = (argv: string[]) => parseStartOptions(argv).bootargs;
+    expect(bootargs(['--disk', '/a.img', '--disk', '/b.img,ro', '--root', '/b.img'])).toMatch(/ root=virtio-blk\.1( |$)/);
+    expect(bootargs(['--disk', '/a.img', '--disk', '/b.img', '--root', 'virtio-blk.0'])).toMatch(/ root=virtio-blk\.0( |$)/);
+    expect(bootargs(['--disk', '/a.img', '--root', '/a.img'])).toMatch(/ root=virtio-blk( |$)/);
+    expect(bootargs(['--root', 'virtio-blk'])).toMatch(/ root=virtio-blk( |$)/);
+    expect(bootargs(['--disk', '/a.img'])).not.toMatch(/root=/);
+    expect(refusal(['--disk', '/a.img', '--root', '/c.img'])).toBe('--root /c.img: neither a --disk image nor a disk name (the disks: virtio-blk)');
+    expect(refusal(['--disk', '/a.img', '--disk', '/b.img', '--root', 'virtio-blk'])).toMatch(/the disks: virtio-blk\.0, virtio-blk\.1\)$/);
+  });
 });

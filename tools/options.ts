@@ -59,6 +59,8 @@ export const START_USAGE = `usage: npm start -- [options]
   --kho-scratch ADDR,LEN  ... and whose scratch array is at ADDR, LEN bytes
   --disk FILE[,ro]  a virtio-blk disk backed by the image FILE (repeatable; ",ro": read-only;
                     default: the run directory's disk.img, 64 MiB, made once and kept)
+  --root DISK       mount DISK's filesystem at / instead of the initramfs: a --disk FILE, or
+                    the disk's name in the system (virtio-blk, or virtio-blk.N with several)
   --device KIND     a spare device on the board (repeatable): no boot driver binds it, so a
                     driver you load finds it free; KIND: ${Object.keys(DEVICE_KINDS).join(', ')}
   --net socket:PATH a virtio-net device on the Ethernet LAN of every system given PATH (a Unix
@@ -91,6 +93,7 @@ export function parseStartOptions(argv: string[]): StartOptions {
         'kho-fdt': { type: 'string' },
         'kho-scratch': { type: 'string' },
         disk: { type: 'string', multiple: true },
+        root: { type: 'string' },
         device: { type: 'string', multiple: true },
         net: { type: 'string' },
         'net-dump': { type: 'string' },
@@ -116,7 +119,9 @@ export function parseStartOptions(argv: string[]): StartOptions {
   }
   const values = parsed.values;
   if (values.help) throw new UsageError(START_USAGE);
-  const bootargs = ['console=hvc0', values.verbose ? 'verbose' : '', values.checked ? 'checked' : '', values.bootargs ?? ''].filter(Boolean).join(' ');
+  const disks = (values.disk ?? []).map(parseDisk);
+  const root = values.root === undefined ? '' : `root=${rootDiskName(values.root, disks)}`;
+  const bootargs = ['console=hvc0', values.verbose ? 'verbose' : '', values.checked ? 'checked' : '', root, values.bootargs ?? ''].filter(Boolean).join(' ');
   const ramText = values.ram ?? '256M';
   const ramIsSize = /^\d+[KMG]?i?B?$/i.test(ramText.trim());
   if (!ramIsSize && !isFile(ramText)) {
@@ -150,7 +155,7 @@ export function parseStartOptions(argv: string[]): StartOptions {
     ramFile: ramIsSize ? undefined : resolve(ramText),
     dumpRam: values['dump-ram'] ? resolve(values['dump-ram']) : undefined,
     incomingHandover,
-    disks: (values.disk ?? []).map(parseDisk),
+    disks,
     devices,
     verbose: values.verbose ?? false,
     runDirectory: resolve(values['run-dir'] ?? defaultRunDirectory),
@@ -207,6 +212,19 @@ function parseHttpPort(text: string | undefined): number {
   const port = Number(text);
   if (!/^\d+$/.test(text.trim()) || port > 65535) throw new UsageError(`--http ${text}: not a port (0 to 65535; 0 picks any free one)`);
   return port;
+}
+
+/**
+ * The system's name of the --root disk (the kernel's `root=` boot argument): the disks are
+ * virtio-blk instances in --disk order, `virtio-blk` alone or `virtio-blk.N` among several.
+ */
+export function rootDiskName(text: string, disks: readonly DiskOption[]): string {
+  const count = Math.max(1, disks.length);
+  const names = Array.from({ length: count }, (_, index) => (count === 1 ? 'virtio-blk' : `virtio-blk.${index}`));
+  if (names.includes(text)) return text;
+  const index = disks.findIndex((disk) => disk.path === resolve(text.replace(/,r[ow]$/, '')));
+  if (index >= 0) return names[index]!;
+  throw new UsageError(`--root ${text}: neither a --disk image nor a disk name (the disks: ${names.join(', ')})`);
 }
 
 /** A --device KIND: one of hal/device_kinds.ts. */
