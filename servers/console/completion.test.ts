@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { expectedAfter } from './completion.js';
-import { commands } from './commands.js';
+import { completeLine, expectedAfter } from './completion.js';
+import { commands, type CommandServices } from './commands.js';
 
 /** What each form of `name` accepts after `words`, as usage names or literals. */
 const next = (name: string, words: string[]) => commands[name]!.forms.flatMap((form) => expectedAfter(form, words))
@@ -27,5 +27,37 @@ describe('completion from the declared syntax', () => {
     expect(next('help', [])).toEqual(['COMMAND:command']);
     expect(next('restart', ['log'])).toEqual([]);
     expect(next('shutdown', [])).toEqual([]);
+  });
+});
+
+describe('completeLine of a path', () => {
+  /** A VFS whose only directory listings are / and /notes. */
+  const listings: Record<string, { name: string; inode: number; fileType: number }[]> = {
+    '/': [{ name: '.', inode: 2, fileType: 2 }, { name: 'notes', inode: 12, fileType: 2 }, { name: 'note.txt', inode: 13, fileType: 1 }, { name: 'mnt', inode: 14, fileType: 2 }],
+    '/notes': [{ name: 'today', inode: 20, fileType: 1 }, { name: 'tomorrow', inode: 21, fileType: 1 }],
+  };
+  const opened = new Map<number, { path: string; done: boolean }>();
+  const fs = {
+    open: async ({ path }: { path: string }) => {
+      const key = path.length > 1 ? path.replace(/\/$/, '') : path;
+      if (!listings[key]) throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+      opened.set(opened.size + 1, { path: key, done: false });
+      return { description: opened.size, stat: {} };
+    },
+    getdents: async ({ description }: { description: number }) => {
+      const entry = opened.get(description)!;
+      if (entry.done) return { entries: [] };
+      entry.done = true;
+      return { entries: listings[entry.path] };
+    },
+    close: async () => ({}),
+  };
+  const services = { fs } as unknown as CommandServices;
+
+  it('offers the entries of the directory the word is in, directories with a slash', async () => {
+    expect(await completeLine('cat /no', services)).toEqual({ word: '/no', candidates: ['/note.txt', '/notes/'] });
+    expect(await completeLine('cat /notes/to', services)).toEqual({ word: '/notes/to', candidates: ['/notes/today', '/notes/tomorrow'] });
+    expect(await completeLine('mv /notes/today ', services)).toEqual({ word: '', candidates: ['mnt/', 'note.txt', 'notes/'] });
+    expect(await completeLine('cat /missing/x', services)).toEqual({ word: '/missing/x', candidates: [] });
   });
 });

@@ -1,11 +1,13 @@
 // Tab completion for console lines, derived from the commands' declared syntax: the first
 // word completes to a command name; later words to what the command's forms accept there
-// (subcommands, flags, and the current names of servers, drivers, disks or commands).
+// (subcommands, flags, the current names of servers, drivers, disks or commands, and the
+// entries of a directory for a path in the system).
 
 import type { Form, Parameter } from './command_syntax.js';
 import { commands, lookUp, type CommandServices } from './commands.js';
 import type { Completion } from './line_discipline.js';
 import { listNames } from './names.js';
+import { pathCandidates } from './file_commands.js';
 
 /** What may come next in a form: a literal word (subcommand or flag) or a parameter's value. */
 type Expected = { readonly literal: string } | { readonly parameter: Parameter };
@@ -22,6 +24,7 @@ export async function completeLine(before: string, services: CommandServices): P
     const expected = command ? command.forms.flatMap((form) => expectedAfter(form, words.slice(1))) : [];
     for (const next of expected) {
       if ('literal' in next) candidates.add(next.literal);
+      else if (next.parameter.kind === 'file') for (const path of await pathCandidates(word, services.fs)) candidates.add(path);
       else if (isNameKind(next.parameter.kind)) for (const name of await listNames(next.parameter.kind, services, Object.keys(commands))) candidates.add(name);
     }
   }

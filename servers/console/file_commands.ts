@@ -27,6 +27,8 @@ export interface FileCommandServices {
 /** A file command failed: the message is the whole line after "error: ". */
 export class FileCommandError extends Error {}
 
+/** A directory entry's type for a directory (DT_DIR). */
+const DIRECTORY_ENTRY_TYPE = 2;
 /** Bytes moved per read. */
 const READ_BYTES = 256 * 1024;
 /** The most cat prints: a console is not a pager. */
@@ -259,6 +261,33 @@ export const fileCommands: Record<string, Command<FileCommandServices>> = {
     },
   },
 };
+
+/**
+ * Tab completion of a path: the entries of the directory `word` is in whose names begin
+ * with what follows its last "/", each as the whole word ("/notes/" for a directory, so the
+ * next Tab goes on inside it). Nothing when the directory cannot be listed.
+ */
+export async function pathCandidates(word: string, fs: FileCommandServices['fs']): Promise<string[]> {
+  const cut = word.lastIndexOf('/');
+  const shownDirectory = word.slice(0, cut + 1);
+  const directory = systemPath(shownDirectory || '/');
+  const prefix = word.slice(cut + 1);
+  try {
+    return await withOpen(fs, directory, OpenFlags.O_RDONLY | OpenFlags.O_DIRECTORY, async (description) => {
+      const found: string[] = [];
+      for (;;) {
+        const { entries } = await fs.getdents({ description });
+        if (entries.length === 0) return found;
+        for (const entry of entries) {
+          if (entry.name === '.' || entry.name === '..' || !entry.name.startsWith(prefix)) continue;
+          found.push(`${shownDirectory}${entry.name}${entry.fileType === DIRECTORY_ENTRY_TYPE ? '/' : ''}`);
+        }
+      }
+    });
+  } catch {
+    return [];
+  }
+}
 
 /** The running filesystem server of `disk`, started now if it has none. */
 async function diskServer(services: FileCommandServices, disk: string, server: string): Promise<DiskServerRow> {
