@@ -2,8 +2,9 @@
 // interface serves them to the VFS (which owns paths, open files and the page cache).
 //
 // Every public operation runs alone (a queue), so a directory or bitmap is never changed
-// by two operations at once. Changes stay in the buffer cache until `sync`, which writes
-// them in an order a crash can only leave repairable by `e2fsck -p` (README.md).
+// by two operations at once. Changes stay in the buffer cache until `sync` (or, mounted
+// with commit 'every-operation', until the end of each operation), which writes them in an
+// order a crash can only leave repairable by `e2fsck -p` (README.md).
 //
 //   mount ── superblock (validate, features) ── group table ── inodes ── block maps
 //                                                                    └─ directories (directories.ts)
@@ -16,7 +17,7 @@ import { Directories } from './directories.js';
 import { Ext2Error } from './errors.js';
 import { checkFeatures, type MountAccess } from './features.js';
 import { GroupTable } from './groups.js';
-import { Inode } from './inode.js';
+import { Inode, attributesOf, type FileAttributes } from './inode.js';
 import {
   FILE_TYPE, GOOD_OLD_INODE_BYTES, MAXIMUM_NAME_BYTES,
   MODE_DIRECTORY, MODE_REGULAR, MODE_SYMLINK, MODE_TYPE_MASK, ROOT_INODE, STATE_VALID, SUPERBLOCK_BYTES,
@@ -25,19 +26,7 @@ import {
 import { Superblock } from './superblock.js';
 import { ByteMemory } from '../../hal/virtio/layout.js';
 
-export interface FileAttributes {
-  readonly inode: number;
-  readonly mode: number;
-  readonly links: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly size: number;
-  /** 512-byte sectors held (st_blocks). */
-  readonly sectors: number;
-  readonly accessTime: number;
-  readonly modifyTime: number;
-  readonly changeTime: number;
-}
+export type { FileAttributes } from './inode.js';
 
 export interface DirectoryListing {
   readonly name: string;
@@ -64,6 +53,12 @@ export interface MountOptions {
   /** Wall-clock seconds, for inode and superblock times. */
   readonly now?: () => number;
   /**
+   * When changes reach the disk: 'at-sync' (default) keeps them in the buffer cache until
+   * `sync`; 'every-operation' writes each operation's before it resolves (the ext2 server's
+   * choice: its acknowledged writes survive its own crash).
+   */
+  readonly commit?: 'at-sync' | 'every-operation';
+  /**
    * Whether a read-write mount counts itself and sets the mount time (default true); mkfs
    * filling a new image says false, as `mke2fs -d` leaves the mount count at 0.
    */
@@ -85,6 +80,7 @@ export class Ext2Filesystem {
   private readonly blocks: BlockMap;
   private readonly directories: Directories;
   private readonly now: () => number;
+  private readonly commit: 'at-sync' | 'every-operation';
   /** The state the superblock had before the mount; it is restored at a clean unmount. */
   private readonly mountState: number;
   /** Inodes the VFS holds open: an unlinked one is freed only when the last holder lets go. */
@@ -92,8 +88,9 @@ export class Ext2Filesystem {
   private queue: Promise<unknown> = Promise.resolve();
   private mounted = true;
 
-  private constructor(cache: BufferCache, superblock: Superblock, groups: GroupTable, access: MountAccess, now: () => number) {
+  private constructor(cache: BufferCache, superblock: Superblock, groups: GroupTable, access: MountAccess, now: () => number, commit: 'at-sync' | 'every-operation') {
     this.cache = cache;
+    this.commit = commit;
     this.superblock = superblock;
     this.groups = groups;
     this.access = access;
@@ -128,7 +125,7 @@ export class Ext2Filesystem {
     const superblock = new Superblock(superblockBlockBytes.subarray(within, within + SUPERBLOCK_BYTES));
     const groups = await GroupTable.load(cache, superblock, superblockBlock, superblockBlockBytes);
     const now = options.now ?? (() => Math.floor(Date.now() / 1000));
-    const filesystem = new Ext2Filesystem(cache, superblock, groups, access, now);
+    const filesystem = new Ext2Filesystem(cache, superblock, groups, access, now, options.commit ?? 'at-sync');
     if (access === 'read-write') {
       if (options.recordMount !== false) {
         if (superblock.get('maximumMountCount') === 0) superblock.set('maximumMountCount', 20);
@@ -212,7 +209,7 @@ export class Ext2Filesystem {
 
   /** Writes `data` at `offset`, growing the file (and filling any gap with a hole). */
   write(inode: number, offset: number, data: Uint8Array): Promise<number> {
-    return this.exclusive(async () => {
+    return this.mutation(async () => {
       this.checkWritable();
       const file = await this.readInode(inode);
       if (file.isDirectory) throw new Ext2Error('EISDIR', `inode ${inode} is a directory`);
@@ -247,7 +244,7 @@ export class Ext2Filesystem {
 
   /** Sets the file's size: blocks past it are freed, a longer size leaves a hole. */
   truncate(inode: number, size: number): Promise<void> {
-    return this.exclusive(async () => {
+    return this.mutation(async () => {
       this.checkWritable();
       const file = await this.readInode(inode);
       if (file.isDirectory) throw new Ext2Error('EISDIR', `inode ${inode} is a directory`);
@@ -261,7 +258,7 @@ export class Ext2Filesystem {
 
   /** Creates a regular file `name` in `directory`; EEXIST when the name is taken. */
   create(directory: number, name: string, permissions: number, owner: { uid: number; gid: number }): Promise<number> {
-    return this.exclusive(async () => {
+    return this.mutation(async () => {
       this.checkWritable();
       const parent = await this.readDirectoryInode(directory);
       const nameBytes = checkName(name);
@@ -276,7 +273,7 @@ export class Ext2Filesystem {
 
   /** Creates directory `name` in `directory`, with `.` and `..`. */
   mkdir(directory: number, name: string, permissions: number, owner: { uid: number; gid: number }): Promise<number> {
-    return this.exclusive(async () => {
+    return this.mutation(async () => {
       this.checkWritable();
       const parent = await this.readDirectoryInode(directory);
       const nameBytes = checkName(name);
@@ -301,7 +298,7 @@ export class Ext2Filesystem {
 
   /** Creates symlink `name` → `target`: fast (in the inode) below 60 bytes, else one block. */
   symlink(directory: number, name: string, target: string, owner: { uid: number; gid: number }): Promise<number> {
-    return this.exclusive(async () => {
+    return this.mutation(async () => {
       this.checkWritable();
       const parent = await this.readDirectoryInode(directory);
       const nameBytes = checkName(name);
@@ -337,7 +334,7 @@ export class Ext2Filesystem {
 
   /** A new name `name` in `directory` for the existing non-directory `inode`. */
   link(directory: number, name: string, inode: number): Promise<void> {
-    return this.exclusive(async () => {
+    return this.mutation(async () => {
       this.checkWritable();
       const parent = await this.readDirectoryInode(directory);
       const target = await this.readInode(inode);
@@ -354,7 +351,7 @@ export class Ext2Filesystem {
 
   /** Removes the non-directory `name`; its inode goes when no name and no holder is left. */
   unlink(directory: number, name: string): Promise<void> {
-    return this.exclusive(async () => {
+    return this.mutation(async () => {
       this.checkWritable();
       const parent = await this.readDirectoryInode(directory);
       const found = await this.directories.find(parent, checkName(name));
@@ -368,7 +365,7 @@ export class Ext2Filesystem {
 
   /** Removes the empty directory `name`. */
   rmdir(directory: number, name: string): Promise<void> {
-    return this.exclusive(async () => {
+    return this.mutation(async () => {
       this.checkWritable();
       const parent = await this.readDirectoryInode(directory);
       if (name === '.') throw new Ext2Error('EINVAL', 'cannot remove "."');
@@ -391,7 +388,7 @@ export class Ext2Filesystem {
    * of the same kind (an empty directory for a directory); a directory's `..` follows it.
    */
   rename(fromDirectory: number, fromName: string, toDirectory: number, toName: string): Promise<void> {
-    return this.exclusive(async () => {
+    return this.mutation(async () => {
       this.checkWritable();
       const fromParent = await this.readDirectoryInode(fromDirectory);
       const toParent = fromDirectory === toDirectory ? fromParent : await this.readDirectoryInode(toDirectory);
@@ -454,7 +451,7 @@ export class Ext2Filesystem {
 
   /** chmod, chown and utimens in one: fields left undefined stay as they are. */
   setAttributes(inode: number, change: { permissions?: number; uid?: number; gid?: number; accessTime?: number; modifyTime?: number }): Promise<FileAttributes> {
-    return this.exclusive(async () => {
+    return this.mutation(async () => {
       this.checkWritable();
       const file = await this.readInode(inode);
       if (change.permissions !== undefined) file.set('mode', (file.mode & MODE_TYPE_MASK) | (change.permissions & 0o7777));
@@ -495,7 +492,7 @@ export class Ext2Filesystem {
     if (count > 0) { this.holders.set(inode, count); return Promise.resolve(); }
     this.holders.delete(inode);
     if (this.access === 'read-only') return Promise.resolve();
-    return this.exclusive(async () => {
+    return this.mutation(async () => {
       const file = await this.readInode(inode);
       if (file.linksCount === 0 && file.get('deleteTime') === 0 && file.mode !== 0) await this.releaseIfUnused(file);
     });
@@ -655,6 +652,22 @@ export class Ext2Filesystem {
     }
   }
 
+  /**
+   * A change, run alone; with `commit: 'every-operation'` its blocks are on the disk (written
+   * in write-back order, flushed) before it resolves, so what it acknowledged survives a crash
+   * of the server as well as a power cut. Whether it completed or failed part way, what it
+   * changed is written: a refusal part way (ENOSPC) keeps what was done, as the disk must.
+   */
+  private mutation<T>(operation: () => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      try {
+        return await operation();
+      } finally {
+        if (this.commit === 'every-operation' && this.cache.dirtyCount > 0) await this.writeBack();
+      }
+    });
+  }
+
   private exclusive<T>(operation: () => Promise<T>): Promise<T> {
     const result = this.queue.then(operation);
     this.queue = result.catch(() => undefined);
@@ -675,19 +688,4 @@ function checkOffset(offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
     throw new Ext2Error('EINVAL', `offset ${offset}, length ${length}`);
   }
-}
-
-function attributesOf(inode: Inode): FileAttributes {
-  return {
-    inode: inode.number,
-    mode: inode.mode,
-    links: inode.linksCount,
-    uid: inode.uid,
-    gid: inode.gid,
-    size: inode.size,
-    sectors: inode.sectors,
-    accessTime: inode.get('accessTime'),
-    modifyTime: inode.get('modifyTime'),
-    changeTime: inode.get('changeTime'),
-  };
 }

@@ -78,3 +78,34 @@ export class Inode {
     if (which.modify) this.set('modifyTime', seconds);
   }
 }
+
+/** What stat says of a file (st_mode, st_nlink, st_size, st_blocks, the times). */
+export interface FileAttributes {
+  readonly inode: number;
+  readonly mode: number;
+  readonly links: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  /** 512-byte sectors held (st_blocks). */
+  readonly sectors: number;
+  readonly accessTime: number;
+  readonly modifyTime: number;
+  readonly changeTime: number;
+}
+
+/** The attributes of `inode`, as the filesystem interface answers them. */
+export function attributesOf(inode: Inode): FileAttributes {
+  return {
+    inode: inode.number,
+    mode: inode.mode,
+    links: inode.linksCount,
+    uid: inode.uid,
+    gid: inode.gid,
+    size: inode.size,
+    sectors: inode.sectors,
+    accessTime: inode.get('accessTime'),
+    modifyTime: inode.get('modifyTime'),
+    changeTime: inode.get('changeTime'),
+  };
+}

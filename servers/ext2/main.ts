@@ -1,6 +1,9 @@
 // The ext2 server: one ext2 filesystem on one disk, served to the VFS as the filesystem
 // interface (ipc/interfaces/filesystem.ts). It reaches the disk only through the block
-// service, and answers every refusal with its POSIX errno.
+// service, and answers every refusal with its POSIX errno. Each change is on the disk
+// (in write-back order, flushed) before its reply, so an acknowledged write survives a
+// crash of this server (kill ext2) as well as a power cut; the VFS's page cache is what
+// gathers small writes into few.
 //
 // Config: `disk`, the block service's name (e.g. "virtio-blk" or "virtio-blk.1"), and
 // `access`, "read-write" (default) or "read-only". A read-write mount marks the filesystem
@@ -37,7 +40,7 @@ export default defineServer({
     const store = await BlockServiceStore.open(disk, context.ram, (bytes) => context.allocateDma(bytes));
     let filesystem: Ext2Filesystem;
     try {
-      filesystem = await Ext2Filesystem.mount(store, { access: config.access });
+      filesystem = await Ext2Filesystem.mount(store, { access: config.access, commit: 'every-operation' });
     } catch (error) {
       // The same disk would be refused the same way: final, not a crash to restart after.
       if (error instanceof Ext2Error) throw new StartRefusedError(`cannot mount ${config.disk} ${config.access}: ${error.message.replace(/^E[A-Z]+: (cannot mount [a-z-]+: )?/, '')}`, { errno: error.code });
