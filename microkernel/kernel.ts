@@ -494,23 +494,32 @@ export class Kernel {
   }
 
   /**
-   * Before shutdown, reboot and kexec: every filesystem server syncs (its writes are on the
-   * disk after a FLUSH), then the per-disk servers stop and unmount while their disks still
-   * run; the rest then stops all at once. A filesystem that does not answer within
+   * Before shutdown, reboot and kexec: the VFS syncs (its dirty pages to the filesystems) and
+   * stops, every filesystem server syncs (its writes are on the disk after a FLUSH), then the
+   * per-disk servers stop and unmount while their disks still run; the rest then stops all at once. A filesystem that does not answer within
    * SYNC_DEADLINE_MS is named, and the system goes down anyway.
    */
   private async syncAndStopFilesystems(): Promise<void> {
-    const filesystems = this.supervisor.processes.filter((process) => process.state === 'running' && process.spec.serves.includes(filesystemInterface.name));
-    await Promise.all(filesystems.map(async (process) => {
-      const client = this.filesystemClient(process.name);
-      try {
-        await client.sync({}, { timeoutMs: SYNC_DEADLINE_MS });
-        this.log.info(`${process.name}: synced`);
-      } catch (error) {
-        this.console.print(`${process.name}: sync failed: ${(error as Error).message}`);
-      }
+    const running = (service: string) => this.supervisor.processes.filter((process) => process.state === 'running' && process.spec.serves.includes(service));
+    // The VFS first: its dirty pages go to the filesystems, then it stops, so nothing writes after their last sync.
+    await Promise.all(running(fsInterface.name).map(async (process) => {
+      const lookup = () => this.names.lookup('kernel', process.name, fsInterface.name);
+      await this.syncOne(process.name, () => this.endpoint.client(fsInterface, { connect: lookup, reconnect: lookup }).sync({}, { timeoutMs: SYNC_DEADLINE_MS }));
+      await this.supervisor.stop(process);
     }));
+    await Promise.all(running(filesystemInterface.name).map((process) =>
+      this.syncOne(process.name, () => this.filesystemClient(process.name).sync({}, { timeoutMs: SYNC_DEADLINE_MS }))));
     await Promise.all(this.diskServers.running().map((process) => this.supervisor.stop(process)));
+  }
+
+  /** Runs one program's sync; a failure is said on the console and the system goes down anyway. */
+  private async syncOne(name: string, sync: () => Promise<unknown>): Promise<void> {
+    try {
+      await sync();
+      this.log.info(`${name}: synced`);
+    } catch (error) {
+      this.console.print(`${name}: sync failed: ${(error as Error).message}`);
+    }
   }
 }
 
