@@ -86,7 +86,7 @@ export class DiskServers {
       try {
         const { spec, readOnly } = await this.probe(disk.name);
         if (spec) found.push({ disk: disk.name, spec, readOnly });
-        else this.host.print(`disk ${disk.name}: holds no filesystem baton knows (${this.specs.map((known) => known.diskMatch!.holds).join(', ')})`);
+        else this.host.print(`disk ${disk.name}: holds no filesystem baton knows (it knows ${this.specs.map((known) => known.diskMatch!.holds).join(', ')}; mkfs ${disk.name} makes an ext2)`);
       } catch (error) {
         this.host.print(`disk ${disk.name}: could not be probed: ${(error as Error).message}`);
       }
