@@ -391,7 +391,7 @@ export class BuddyAllocator {
 
   /** The first page's physical address and the number of pages the allocator spans (managed or not). */
   get span(): { readonly base: PhysAddr; readonly pages: number } {
-    return { base: this.#spanBase as PhysAddr, pages: this.#pageCount };
+    return { base: this.#pages.spanBase as PhysAddr, pages: this.#pages.pageCount };
   }
 
   /**
@@ -400,8 +400,8 @@ export class BuddyAllocator {
    * (not managed: a hole, or reserved before the allocator). For the page map. O(blocks).
    */
   visitBlocks(visit: (firstPage: number, pages: number, owner: number) => void): void {
-    this.#forEachHead((index, state, order) => {
-      visit(index, 1 << order, state === ALLOCATED ? this.#owner[index]! : state === FREE || state === CACHED ? FREE_BLOCK : UNAVAILABLE_BLOCK);
+    this.#pages.forEachHead((index, state, order) => {
+      visit(index, 1 << order, state === ALLOCATED ? this.#pages.owner[index]! : state === FREE || state === CACHED ? FREE_BLOCK : UNAVAILABLE_BLOCK);
     });
   }
 
