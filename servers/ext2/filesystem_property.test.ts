@@ -7,10 +7,10 @@ import fc from 'fast-check';
 import { MemoryBlockStore } from './block_store.js';
 import { Ext2Error } from './errors.js';
 import { Ext2Filesystem } from './filesystem.js';
-import { PosixModel } from './posix_model.js';
 import { resolveParent, resolvePath } from './test_support.js';
 import { checkImage, dumpTree, e2fsprogsMissing, makeImage, sha256 } from '../../test/harness/ext2_tools.js';
 import { environmentNumber } from '../../test/harness/host.js';
+import { ModelError, PosixModel } from '../../test/harness/posix_model.js';
 
 const owner = { uid: 0, gid: 0 };
 const name = fc.constantFrom('a', 'b', 'c');
@@ -70,7 +70,7 @@ async function outcome(run: () => unknown): Promise<string> {
     await run();
     return 'ok';
   } catch (error) {
-    if (error instanceof Ext2Error) return error.code;
+    if (error instanceof Ext2Error || error instanceof ModelError) return error.code;
     throw error;
   }
 }

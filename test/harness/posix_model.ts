@@ -1,29 +1,76 @@
-// An in-memory model of the POSIX semantics the ext2 server must keep, for property tests:
-// random operations run on both, and the results and final trees must agree.
+// An in-memory model of POSIX file semantics, for property tests: random operations run on
+// the model and on the real thing (the ext2 server's filesystem, the VFS), and the results
+// and the final trees must agree. Refusals throw ModelError with the errno name.
+//
+// Without `followSymlinks` (a filesystem's view: names only) a symlink on the way is
+// ENOTDIR; with it (the VFS's view) symlinks before the last component are followed, the
+// last one for file operations (write, truncate), and more than 40 is ELOOP.
 
-import { Ext2Error, type Errno } from './errors.js';
+import type { ErrnoName } from '../../ipc/interfaces/errno.js';
+
+type Errno = ErrnoName;
+
+export class ModelError extends Error {
+  constructor(readonly code: Errno) {
+    super(`${code}: model`);
+    this.name = 'ModelError';
+  }
+}
+
+const SYMLINK_LIMIT = 40;
 
 export type ModelNode =
   | { kind: 'file'; content: Uint8Array }
   | { kind: 'directory'; entries: Map<string, ModelNode> }
   | { kind: 'symlink'; target: string };
 
-export class PosixModel {
-  readonly root: ModelNode & { kind: 'directory' } = { kind: 'directory', entries: new Map() };
+type DirectoryNode = ModelNode & { kind: 'directory' };
 
-  /** The node at `path`: ENOENT when a name is missing, ENOTDIR when a non-directory is on the way. */
-  resolve(path: string): ModelNode {
+export class PosixModel {
+  readonly root: DirectoryNode = { kind: 'directory', entries: new Map() };
+  private readonly followSymlinks: boolean;
+
+  constructor(options: { followSymlinks?: boolean } = {}) {
+    this.followSymlinks = options.followSymlinks === true;
+  }
+
+  /** The node at `path` (a last symlink followed when `followLast`): ENOENT when a name is missing, ENOTDIR when a non-directory is on the way. */
+  resolve(path: string, followLast = false): ModelNode {
+    return this.walk(split(path), followLast);
+  }
+
+  private walk(components: string[], followLast: boolean): ModelNode {
+    let directories: DirectoryNode[] = [this.root];
     let node: ModelNode = this.root;
-    for (const part of split(path)) {
+    let links = 0;
+    const pending = [...components];
+    while (pending.length > 0) {
+      const part = pending.shift()!;
       if (node.kind !== 'directory') fail('ENOTDIR');
-      const next = node.entries.get(part);
+      if (part === '.') continue;
+      if (part === '..') {
+        if (directories.length > 1) directories.pop();
+        node = directories.at(-1)!;
+        continue;
+      }
+      const next: ModelNode | undefined = node.entries.get(part);
       if (!next) fail('ENOENT');
+      if (this.followSymlinks && next.kind === 'symlink' && (pending.length > 0 || followLast)) {
+        if (++links > SYMLINK_LIMIT) fail('ELOOP');
+        pending.unshift(...split(next.target));
+        if (next.target.startsWith('/')) {
+          directories = [this.root];
+          node = this.root;
+        }
+        continue;
+      }
+      if (next.kind === 'directory') directories.push(next);
       node = next;
     }
     return node;
   }
 
-  /** Runs one operation; throws Ext2Error with the errno the real filesystem must give. */
+  /** Runs one operation; throws ModelError with the errno the real filesystem must give. */
   create(path: string): void {
     const { parent, name } = this.parentOf(path);
     if (parent.entries.has(name)) fail('EEXIST');
@@ -44,7 +91,7 @@ export class PosixModel {
 
   link(existing: string, path: string): void {
     // Linux's order: both lookups, then EEXIST, then a directory's EPERM.
-    const node = this.resolve(existing);
+    const node = this.resolve(existing, false);
     const { parent, name } = this.parentOf(path);
     if (parent.entries.has(name)) fail('EEXIST');
     if (node.kind === 'directory') fail('EPERM');
@@ -90,10 +137,7 @@ export class PosixModel {
     const target = this.parentOf(to);
     const node = source.parent.entries.get(source.name);
     if (!node) fail('ENOENT');
-    if (node.kind === 'directory' && (to === from || to.startsWith(`${from}/`))) {
-      if (to === from) return;
-      fail('EINVAL');
-    }
+    if (node.kind === 'directory' && contains(node, target.parent)) fail('EINVAL');
     const existing = target.parent.entries.get(target.name);
     if (existing === node) return;
     if (existing) {
@@ -120,7 +164,7 @@ export class PosixModel {
   }
 
   private file(path: string): ModelNode & { kind: 'file' } {
-    const node = this.resolve(path);
+    const node = this.resolve(path, true);
     if (node.kind === 'directory') fail('EISDIR');
     if (node.kind !== 'file') fail('EINVAL');
     return node;
@@ -129,16 +173,17 @@ export class PosixModel {
   private parentOf(path: string): { parent: ModelNode & { kind: 'directory' }; name: string } {
     const parts = split(path);
     const name = parts.pop()!;
-    let node: ModelNode = this.root;
-    for (const part of parts) {
-      if (node.kind !== 'directory') fail('ENOTDIR');
-      const next = node.entries.get(part);
-      if (!next) fail('ENOENT');
-      node = next;
-    }
+    const node = this.walk(parts, true);
     if (node.kind !== 'directory') fail('ENOTDIR');
     return { parent: node, name };
   }
+}
+
+/** Whether `directory` is `node` or below it. */
+function contains(node: DirectoryNode, directory: DirectoryNode): boolean {
+  if (node === directory) return true;
+  for (const child of node.entries.values()) if (child.kind === 'directory' && contains(child, directory)) return true;
+  return false;
 }
 
 function split(path: string): string[] {
@@ -146,5 +191,5 @@ function split(path: string): string[] {
 }
 
 function fail(code: Errno): never {
-  throw new Ext2Error(code, 'model');
+  throw new ModelError(code);
 }
