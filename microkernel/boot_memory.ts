@@ -56,7 +56,7 @@ export function planBootMemory(inputs: BootMemoryInputs): BootMemory {
   const regions: MemoryRegion[] = [
     { base: ram.base, size: KERNEL_IMAGE_SIZE, purpose: 'kernel image' },
     { base: inputs.deviceTree.address, size: roundUpPage(inputs.deviceTree.size), purpose: 'device tree blob' },
-    { base: inputs.initrd.start, size: roundUpPage(inputs.initrd.end - inputs.initrd.start), purpose: 'initrd (boot manifest)' },
+    { base: inputs.initrd.start, size: roundUpPage(inputs.initrd.end - inputs.initrd.start), purpose: 'initrd (initramfs)' },
     ...board.memoryReservations.map((reservation) => ({ base: reservation.address, size: reservation.size, purpose: '/memreserve/' })),
     ...board.reservedMemory.map((region) => ({ base: region.base, size: region.size, purpose: `reserved-memory ${region.name}` })),
   ];

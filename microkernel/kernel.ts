@@ -42,7 +42,8 @@ import { poolMemory, serverMemory, type PhysicalMemory } from './physical_memory
 import { memoryBulkCarrier } from './userlib/bulk_carrier.js';
 import { memoryInterface } from '../ipc/interfaces/memory.js';
 import { kernelHandlers } from './kernel_service.js';
-import { validateManifest, type BootManifest } from './manifest.js';
+import { INITRD_MANIFEST_MEMBER, validateManifest, type BootManifest } from './manifest.js';
+import { decodeNewc } from '../hal/cpio_newc.js';
 import { renderDeviceMap, renderMemoryMap, type MemoryRegion } from './memory_text.js';
 import { NameService } from './name_service.js';
 import { EarlyConsole } from './printk.js';
@@ -257,6 +258,7 @@ export class Kernel {
       kexec: (image) => this.kexec(image),
       proceed: () => this.goingDown?.(),
       traffic: () => this.names.traffic(),
+      initramfs: () => ({ start: this.initrd.start, end: this.initrd.end }),
       khoText: async () => (await this.khoClient().kho()).text,
       khoDump: (directory) => this.khoDump(directory),
       startDriver: (name) => this.drivers.startUnloaded(name),
@@ -309,9 +311,12 @@ export class Kernel {
     return { start: Number(readCell(start)), end: Number(readCell(end)) };
   }
 
+  /** The boot manifest: the initramfs member boot/manifest.json (a cpio newc archive, as Linux's initrd). */
   private readManifest(): BootManifest {
-    const text = new TextDecoder().decode(this.ram.read(this.initrd.start, this.initrd.end - this.initrd.start));
-    return validateManifest(JSON.parse(text));
+    const initrd = this.ram.read(this.initrd.start, this.initrd.end - this.initrd.start);
+    const member = decodeNewc(initrd).find((entry) => entry.name === INITRD_MANIFEST_MEMBER);
+    if (!member) throw new Error(`the initrd holds no ${INITRD_MANIFEST_MEMBER}, so there is no boot manifest`);
+    return validateManifest(JSON.parse(new TextDecoder().decode(member.data)));
   }
 
   private createProcesses(manifest: BootManifest): void {

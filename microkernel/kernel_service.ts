@@ -24,6 +24,8 @@ export interface KernelServiceHost {
   traffic(): TrafficRow[];
   /** Runs the pending shutdown, reboot or kexec now. */
   proceed(): void;
+  /** The initrd's physical range. */
+  initramfs(): { start: number; end: number };
   /** `start NAME` of a driver with no instance (a boot driver after unload): binds it again; undefined if NAME is none. */
   startDriver?(name: string): Promise<{ message: string } | undefined>;
 }
@@ -99,6 +101,7 @@ export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kerne
     deviceTree: () => ({ text: host.deviceTreeText() }),
     proceed: () => (host.proceed(), {}),
     traffic: () => ({ rows: host.traffic() }),
+    initramfs: () => host.initramfs(),
     waitForBoot: async () => ({ bootMs: await host.bootFinished() }),
   };
 }

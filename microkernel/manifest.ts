@@ -2,12 +2,16 @@
 // and how the supervisor treats it. Data, not code (after Hubris's app.toml and
 // SerenityOS's SystemServer.ini); validated in full before anything starts.
 //
-// The board places the resolved manifest in RAM as the initrd; sysroot/boot/*.json and
-// each driver's manifest.json are its sources (see tools/boot_image.ts).
+// The board places the resolved manifest in RAM inside the initrd (a cpio newc initramfs of
+// sysroot/, the manifest its member boot/manifest.json); sysroot/boot/*.json and each
+// driver's manifest.json are its sources (see tools/boot_image.ts, tools/initramfs.ts).
 
 import { Type, type Static } from '../ipc/typebox.js';
 import { TypeCompiler } from '../ipc/typebox.js';
 import { firstSchemaFault, type SchemaError } from './schema_errors.js';
+
+/** The initramfs member that holds the resolved boot manifest. */
+export const INITRD_MANIFEST_MEMBER = 'boot/manifest.json';
 
 export const RestartPolicy = Type.Object({
   policy: Type.Union([Type.Literal('always'), Type.Literal('never')], { default: 'always' }),

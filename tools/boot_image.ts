@@ -3,7 +3,8 @@
 // Sources: sysroot/boot/NAME.json lists which programs start — server folders under
 // "servers", driver folders under "drivers" — each entry a folder path, or an object
 // { "folder": PATH, ...overrides } that changes the folder's config, restart policy,
-// heartbeat, memory limit or start timeout for this system. Every folder has its own
+// heartbeat, memory limit or start timeout for this system, or its name: a folder listed
+// twice under two names runs as two programs (two tmpfs instances, each with its config). Every folder has its own
 // manifest.json (a server's and a driver's are one schema, microkernel/manifest.ts).
 // A manifest may "extend" another; an entry naming a folder the base already lists
 // overrides that entry in place. Entries become file URLs of compiled modules, missing
@@ -16,11 +17,13 @@ import { pathToFileURL } from 'node:url';
 import { Type, TypeCompiler, Value, type Static } from '../ipc/typebox.js';
 import { ManifestError, ProgramSpec, RestartPolicy, validateManifest, validateProgram, type BootManifest } from '../microkernel/manifest.js';
 import { firstSchemaFault } from '../microkernel/schema_errors.js';
+import { initrdWithManifest } from './initramfs.js';
 import { projectRoot } from './paths.js';
 
 /** What a boot manifest may change of a folder's manifest for the system it describes. */
 const ProgramOverrides = Type.Object({
   folder: Type.String({ minLength: 1, description: 'a server or driver folder, relative to the tree' }),
+  name: Type.Optional(ProgramSpec.properties.name),
   config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   restart: Type.Optional(Type.Partial(RestartPolicy)),
   heartbeatMs: Type.Optional(ProgramSpec.properties.heartbeatMs),
@@ -111,8 +114,9 @@ export function readProgramManifest(folder: string, kind: 'server' | 'driver', r
   }
 }
 
-export function encodeInitrd(manifest: BootManifest): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(manifest));
+/** The initrd of `manifest`: the build's initramfs of `root`/sysroot with the manifest as boot/manifest.json (tools/initramfs.ts). */
+export function encodeInitrd(manifest: BootManifest, root: string = projectRoot): Uint8Array {
+  return initrdWithManifest(new TextEncoder().encode(JSON.stringify(manifest)), root);
 }
 
 /** Reads sysroot/boot/NAME.json, folding in what it extends (its servers and drivers first). */
@@ -136,17 +140,17 @@ function readSource(root: string, name: string, seen: string[]): ResolvedSource 
 function asEntry(entry: unknown, where: string, path: string): ProgramOverrides {
   if (typeof entry === 'string') return { folder: entry };
   if (checkOverrides.Check(entry)) return entry;
-  const fault = firstSchemaFault(checkOverrides.Errors(entry), where, 'is not a field a boot manifest may set (only folder, config, restart, heartbeatMs, memoryLimitPages, heapLimitMiB, startTimeoutMs)');
+  const fault = firstSchemaFault(checkOverrides.Errors(entry), where, 'is not a field a boot manifest may set (only folder, name, config, restart, heartbeatMs, memoryLimitPages, heapLimitMiB, startTimeoutMs)');
   const field = fault?.field ? `${where}.${fault.field}` : where;
   const message = fault?.field ? fault.message.replace(`field "${fault.field}"`, `field "${field}"`) : fault?.message ?? `${where}: invalid entry`;
   throw new ManifestError(`${path}: ${message}`, field, fault?.reason);
 }
 
-/** `base` then `added`; an added entry for a folder `base` lists merges into that entry instead. */
+/** `base` then `added`; an added entry for a program `base` lists (the same name, or the same folder when neither names one) merges into that entry instead. */
 function overlay(base: ProgramOverrides[], added: ProgramOverrides[]): ProgramOverrides[] {
   const result = [...base];
   for (const entry of added) {
-    const index = result.findIndex((existing) => sameFolder(existing.folder, entry.folder));
+    const index = result.findIndex((existing) => sameProgram(existing, entry));
     if (index < 0) {
       result.push(entry);
       continue;
@@ -160,6 +164,11 @@ function overlay(base: ProgramOverrides[], added: ProgramOverrides[]): ProgramOv
     };
   }
   return result;
+}
+
+function sameProgram(a: ProgramOverrides, b: ProgramOverrides): boolean {
+  if (a.name !== undefined || b.name !== undefined) return a.name === b.name && sameFolder(a.folder, b.folder);
+  return sameFolder(a.folder, b.folder);
 }
 
 function sameFolder(a: string, b: string): boolean {

@@ -24,7 +24,7 @@ export function loadKernelImage(image: string, manifest = 'default'): KernelImag
   else throw new Error(`${path} is not a baton tree: no build/microkernel/main.js (run npm run build there)`);
   const kernel = join(root, 'build', 'microkernel', 'main.js');
   if (!existsSync(kernel)) throw new Error(`${root} has no compiled kernel (run npm run build there)`);
-  return { kernel, initrd: encodeInitrd(resolveBootManifest(manifest, root)) };
+  return { kernel, initrd: encodeInitrd(resolveBootManifest(manifest, root), root) };
 }
 
 /** The board's host-request service: loads kexec images and writes files (`kho dump`). */

@@ -63,8 +63,13 @@ const errors = ERRNO_NAMES;
 export const filesystemInterface = defineInterface({
   name: 'filesystem',
   ops: {
-    info: { id: 1, kind: 'call', idempotent: true, args: Empty, reply: Type.Object({ type: Type.String(), root: Inode, statistics: FilesystemStatistics }),
-      doc: 'The filesystem type, its root inode and its statistics (statfs).' },
+    info: { id: 1, kind: 'call', idempotent: true,
+      args: Empty,
+      reply: Type.Object({
+        type: Type.String(), root: Inode, statistics: FilesystemStatistics,
+        instance: Type.Optional(Type.String({ maxLength: 64, description: 'names these contents: a server whose restart starts a new, empty filesystem (tmpfs) answers a new value after it' })),
+      }),
+      doc: 'The filesystem type, its root inode, its statistics (statfs), and (optionally) which contents it serves.' },
     lookup: { id: 2, kind: 'call', idempotent: true, args: Type.Object({ directory: Inode, name: Name }), reply: FileAttributes, errors,
       doc: 'The attributes of the inode `name` names in `directory` (no symlink is followed).' },
     getattr: { id: 3, kind: 'call', idempotent: true, args: Type.Object({ inode: Inode }), reply: FileAttributes, errors },

@@ -9,7 +9,7 @@ import type { Tmpfs } from './tmpfs.js';
 export function tmpfsHandlers(tmpfs: Tmpfs): HandlersOf<typeof filesystemInterface> {
   const owner = (args: { uid: number; gid: number }) => ({ uid: args.uid, gid: args.gid });
   return {
-    info: () => ({ type: 'tmpfs', root: tmpfs.root, statistics: tmpfs.statistics() }),
+    info: () => ({ type: 'tmpfs', root: tmpfs.root, statistics: tmpfs.statistics(), instance: tmpfs.instance }),
     lookup: (args: { directory: number; name: string }) => tmpfs.lookup(args.directory, args.name),
     getattr: (args: { inode: number }) => tmpfs.getattr(args.inode),
     readdir: (args: { directory: number }) => ({ entries: tmpfs.readdir(args.directory) }),

@@ -7,6 +7,7 @@
 // of space part way writes what fits and says so (a short write); one that fits nothing is
 // ENOSPC. Holes take no pages and read as zeros.
 
+import { randomUUID } from 'node:crypto';
 import { errnoError } from '../../ipc/interfaces/errno.js';
 import type { FileAttributes, FilesystemStatistics } from '../../ipc/interfaces/filesystem.js';
 import { PAGE_BYTES, type PageSource } from '../lib/pages.js';
@@ -48,6 +49,9 @@ export interface TmpfsOptions {
 
 export const TMPFS_ROOT = 1;
 
+/** Which tmpfs this is: a new one (a new generation of the server) has new contents. */
+export type TmpfsInstance = string;
+
 export class Tmpfs {
   private readonly inodes = new Map<number, Inode>();
   private nextInode = TMPFS_ROOT + 1;
@@ -56,6 +60,8 @@ export class Tmpfs {
   private readonly now: () => number;
   /** One operation at a time: a write waits for its pages without another seeing half of it. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Answered by info: the VFS tells by it that a restarted tmpfs holds none of what it held. */
+  readonly instance: TmpfsInstance = randomUUID();
 
   constructor(private readonly options: TmpfsOptions) {
     this.pageLimit = Math.floor(options.sizeBytes / PAGE_BYTES);

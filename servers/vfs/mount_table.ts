@@ -24,8 +24,10 @@ export interface MountedFilesystem {
   readonly filesystem: FilesystemClient;
   readonly root: number;
   readonly readOnly: boolean;
-  /** The directory it covers; absent for the root mount. */
-  readonly mountPoint?: Location;
+  /** The filesystem's `instance` at mount: another after a restart means its files are gone. */
+  readonly instance?: string;
+  /** The directory it covers; absent for the root mount. (Moves when its parent filesystem lost its files and the directory is made again.) */
+  mountPoint?: Location;
 }
 
 export class MountTable {
@@ -44,6 +46,12 @@ export class MountTable {
 
   add(mount: MountedFilesystem): void {
     this.mounts.push(mount);
+  }
+
+  /** `renewed` takes `old`'s place (a filesystem that restarted with new contents); mounts on it stay on it. */
+  replace(old: MountedFilesystem, renewed: MountedFilesystem): void {
+    this.mounts[this.mounts.indexOf(old)] = renewed;
+    for (const child of this.mounts) if (child.mountPoint?.mount === old) child.mountPoint = { mount: renewed, inode: child.mountPoint.inode };
   }
 
   remove(mount: MountedFilesystem): void {

@@ -1,5 +1,6 @@
 // The mounts the VFS makes when it starts: the root, then each of `mounts` in order, its
-// mount point made (with its parents) when missing. A mount that fails is logged and
+// mount point made (with its parents) when missing; the root is filled (the initramfs
+// unpacked) before the others are mounted on it. A mount that fails is logged and
 // skipped: the VFS serves what it could mount.
 
 import type { Logger } from 'pino';
@@ -12,7 +13,8 @@ export interface StartMounts {
 
 const HOLDER = 'vfs';
 
-export async function mountAtStart(vfs: Vfs, config: StartMounts, log: Pick<Logger, 'info' | 'error'>): Promise<void> {
+/** Mounts the root, fills it (`fillRoot`: the initramfs), then the other mounts. */
+export async function mountAtStart(vfs: Vfs, config: StartMounts, log: Pick<Logger, 'info' | 'error'>, fillRoot?: () => Promise<void>): Promise<void> {
   if (config.root !== '') {
     try {
       await vfs.serially(() => vfs.mount({ path: '/', service: config.root }));
@@ -20,6 +22,13 @@ export async function mountAtStart(vfs: Vfs, config: StartMounts, log: Pick<Logg
     } catch (error) {
       log.error({ service: config.root, error: (error as Error).message }, `could not mount the root ${config.root}`);
       return;
+    }
+    if (fillRoot) {
+      try {
+        await vfs.serially(fillRoot);
+      } catch (error) {
+        log.error({ error: (error as Error).message }, `could not unpack the initramfs: ${(error as Error).message}`);
+      }
     }
   }
   for (const mount of config.mounts) {

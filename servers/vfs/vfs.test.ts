@@ -5,7 +5,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { OpenFlags, Whence } from '../../ipc/interfaces/fs.js';
-import { decode, testSystem, text } from './test_support.js';
+import { Ram } from '../../hal/ram.js';
+import { RamRangePages } from '../lib/pages.js';
+import { tmpfsHandlers } from '../tmpfs/service.js';
+import { Tmpfs } from '../tmpfs/tmpfs.js';
+import { decode, testSystem, text, type FilesystemHandlers } from './test_support.js';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW } = OpenFlags;
 const me = 'tester';
@@ -139,6 +143,25 @@ describe('mounts', () => {
     await expect(vfs.umount({ path: '/' })).rejects.toMatchObject({ code: 'EBUSY' });
     await expect(vfs.umount({ path: '/mnt' })).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(vfs.mount({ path: '/mnt', service: 'nobody' })).rejects.toMatchObject({ code: 'ENODEV' });
+  });
+});
+
+describe('a filesystem server that restarts', () => {
+  it('a root that came back empty is taken as new, and the mounts on it are put back on their directories', async () => {
+    let current: FilesystemHandlers | undefined;
+    const { vfs } = await testSystem(['root', 'tmp'], { overrides: { root: (base) => { current = base; return new Proxy({}, { get: (_target, name: string) => (current as Record<string, unknown>)[name] }) as FilesystemHandlers; } } });
+    await vfs.mkdir(me, { path: '/var' });
+    await vfs.mkdir(me, { path: '/var/tmp' });
+    await vfs.mount({ path: '/var/tmp', service: 'tmp' });
+    await writeFile(vfs, '/var/tmp/kept', 'on the tmp mount');
+    await writeFile(vfs, '/lost', 'on the root');
+    expect(await vfs.filesystemRestarted('root')).toBe(true); // the same contents: nothing to do
+    current = tmpfsHandlers(new Tmpfs({ pages: new RamRangePages(Ram.allocate(1 << 20), 0x8000_0000, 0x8010_0000), sizeBytes: 1 << 20, inodeLimit: 100 }));
+    expect(await vfs.filesystemRestarted('root')).toBe(false);
+    await expect(vfs.stat(me, { path: '/lost' })).rejects.toMatchObject({ code: 'ENOENT' });
+    await vfs.reattachMounts(vfs.mounts.root!);
+    expect(await readFile(vfs, '/var/tmp/kept')).toBe('on the tmp mount');
+    expect(await readFile(vfs, '/var/tmp/../tmp/kept')).toBe('on the tmp mount');
   });
 });
 

@@ -351,6 +351,7 @@ export class Vfs {
     const mount: MountedFilesystem = {
       id: this.mounts.allocateId(), path: normalizePath(args.path), service: args.service, type: info.type, filesystem, root: info.root,
       readOnly: args.readOnly === true || info.statistics.readOnly, ...(mountPoint ? { mountPoint } : {}),
+      ...(info.instance === undefined ? {} : { instance: info.instance }),
     };
     this.mounts.add(mount);
     return MountTable.row(mount);
@@ -377,19 +378,46 @@ export class Vfs {
 
   /**
    * The filesystem server `service` started a new generation: hold again what open files
-   * hold. Returns false when it lost its files (a tmpfs forgets everything): the cache of
-   * the mount is dropped, as what it cached is gone.
+   * hold. Returns false when it lost its files (its `instance` changed: a tmpfs starts
+   * empty): the cache of the mount is dropped, as what it cached is gone, and the mount
+   * takes the new contents.
    */
   async filesystemRestarted(service: string): Promise<boolean> {
     const mount = this.mounts.byService(service);
     if (!mount) return true;
-    try {
-      for (const [inode, count] of this.holds.get(mount) ?? []) if (count > 0) await mount.filesystem.hold({ inode });
-      await mount.filesystem.getattr({ inode: mount.root });
-      return true;
-    } catch {
+    const info = await mount.filesystem.info({});
+    if (info.instance !== mount.instance) {
       await this.cache.forgetMount(mount);
+      this.holds.delete(mount);
+      const renewed: MountedFilesystem = { ...mount, root: info.root, ...(info.instance === undefined ? {} : { instance: info.instance }) };
+      this.mounts.replace(mount, renewed);
       return false;
+    }
+    for (const [inode, count] of this.holds.get(mount) ?? []) if (count > 0) await mount.filesystem.hold({ inode });
+    return true;
+  }
+
+  /**
+   * After `mount`'s filesystem lost its files (a tmpfs restarted), the mounts on it cover
+   * directories that are gone: each mount point is made again (with its parents) and the
+   * mount moved onto it, so /tmp is /tmp again.
+   */
+  async reattachMounts(mount: MountedFilesystem): Promise<void> {
+    const children = this.mounts.childrenOf(mount).sort((a, b) => a.path.length - b.path.length);
+    for (const child of children) {
+      child.mountPoint = undefined; // not found through its old directory while it moves
+      const parts = child.path.split('/').filter((part) => part.length > 0);
+      let directory = this.resolver.rootLocation();
+      for (const part of parts) {
+        const existing = await this.lookupIfPresent(directory, part);
+        if (existing) {
+          directory = existing.location;
+          continue;
+        }
+        const made = await directory.mount.filesystem.mkdir({ directory: directory.inode, name: part, permissions: 0o755, uid: 0, gid: 0 });
+        directory = { mount: directory.mount, inode: made.inode };
+      }
+      child.mountPoint = directory;
     }
   }
 

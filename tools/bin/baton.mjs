@@ -24,6 +24,16 @@ function newestSource(directory) {
   return newest;
 }
 
+/** The newest mtime of any file or folder below `directory` (a removal changes its folder's). */
+function newestFile(directory) {
+  let newest = statSync(directory).mtimeMs;
+  for (const entry of readdirSync(directory, { withFileTypes: true })) {
+    const path = join(directory, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestFile(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
 /** What `tsc -b` compiles: sources and project files, not the tests and benches it excludes. */
 function isBuildInput(name) {
   if (name === 'tsconfig.json') return true;
@@ -34,7 +44,13 @@ function buildIfStale() {
   const stamps = layers.map((layer) => join(root, 'build', `${layer}.tsbuildinfo`));
   const built = stamps.every((stamp) => existsSync(stamp)) ? Math.min(...stamps.map((stamp) => statSync(stamp).mtimeMs)) : 0;
   const newest = Math.max(...layers.map((layer) => newestSource(join(root, layer))));
-  if (newest <= built) return;
+  // The initramfs is built from sysroot/: a file there newer than it rebuilds it (bundle.mjs).
+  const initramfs = join(root, 'build', 'initramfs.cpio');
+  const initramfsStale = !existsSync(initramfs) || newestFile(join(root, 'sysroot')) > statSync(initramfs).mtimeMs;
+  if (newest <= built) {
+    if (initramfsStale) execFileSync(process.execPath, [join(root, 'tools', 'bin', 'bundle.mjs')], { cwd: root, stdio: 'inherit' });
+    return;
+  }
   process.stderr.write('baton: sources changed, building (tsc -b)...\n');
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b'], { cwd: root, stdio: 'inherit' });
   execFileSync(process.execPath, [join(root, 'tools', 'bin', 'bundle.mjs')], { cwd: root, stdio: 'inherit' });

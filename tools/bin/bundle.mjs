@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Post-build step: bundles build/ipc/typebox.js (TypeBox, re-exported) into one file, so
+// Post-build steps: bundles build/ipc/typebox.js (TypeBox, re-exported) into one file, so
 // every thread loads TypeBox in one module instead of 266 (see ipc/typebox.ts and
-// BENCHMARKS.md). Idempotent: a bundled file is left alone.
+// BENCHMARKS.md; idempotent: a bundled file is left alone); and writes the initramfs,
+// build/initramfs.cpio, the cpio newc archive of sysroot/ (tools/initramfs.ts).
 
 import { readFileSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { rolldown } from 'rolldown';
 
 const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
@@ -23,4 +24,13 @@ export async function bundleTypeBox() {
   renameSync(temporary, target);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await bundleTypeBox();
+/** Writes build/initramfs.cpio from sysroot/ (the compiled tools/initramfs.js does it). */
+export async function writeInitramfs() {
+  const { writeInitramfs: write } = await import(pathToFileURL(join(root, 'build', 'tools', 'initramfs.js')).href);
+  write(root);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await bundleTypeBox();
+  await writeInitramfs();
+}

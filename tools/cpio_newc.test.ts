@@ -2,8 +2,8 @@
 // and `cpio -i` unpacks byte-exact; what `cpio -o -H newc` writes, decodeNewc reads.
 
 import { describe, expect, it } from 'vitest';
-import { decodeNewc, encodeNewc, type CpioMember } from './cpio_newc.js';
-import { cpioMissing, cpioList, cpioCreate, cpioExtract } from '../../test/harness/cpio_tool.js';
+import { decodeNewc, encodeNewc, type CpioMember } from '../hal/cpio_newc.js';
+import { cpioMissing, cpioList, cpioCreate, cpioExtract } from '../test/harness/cpio_tool.js';
 
 const text = (value: string) => new TextEncoder().encode(value);
 const members: CpioMember[] = [
