@@ -8,6 +8,7 @@ import { OpenFlags } from '../../ipc/interfaces/fs.js';
 import { cpioCreate, cpioMissing } from '../../test/harness/cpio_tool.js';
 import { unpackInitramfs } from './initramfs.js';
 import { decode, testSystem, text } from './test_support.js';
+import { sameBytes } from '../../test/harness/bytes.js';
 
 const me = 'tester';
 
@@ -50,7 +51,7 @@ describe('initramfs unpacking', () => {
     const { vfs } = await testSystem(['root']);
     const big = Uint8Array.from({ length: 70_000 }, (_, index) => (index * 31) & 0xff);
     await unpackInitramfs(vfs, cpioCreate([{ name: 'a/b/big', content: big }, { name: 'a/small', content: text('small') }]));
-    expect(Buffer.from(await contents(vfs, '/a/b/big')).equals(big)).toBe(true);
+    expect(sameBytes(await contents(vfs, '/a/b/big'), big)).toBe(true);
     expect(decode(await contents(vfs, '/a/small'))).toBe('small');
   });
 });

@@ -10,6 +10,7 @@ import { RamRangePages } from '../lib/pages.js';
 import { tmpfsHandlers } from '../tmpfs/service.js';
 import { Tmpfs } from '../tmpfs/tmpfs.js';
 import { decode, testSystem, text, type FilesystemHandlers } from './test_support.js';
+import { sameBytes } from '../../test/harness/bytes.js';
 
 const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW } = OpenFlags;
 const me = 'tester';
@@ -294,12 +295,12 @@ describe('page cache', () => {
     expect(pages.pagesInUse).toBeLessThanOrEqual(256 + 64);
     const reads = calls.get('read') ?? 0;
     const { data: tail } = await vfs.pread(me, { description, offset: content.length - 8192, length: 8192 });
-    expect(Buffer.from(tail).equals(content.subarray(content.length - 8192))).toBe(true);
+    expect(sameBytes(tail, content.subarray(content.length - 8192))).toBe(true);
     await vfs.pread(me, { description, offset: content.length - 8192, length: 8192 });
     expect((calls.get('read') ?? 0) - reads).toBeLessThanOrEqual(1);
     const { data: all } = await vfs.pread(me, { description, offset: 0, length: content.length });
     expect(all.length).toBe(content.length);
-    expect(Buffer.from(all).equals(content)).toBe(true); // (toEqual on megabytes is slow)
+    expect(sameBytes(all, content)).toBe(true);
     expect(pages.pagesInUse).toBeLessThanOrEqual(256 + 64);
     await vfs.close(me, { description });
   });

@@ -10,6 +10,8 @@ import { ModelError, PosixModel, type ModelNode } from '../../test/harness/posix
 import type { Tmpfs } from '../tmpfs/tmpfs.js';
 import { testSystem } from './test_support.js';
 import type { Vfs } from './vfs.js';
+import { sameBytes } from '../../test/harness/bytes.js';
+import { environmentNumber } from '../../test/harness/host.js';
 
 const me = 'property';
 const name = fc.constantFrom('a', 'b', 'c');
@@ -136,17 +138,17 @@ describe('the VFS against a POSIX model', () => {
         const entry = held.get(entryPath)!;
         if (node.kind === 'file') {
           expect(entry.kind).toBe('file');
-          expect(Buffer.from((entry as { content: Uint8Array }).content).equals(node.content)).toBe(true);
+          expect(sameBytes((entry as { content: Uint8Array }).content, node.content)).toBe(true);
           const { description } = await vfs.open(me, { path: `/${entryPath}`, flags: OpenFlags.O_RDONLY | OpenFlags.O_NOFOLLOW });
           const { data } = await vfs.read(me, { description, length: node.content.length + 1 });
           await vfs.close(me, { description });
-          expect(Buffer.from(data).equals(node.content)).toBe(true);
+          expect(sameBytes(data, node.content)).toBe(true);
         } else if (node.kind === 'symlink') {
           expect(entry).toEqual({ kind: 'symlink', target: node.target });
         } else {
           expect(entry.kind).toBe('directory');
         }
       }
-    }), { numRuns: Number(process.env.VFS_RUNS ?? 60), seed: Number(process.env.VFS_SEED ?? 20261204) });
+    }), { numRuns: environmentNumber('VFS_RUNS', 60), seed: environmentNumber('VFS_SEED', 20261204) });
   });
 });
