@@ -370,6 +370,9 @@ export class Terminal {
         }
         const line = next.kind === 'line' ? next.text : 'shutdown';
         if (next.kind === 'line' && line.trim()) this.services.history.add({ terminal: this.options.device, line: line.trim() });
+        // A command that ends this console (restart console, kexec, …) runs once its echo and
+        // everything before it are on the device: a generation killed with output still queued loses it.
+        if (!kept) await this.writing;
         const result = await runCommand(line, this.services);
         // Stopping (restart console): the command's error is the stop's, not the user's.
         if (this.closed) return;
