@@ -6,7 +6,9 @@
 // rest, as MINIX's libchardriver and seL4 Microkit's handler loop do: the message loop,
 // interrupt delivery (claim, call `interrupt`, complete), mapping the register block,
 // DMA memory, registration with the name service, heartbeats, and restart (the kernel's
-// supervisor starts the next generation; `init` learns which start it is).
+// supervisor starts the next generation; `init` learns which start it is). A queue fault
+// found while servicing an interrupt (virtio/errors.ts) ends the generation, so the next
+// one resets the device.
 //
 //   export default defineDriver({
 //     init(driver) { ...set up the device through driver.registers... },
@@ -28,6 +30,7 @@ import type { Logger } from '../../microkernel/userlib/logger.js';
 import { defineServer, NO_CONFIG, type ServerContext, type ServerDefinition, type BoundDevice } from '../../microkernel/userlib/server.js';
 import type { Static, TSchema } from '../../ipc/typebox.js';
 import type { StartKind } from '../../microkernel/protocol.js';
+import { VirtioQueueError } from './virtio/errors.js';
 
 /** What a driver's handlers are given (`Config`: its config, as the driver's schema declares it). */
 export interface DriverContext<Config = Readonly<Record<string, unknown>>> {
@@ -54,6 +57,20 @@ export interface DriverDefinition<S extends TSchema = typeof NO_CONFIG> {
   interrupt?(driver: DriverContext<Static<S>>): void;
   /** A clean stop: quiesce the device. */
   stop?(driver: DriverContext<Static<S>>): void | Promise<void>;
+}
+
+/**
+ * A queue fault: the device's queues in RAM are not as this generation left them (a device
+ * bug, or another thread wrote over them), so nothing it holds can be trusted. Logs which
+ * check failed and ends the generation as a crash; the supervisor starts the next, whose
+ * init resets the device and builds its queues in fresh DMA memory.
+ */
+function endGeneration(driver: DriverContext<unknown>, fault: VirtioQueueError): void {
+  driver.log.error({ device: driver.device.path, check: fault.check }, `${driver.name}: ${fault.message}; ending generation ${driver.generation} so the next resets the device`);
+  // Thrown outside the wake handler (which would log and go on): an uncaught error ends the thread.
+  setImmediate(() => {
+    throw fault;
+  });
 }
 
 /**
@@ -85,7 +102,19 @@ export function defineDriver<S extends TSchema = typeof NO_CONFIG>(definition: D
         server,
       };
       const bound = driver;
-      if (definition.interrupt) server.onInterrupt(() => definition.interrupt!(bound));
+      if (definition.interrupt) {
+        let faulted = false;
+        server.onInterrupt(() => {
+          if (faulted) return; // the generation is ending: its queues are not touched again
+          try {
+            definition.interrupt!(bound);
+          } catch (error) {
+            if (!(error instanceof VirtioQueueError && error.code === 'QUEUE_FAULT')) throw error;
+            faulted = true;
+            endGeneration(bound, error);
+          }
+        });
+      }
       await definition.init(bound);
       server.log.info({ device: device.path, start: server.start }, `${server.name} bound to ${device.path}`);
     },

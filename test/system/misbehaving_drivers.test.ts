@@ -132,4 +132,25 @@ describe('drivers that misbehave', () => {
     for (const name of ['memory', 'log', 'console', 'hoards']) expect(heapOf(name)).toBeGreaterThan(0);
     expect(heapOf('hoards')).toBeLessThan(64);
   }, 120_000);
+
+  it('a driver that zeroes all RAM but the memory server\'s state: each driver that meets its overwritten queues restarts, the log names the check, and the consoles answer again', async () => {
+    const running = await bootWithoutRng();
+    // Everything but the memory server's state region, where who owns which page is kept.
+    const [, from, to] = /(0x[0-9a-f]+)-(0x[0-9a-f]+)\s[^\n]*memory server state/.exec(await running.command('mem')) ?? [];
+    expect(from, 'the memory server state region in mem').toBeDefined();
+    const zero = `if (driver.generation === 1) setTimeout(() => { driver.ram.fill(driver.ram.base, ${from} - driver.ram.base, 0); `
+      + `driver.ram.fill(${to} + 1, driver.ram.end - ${to} - 1, 0); setTimeout(() => driver.log.warn('zeroed RAM'), 0); }, 300);`;
+    const folder = testDriver('zeroes', atInit(zero), {});
+    expect(await running.command(`load ${folder}`)).toContain('→ zeroes: generation 1 running');
+    // Each dmesg is typed on the main console: the first after the zeroing meets its driver's
+    // overwritten queues; the driver restarts and the device keeps the line for the next generation.
+    await running.commandUntil('dmesg -n 40', (output) => /zeroes#1: zeroed RAM/.test(output), 'the zeroes driver to have zeroed RAM');
+    expect(await running.command('random 4')).toMatch(/^[0-9a-f]{8}$/);
+    const ps = await running.commandUntil('ps', (table) => /^virtio-console\.0\s+driver\s+[2-9]\s+running/m.test(table), 'virtio-console.0 restarted and running');
+    expect(ps).toMatch(/^console\s+server\s+1\s+running/m);
+    const dmesg = await running.command('dmesg');
+    expect(dmesg).toMatch(/virtio-console\.0: queue fault \((used-index-jumped|descriptor-not-in-flight|length-out-of-range|device-needs-reset)\): .*; ending generation 1 so the next resets the device/);
+    expect(dmesg).toMatch(/virtio-console\.0: generation 1 crashed: queue fault \(/);
+    expect(await running.command('blk write virtio-blk 0 after the zeroing')).toMatch(/wrote \d+ bytes/);
+  }, 120_000);
 });

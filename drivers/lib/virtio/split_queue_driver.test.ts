@@ -133,12 +133,32 @@ describe('SplitQueueDriver', () => {
     expect(interrupts.count).toBe(2);
   });
 
-  it('SplitQueueDriver.takeUsed throws BAD_USED_ENTRY for a descriptor not in flight', () => {
-    const { ram, driver } = pair();
-    const usedRing = (driver as unknown as { options: { usedRing: number } }).options.usedRing;
-    ram.writeU32(usedRing + 4, 5);
-    ram.writeU16(usedRing + 2, 1);
-    expect(() => driver.takeUsed()).toThrow(VirtioQueueError);
+  it('SplitQueueDriver.takeUsed throws a QUEUE_FAULT naming the check for a used ring the device could not have written', () => {
+    const usedRingOf = (driver: SplitQueueDriver<string>) => (driver as unknown as { options: { usedRing: number } }).options.usedRing;
+    const fault = (check: string) => expect.objectContaining({ code: 'QUEUE_FAULT', check, message: expect.stringContaining(`queue fault (${check})`) });
+
+    // An index that moved with nothing in flight (RAM zeroed under a queue moves it back by many).
+    const jumped = pair();
+    jumped.ram.writeU16(usedRingOf(jumped.driver) + 2, 1);
+    expect(() => jumped.driver.takeUsed()).toThrow(fault('used-index-jumped'));
+
+    // An entry naming a descriptor that heads no chain in flight.
+    const stray = pair();
+    const buffer = stray.dma.allocate(16, 8);
+    stray.driver.add([{ address: buffer, length: 16, writable: true }], 'a');
+    stray.ram.writeU32(usedRingOf(stray.driver) + 4, 5);
+    stray.ram.writeU16(usedRingOf(stray.driver) + 2, 1);
+    expect(() => stray.driver.takeUsed()).toThrow(fault('descriptor-not-in-flight'));
+
+    // A length past the chain's writable bytes.
+    const long = pair();
+    const reply = long.dma.allocate(16, 8);
+    const head = long.driver.add([{ address: reply, length: 16, writable: true }], 'b')!;
+    long.ram.writeU32(usedRingOf(long.driver) + 4, head);
+    long.ram.writeU32(usedRingOf(long.driver) + 8, 17);
+    long.ram.writeU16(usedRingOf(long.driver) + 2, 1);
+    expect(() => long.driver.takeUsed()).toThrow(fault('length-out-of-range'));
+    expect(() => long.driver.takeUsed()).toThrow(VirtioQueueError);
   });
 
   it('SplitQueueDriver.add throws QUEUE_STOPPED after stop()', () => {

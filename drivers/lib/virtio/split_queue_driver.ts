@@ -20,7 +20,7 @@ import {
   type SplitQueueAddresses, availableEventAddress, availableSlotAddress, loadRingIndex, needEvent,
   storeRingIndex, usedEventAddress, usedSlotAddress,
 } from '../../../hal/virtio/ring.js';
-import { VirtioQueueError } from './errors.js';
+import { queueFault, VirtioQueueError } from './errors.js';
 
 /** One buffer of a request, as the driver sees it. */
 export interface DriverBuffer {
@@ -56,6 +56,8 @@ export class SplitQueueDriver<Token = unknown> {
   private readonly free: number[] = [];
   private readonly chains: (number[] | undefined)[];
   private readonly tokens: (Token | undefined)[];
+  /** Bytes the device may write into each chain in flight (its writable buffers), by head. */
+  private readonly writable: number[];
   private nextAvailable = 0;
   private lastKicked = 0;
   private nextUsed = 0;
@@ -70,6 +72,7 @@ export class SplitQueueDriver<Token = unknown> {
     for (let descriptor = options.size - 1; descriptor >= 0; descriptor--) this.free.push(descriptor);
     this.chains = new Array<number[] | undefined>(options.size);
     this.tokens = new Array<Token | undefined>(options.size);
+    this.writable = new Array<number>(options.size).fill(0);
   }
 
   /** Descriptors not in any chain. */
@@ -116,6 +119,7 @@ export class SplitQueueDriver<Token = unknown> {
     const head = descriptors[0]!;
     this.chains[head] = descriptors;
     this.tokens[head] = token;
+    this.writable[head] = buffers.reduce((sum, buffer) => sum + (buffer.writable ? buffer.length : 0), 0);
     this.chainsInFlight++;
     ram.writeU16(availableSlotAddress(this.options, this.nextAvailable), head);
     this.nextAvailable = (this.nextAvailable + 1) & 0xffff;
@@ -145,7 +149,10 @@ export class SplitQueueDriver<Token = unknown> {
   /**
    * Collects every chain the device returned, oldest first, and frees its descriptors.
    * With EVENT_IDX also asks for an interrupt at the next one. Throws VirtioQueueError
-   * BAD_USED_ENTRY if the device returns a descriptor that is not a chain in flight.
+   * QUEUE_FAULT (queueFault) when the used ring is not what the device could have written:
+   * its index moved past more entries than chains are in flight, an entry names a
+   * descriptor that is not a chain in flight, or its length exceeds the chain's writable
+   * bytes. The queue is not touched past the first bad entry.
    */
   takeUsed(): UsedBuffer<Token>[] {
     const taken: UsedBuffer<Token>[] = [];
@@ -153,13 +160,20 @@ export class SplitQueueDriver<Token = unknown> {
     const { ram } = this.options;
     for (;;) {
       const published = loadRingIndex(ram, this.usedIndexAddress());
+      const returned = (published - this.nextUsed) & 0xffff;
+      if (returned > this.chainsInFlight) {
+        throw queueFault('used-index-jumped', `queue ${this.index}: the used index went from ${this.nextUsed} to ${published}, ${returned} entries, with ${this.chainsInFlight} chains in flight`);
+      }
       while (this.nextUsed !== published) {
         const slot = usedSlotAddress(this.options, this.nextUsed);
         const head = USED_ELEMENT.read(ram, slot, 'id');
         const length = USED_ELEMENT.read(ram, slot, 'length');
         const chain = head < this.size ? this.chains[head] : undefined;
         if (chain === undefined) {
-          throw new VirtioQueueError('BAD_USED_ENTRY', `queue ${this.index}: device returned descriptor ${head}, which is not in flight`);
+          throw queueFault('descriptor-not-in-flight', `queue ${this.index}: device returned descriptor ${head}, which is not in flight`);
+        }
+        if (length > this.writable[head]!) {
+          throw queueFault('length-out-of-range', `queue ${this.index}: device says it wrote ${length} bytes into descriptor ${head}, whose writable buffers hold ${this.writable[head]}`);
         }
         this.nextUsed = (this.nextUsed + 1) & 0xffff;
         this.chains[head] = undefined;

@@ -17,14 +17,14 @@
 import type { RegisterWindow } from '../../../hal/mmio.js';
 import type { Ram } from '../../../hal/ram.js';
 import {
-  DeviceStatus, FeatureBit, MmioRegister, VIRTIO_MMIO_CONFIG_SIZE, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, feature, features,
+  DeviceStatus, FeatureBit, InterruptBit, MmioRegister, VIRTIO_MMIO_CONFIG_SIZE, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, feature, features,
   hasFeature,
 } from '../../../hal/virtio/registers.js';
 import {
   AVAILABLE_RING_ALIGNMENT, DESCRIPTOR_TABLE_ALIGNMENT, USED_RING_ALIGNMENT, availableRingBytes, descriptorTableBytes,
   isPowerOfTwo, usedRingBytes,
 } from '../../../hal/virtio/ring.js';
-import { VirtioSetupError } from './errors.js';
+import { queueFault, VirtioSetupError } from './errors.js';
 import { SplitQueueDriver } from './split_queue_driver.js';
 
 /** Where queue memory comes from: zeroed, physically contiguous guest RAM. */
@@ -84,6 +84,10 @@ export class VirtioDriverTransport {
   takeInterrupt(): number {
     const bits = this.window.read32(MmioRegister.InterruptStatus);
     if (bits !== 0) this.window.write32(MmioRegister.InterruptACK, bits);
+    // A configuration change is how the device says it found its queues broken (§2.1.2).
+    if ((bits & InterruptBit.CONFIG_CHANGE) !== 0 && this.needsReset()) {
+      throw queueFault('device-needs-reset', 'the device set DEVICE_NEEDS_RESET: it found a queue in RAM malformed');
+    }
     return bits;
   }
 
