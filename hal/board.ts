@@ -28,6 +28,9 @@ import type { VirtioBackend } from './virtio/backend.js';
 import { VirtioMmioTransport } from './virtio/transport.js';
 import { VIRTIO_MMIO_COMPATIBLE, VIRTIO_MMIO_SIZE } from './virtio/registers.js';
 
+/** The most characters of a reset reason the board keeps. */
+const RESET_REASON_LIMIT = 1024;
+
 export interface BoardOptions {
   readonly ramSize: number;
   /** Harts (--cpus), 1..64; DEFAULT_CPUS when absent. Each has a cpu node and a CLINT timer. */
@@ -80,6 +83,9 @@ export class Board {
   kexecCount = 0;
   /** After a reset, RAM is fresh: an incoming handover given at power-on no longer applies. */
   private resetDone = false;
+  /** What the kernel said before it asked for the coming reset, and what the last reset was for. */
+  private pendingResetReason: string | undefined;
+  private resetReason: string | undefined;
 
   constructor(options: BoardOptions) {
     this.options = options;
@@ -128,6 +134,7 @@ export class Board {
         'linux,initrd-start': fdtValue.u64(initrdStart),
         'linux,initrd-end': fdtValue.u64(initrdStart + this.options.initrd.length),
         ...chosen,
+        ...(this.resetReason === undefined ? {} : { 'baton,reset-reason': fdtValue.string(this.resetReason) }),
       },
     });
     return encodeFdt(tree);
@@ -207,11 +214,21 @@ export class Board {
   }
 
   private createFirmware(): FirmwareDevice {
+    const hostRequest = this.options.hostRequest;
     return new FirmwareDevice(this.ram, {
       powerOff: (status) => void this.powerOff(status),
       reset: () => void this.reset(),
       kexec: (request) => void this.kexec(request),
-      ...(this.options.hostRequest ? { hostRequest: this.options.hostRequest } : {}),
+      hostRequest: (request, ram) => {
+        // Why the kernel is about to reset the board: kept by the board (as a reset-cause
+        // register is) and given to the next boot in /chosen baton,reset-reason.
+        if (request.op === 'reset-reason') {
+          if (typeof request.text !== 'string') return { error: 'reset-reason needs a text' };
+          this.pendingResetReason = request.text.slice(0, RESET_REASON_LIMIT);
+          return { kept: this.pendingResetReason.length };
+        }
+        return hostRequest ? hostRequest(request, ram) : { error: 'the board serves no host requests' };
+      },
       consoleWrite: (bytes) => this.options.earlyOutput(new TextDecoder().decode(bytes)),
     });
   }
@@ -227,6 +244,8 @@ export class Board {
     for (const transport of this.transports) transport.detach();
     this.ram = Ram.allocate(this.ram.size);
     this.resetDone = true;
+    this.resetReason = this.pendingResetReason;
+    this.pendingResetReason = undefined;
     this.firmware = this.createFirmware();
     this.powerOn();
   }

@@ -24,6 +24,8 @@
 //       meanwhile. One asynchronous request at a time; a second while one is pending is
 //       answered at once with an error. An answer due after a reset or kexec is dropped.
 //         {"op":"load-driver","path":PATH} → {"spec":PROGRAM_SPEC} | {"error":TEXT,"code":CODE,...}
+//         {"op":"reset-reason","text":TEXT} → {"kept":N}: the board keeps TEXT for the boot after
+//             the next reset, in /chosen baton,reset-reason (as a reset-cause register)
 
 import { RegisterBank, RegisterWindow, createRegisterBlock, type RegisterBlockDescriptor } from './mmio.js';
 import type { Ram } from './ram.js';

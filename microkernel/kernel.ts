@@ -49,6 +49,7 @@ import { NameService } from './name_service.js';
 import { EarlyConsole } from './printk.js';
 import { Process } from './process.js';
 import { HEARTBEAT_WORDS, type BootInfo, type StartKind } from './protocol.js';
+import { RamWatch } from './ram_watch.js';
 import { Supervisor } from './supervisor.js';
 import { enterImage, KexecError, loadImage, type KexecHost } from './kexec.js';
 import { khoInterface } from '../ipc/interfaces/kho.js';
@@ -144,6 +145,8 @@ export class Kernel {
     this.console.print(`baton kernel ${entry.image}: entered with device tree at ${hex(entry.deviceTree)} (${this.board.model})`);
     for (const range of this.board.ram) this.console.print(`memory: ${formatSize(range.size)} at ${hex(range.base)}`);
     this.console.print(`command line: ${this.board.bootargs}`);
+    const resetReason = this.board.chosen['baton,reset-reason'];
+    if (resetReason) this.log.warn(`the board was reset by the previous boot's kernel: ${new TextDecoder().decode(resetReason).replace(/\0+$/, '')}`);
     this.initrd = this.readInitrdRange();
     this.memory = planBootMemory({
       ram: this.ram,
@@ -299,6 +302,7 @@ export class Kernel {
         (failed.length ? `; failed: ${failed.join(', ')}` : ''));
       this.log.info({ bootMs: elapsed }, 'boot complete');
       this.pool.keepSpare();
+      this.watchRam();
       return this.clock.nowMs();
     });
     return this.bootMs;
@@ -407,6 +411,31 @@ export class Kernel {
       reconnect: () => this.names.lookup('kernel', server.name, 'kho'),
     });
     return this.khoProxy;
+  }
+
+  /**
+   * Checks every 100 ms that RAM the system cannot run without still holds (ram_watch.ts);
+   * when it does not, logs the failed check, leaves it with the board for the next boot
+   * (/chosen baton,reset-reason) and resets the board.
+   */
+  private watchRam(): void {
+    const watch = new RamWatch(this.ram, this.memory.memoryState);
+    const timer = setInterval(() => {
+      if (this.powering) {
+        clearInterval(timer);
+        return;
+      }
+      const failed = watch.check();
+      if (failed === undefined) return;
+      clearInterval(timer);
+      const reason = `RAM overwritten: ${failed}: who owns which page is lost, so no program can be given memory safely; resetting the board`;
+      this.log.error(reason);
+      this.console.print(reason);
+      this.firmware.hostRequest(this.ram.base + HOST_REQUEST_BUFFER, HOST_REQUEST_SIZE, { op: 'reset-reason', text: reason });
+      this.powering = true;
+      void this.stopAndPowerDown({ kind: 'reset' });
+    }, 100);
+    timer.unref?.();
   }
 
   private async khoDump(directory: string): Promise<string> {

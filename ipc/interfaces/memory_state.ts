@@ -11,6 +11,12 @@ const PAGE_SIZE = 4096;
 /** Pages per maximum-order buddy block: the per-page records cover RAM from a 4 MiB-aligned page. */
 const SPAN_ALIGNMENT_PAGES = 1024;
 
+/** The header's first words (u32, little-endian): magic "BMEM", version, status; the kernel watches them while the server runs. */
+export const MEMORY_STATE_MAGIC = 0x4d454d42;
+export const MEMORY_STATE_VERSION = 1;
+/** Status: the state is complete and in use (a new generation may attach). */
+export const MEMORY_STATE_READY = 2;
+
 /** The region's first page: magic, version, status, the journal's length, the buddy's scalars. */
 export const MEMORY_STATE_HEADER_BYTES = PAGE_SIZE;
 /** Undo journal entries (12 bytes each): the most words one operation may change. */

@@ -48,6 +48,22 @@ export class RamRing<T = unknown> {
     return ring;
   }
 
+  /**
+   * Called when append() or last() finds the header no longer this ring's (another thread
+   * wrote over it): the ring has been formatted again, empty; `what` says what was found.
+   */
+  onOverwritten: ((what: string) => void) | undefined;
+
+  /** Checks the header before each use; one that is not this ring's any more is formatted again (what it held is lost). */
+  private repair(): void {
+    const magic = this.ram.readU32(this.address + MAGIC_AT);
+    const version = this.ram.readU32(this.address + VERSION_AT);
+    const capacity = this.ram.readU32(this.address + CAPACITY_AT);
+    if (magic === MAGIC && version === VERSION && capacity === this.capacity && this.head < capacity && this.tail < capacity) return;
+    RamRing.format(this.ram, this.address, HEADER + this.capacity);
+    this.onOverwritten?.(`the ring at 0x${this.address.toString(16)} was overwritten (magic 0x${magic.toString(16).padStart(8, '0')}, capacity ${capacity}): formatted again, empty`);
+  }
+
   get size(): number {
     return this.ram.readU32(this.address + COUNT_AT);
   }
@@ -57,6 +73,7 @@ export class RamRing<T = unknown> {
   }
 
   append(record: T): void {
+    this.repair();
     const bytes = this.encoder.encode(JSON.stringify(record));
     const needed = 4 + bytes.length;
     if (needed + 4 > this.capacity) return;
@@ -76,6 +93,7 @@ export class RamRing<T = unknown> {
 
   /** The last `count` records (all when undefined), oldest first; unreadable entries are skipped. */
   last(count?: number): T[] {
+    this.repair();
     const records: T[] = [];
     let at = this.head;
     for (let index = 0; index < this.size; index++) {

@@ -129,7 +129,10 @@ async function openRing(context: LogContext): Promise<Ring> {
   try {
     const block = await openPreservedBlock(context.connect(khoInterface), SUBTREE, bytes, context.start);
     const found = block.found === 'new' ? undefined : RamRing.attach<StoredRecord>(context.ram, block.pa);
-    return found ?? RamRing.format<StoredRecord>(context.ram, block.pa, bytes);
+    const ring = found ?? RamRing.format<StoredRecord>(context.ram, block.pa, bytes);
+    // Every thread maps RAM: a ring written over is formatted again, and the log says so (baton.log keeps what it held).
+    ring.onOverwritten = (what) => queueMicrotask(() => context.log.error(`log ring: ${what}; the records before are only in baton.log`));
+    return ring;
   } catch (error) {
     context.log.warn(`log ring is not preserved (${(error as Error).message}); keeping it in the server only`);
     return new LogRing(context.config.capacity);

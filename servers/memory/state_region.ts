@@ -25,16 +25,16 @@
 
 import type { Ram } from '../../hal/ram.js';
 import {
-  MEMORY_STATE_HEADER_BYTES, MEMORY_STATE_JOURNAL_ENTRIES, MEMORY_STATE_JOURNAL_ENTRY_BYTES, MEMORY_STATE_OWNERS,
+  MEMORY_STATE_HEADER_BYTES, MEMORY_STATE_JOURNAL_ENTRIES, MEMORY_STATE_MAGIC, MEMORY_STATE_READY, MEMORY_STATE_VERSION, MEMORY_STATE_JOURNAL_ENTRY_BYTES, MEMORY_STATE_OWNERS,
   MEMORY_STATE_TABLE_BYTES, memoryStateBytes, memoryStatePages,
 } from '../../ipc/interfaces/memory_state.js';
 import { InvalidArgumentError, OutOfMemoryError } from './errors.js';
 import { Journal } from './journal.js';
 
-const MAGIC = 0x4d454d42; // "BMEM"
-const VERSION = 1;
+const MAGIC = MEMORY_STATE_MAGIC; // "BMEM"
+const VERSION = MEMORY_STATE_VERSION;
 const STATUS_FORMATTING = 1;
-const STATUS_READY = 2;
+const STATUS_READY = MEMORY_STATE_READY;
 const MAGIC_AT = 0, VERSION_AT = 1, STATUS_AT = 2, RAM_BASE_AT = 3, RAM_SIZE_AT = 4, JOURNAL_LENGTH_AT = 5, SLOT_AT = 6, SLOT_LENGTH_AT = 7;
 /** Word offsets of the i32 parts of the header. */
 const SCALARS_AT = 16, HEADS_AT = 32, FREE_COUNTS_AT = 48, CACHE_AT = 64;

@@ -119,7 +119,8 @@ describe('drivers that misbehave', () => {
   it('a driver whose heap outgrows its heapLimitMiB is ended as out of memory and restarted; ps shows every thread\'s heap', async () => {
     // Generation 1 keeps 40 MiB more every few milliseconds once it is ready; generation 2 behaves.
     const hoard = 'if (driver.generation === 1) { const hoard: number[][] = []; setTimeout(() => setInterval(() => { for (let i = 0; i < 50; i++) hoard.push(new Array(100_000).fill(i)); }, 5), 200); }';
-    const folder = testDriver('hoards', atInit(hoard), { heapLimitMiB: 64 });
+    // A long heartbeat: near its limit the thread spends its time collecting garbage, which must not pass for a hang.
+    const folder = testDriver('hoards', atInit(hoard), { heapLimitMiB: 64, heartbeatMs: 20_000 });
     const running = await bootWithoutRng();
     expect(await running.command(`load ${folder}`)).toContain('→ hoards: generation 1 running');
     await running.waitFor((output) => /hoards: generation 1 out of memory: its JavaScript heap reached its limit of 64 MiB \(heapLimitMiB\); restarting in 0 ms/.test(output),
@@ -139,12 +140,14 @@ describe('drivers that misbehave', () => {
     const [, from, to] = /(0x[0-9a-f]+)-(0x[0-9a-f]+)\s[^\n]*memory server state/.exec(await running.command('mem')) ?? [];
     expect(from, 'the memory server state region in mem').toBeDefined();
     const zero = `if (driver.generation === 1) setTimeout(() => { driver.ram.fill(driver.ram.base, ${from} - driver.ram.base, 0); `
-      + `driver.ram.fill(${to} + 1, driver.ram.end - ${to} - 1, 0); setTimeout(() => driver.log.warn('zeroed RAM'), 0); }, 300);`;
-    const folder = testDriver('zeroes', atInit(zero), {});
+      + `driver.ram.fill(${to} + 1, driver.ram.end - ${to} - 1, 0); setTimeout(() => { throw new Error('zeroed RAM'); }, 0); }, 300);`;
+    // A long heartbeat: zeroing 250 MiB on a loaded machine takes seconds, which must not pass for a hang.
+    const folder = testDriver('zeroes', atInit(zero), { heartbeatMs: 20_000 });
     expect(await running.command(`load ${folder}`)).toContain('→ zeroes: generation 1 running');
-    // Each dmesg is typed on the main console: the first after the zeroing meets its driver's
-    // overwritten queues; the driver restarts and the device keeps the line for the next generation.
-    await running.commandUntil('dmesg -n 40', (output) => /zeroes#1: zeroed RAM/.test(output), 'the zeroes driver to have zeroed RAM');
+    // Having zeroed RAM, the driver ends its generation; each ps is typed on the main console,
+    // and the first after the zeroing meets its driver's overwritten queues: the driver
+    // restarts and the device keeps the line for the next generation.
+    await running.commandUntil('ps', (table) => /^zeroes\s+driver\s+[2-9]\s+running/m.test(table), 'the zeroes driver to have zeroed RAM and restarted');
     expect(await running.command('random 4')).toMatch(/^[0-9a-f]{8}$/);
     const ps = await running.commandUntil('ps', (table) => /^virtio-console\.0\s+driver\s+[2-9]\s+running/m.test(table), 'virtio-console.0 restarted and running');
     expect(ps).toMatch(/^console\s+server\s+1\s+running/m);
@@ -152,5 +155,21 @@ describe('drivers that misbehave', () => {
     expect(dmesg).toMatch(/virtio-console\.0: queue fault \((used-index-jumped|descriptor-not-in-flight|length-out-of-range|device-needs-reset)\): .*; ending generation 1 so the next resets the device/);
     expect(dmesg).toMatch(/virtio-console\.0: generation 1 crashed: queue fault \(/);
     expect(await running.command('blk write virtio-blk 0 after the zeroing')).toMatch(/wrote \d+ bytes/);
+  }, 120_000);
+
+  it('a driver that zeroes all of RAM: the kernel finds the memory server\'s state gone, resets the board, and the next boot comes up and says why', async () => {
+    const running = await bootWithoutRng();
+    const folder = testDriver('zeroes', atInit('if (driver.generation === 1) setTimeout(() => driver.ram.fill(driver.ram.base, driver.ram.size, 0), 300);'), { heartbeatMs: 20_000 });
+    const start = running.transcript.length;
+    expect(await running.command(`load ${folder}`)).toContain('→ zeroes: generation 1 running');
+    const reset = /RAM overwritten: the memory server's state at 0x[0-9a-f]+ lost its header \(magic 0x00000000, expected 0x4d454d42 "BMEM"\): who owns which page is lost, so no program can be given memory safely; resetting the board/;
+    await running.waitFor((output) => reset.test(output.slice(start)), 'the kernel to find the memory server\'s state overwritten and reset the board');
+    // The next boot: its log on the firmware console, then its first prompt.
+    await running.waitFor((output) => /\] started \d+ of \d+ servers and drivers[^]*baton> $/.test(output.slice(output.search(reset))), 'the next boot\'s first prompt');
+    const ps = await running.commandUntil('ps', (table) => ['virtio-console.0', 'virtio-console.1', 'console'].every((name) => new RegExp(`^${name.replace('.', '\\.')}\\s+\\S+\\s+1\\s+running`, 'm').test(table)), 'the consoles running after the reset');
+    expect(ps).not.toMatch(/^zeroes\s/m);
+    expect(await running.command('random 4')).toMatch(/^[0-9a-f]{8}$/);
+    expect(await running.command('dmesg')).toMatch(/warn\s+kernel#0: the board was reset by the previous boot's kernel: RAM overwritten: the memory server's state at 0x[0-9a-f]+ lost its header/);
+    expect((await running.ctl(['ps'])).stdout).toMatch(/^console\s+server\s+1\s+running/m);
   }, 120_000);
 });
