@@ -88,3 +88,8 @@ export function runUnderQemu(elf: string, args: readonly string[] = []): Program
   const status = result.signal ? 128 + (SIGNALS[result.signal] ?? 0) : result.status ?? -1;
   return { stdout: result.stdout, status };
 }
+
+/** The bytes of a built program (for loaders under test that take the file, not its path). */
+export function readProgram(elf: string): Uint8Array {
+  return new Uint8Array(readFileSync(elf));
+}

@@ -1,0 +1,159 @@
+// exec's pieces end to end without threads: real picolibc programs (hal/riscv's C fixtures)
+// read by readExecutable, loaded by loadProgram into real Sv32 tables (servers/memory/sv32.ts)
+// in guest RAM, scheduled by the kernel's Scheduler on a Hart with a timer that ticks per
+// interrupt check, their system calls served by serveSystemCall and their page faults by a
+// demand-zero pager over the reserved regions: the same stdout and exit status as the same
+// ELF under qemu-riscv32. Skips, and says so, where the toolchain or qemu-riscv32 is absent.
+
+import { describe, expect, it } from 'vitest';
+import type { PhysAddr } from '../../hal/address.js';
+import { Ram } from '../../hal/ram.js';
+import { Hart, type InterruptSource } from '../../hal/riscv/hart.js';
+import { makeSatp } from '../../hal/riscv/sv32.js';
+import { buildFixture, hasCompiler, hasQemu, readProgram, runUnderQemu } from '../../hal/riscv/testing/toolchain.js';
+import { TIMER_PENDING } from '../../hal/timer.js';
+import { Scheduler, type SliceTimer, type TrapPort } from '../../microkernel/scheduler.js';
+import { UserProcessTable, type UserProcess } from '../../microkernel/user_processes.js';
+import { map as mapPte, permissions as permissionBits, protect as protectPte, translate } from '../memory/sv32.js';
+import { readExecutable } from './elf.js';
+import { loadProgram, STACK_LIMIT, USER_TOP, type LoaderMemory } from './loader.js';
+import { ProcessRecord, UserFaultError, serveSystemCall, type ProcessServices, type UserMemory } from './system_calls.js';
+
+const PAGE = 4096;
+const canBuild = hasCompiler();
+const canCompare = canBuild && hasQemu();
+
+class SteppingTimer implements SliceTimer, InterruptSource {
+  ticks = 0;
+  compare = Number.POSITIVE_INFINITY;
+  mtime(): number { return this.ticks; }
+  pendingInterrupts(): number { return ++this.ticks >= this.compare ? TIMER_PENDING : 0; }
+  setCompare(_hart: number, ticks: number): void { this.compare = ticks; }
+  setSoftware(): void {}
+  wake(): void {}
+}
+
+/** Guest RAM with a bump page allocator, Sv32 spaces, and demand-zero regions per space. */
+class GuestMemory implements LoaderMemory {
+  readonly ram = Ram.allocate(64 << 20, 0x8000_0000);
+  readonly roots = new Map<number, number>();
+  readonly regions = new Map<number, Array<{ va: number; length: number; permissions: string }>>();
+  private next = this.ram.base;
+  private readonly tables = { allocateTable: () => this.page() as PhysAddr, freeTable: () => {} };
+
+  page(): number {
+    const pa = this.next;
+    this.next += PAGE;
+    if (this.next > this.ram.end) throw new Error('OUT_OF_MEMORY');
+    this.ram.fill(pa, PAGE, 0);
+    return pa;
+  }
+  async createSpace(): Promise<number> { const id = this.roots.size + 1; this.roots.set(id, this.page()); this.regions.set(id, []); return id; }
+  async destroySpace(space: number): Promise<void> { this.roots.delete(space); }
+  async allocatePage(): Promise<number> { return this.page(); }
+  async map(space: number, va: number, pa: number, permissions: string): Promise<void> { mapPte(this.ram, this.tables, this.roots.get(space)!, va, pa, permissionBits(permissions)); }
+  async protect(space: number, va: number, permissions: string): Promise<void> { protectPte(this.ram, this.roots.get(space)!, va, permissionBits(permissions)); }
+  async reserveRegion(space: number, va: number, length: number, permissions: string): Promise<void> { this.regions.get(space)!.push({ va, length, permissions }); }
+  write(pa: number, bytes: Uint8Array): void { this.ram.write(pa, bytes); }
+
+  /** The pager: a zeroed page for a touch inside a reserved region; false outside every one. */
+  demandZero(space: number, va: number): boolean {
+    const region = this.regions.get(space)!.find((r) => va >= r.va && va < r.va + r.length);
+    if (!region) return false;
+    mapPte(this.ram, this.tables, this.roots.get(space)!, Math.floor(va / PAGE) * PAGE, this.page(), permissionBits(region.permissions));
+    return true;
+  }
+
+  /** A UserMemory for `space`: user-mode translation, demand-zero on a first touch, EFAULT elsewhere. */
+  user(space: number): UserMemory {
+    const physical = (va: number, access: 'read' | 'write') => {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const result = translate(this.ram, this.roots.get(space)!, va, access, 'user');
+        if (typeof result === 'number') return result;
+        if (attempt === 0 && !this.demandZero(space, va)) break;
+      }
+      throw new UserFaultError(va);
+    };
+    return {
+      read: async (address, length) => {
+        const out = new Uint8Array(length);
+        for (let done = 0; done < length;) {
+          const va = address + done, chunk = Math.min(length - done, PAGE - (va % PAGE));
+          out.set(this.ram.read(physical(va, "read"), chunk), done);
+          done += chunk;
+        }
+        return out;
+      },
+      write: async (address, bytes) => {
+        for (let done = 0; done < bytes.length;) {
+          const va = address + done, chunk = Math.min(bytes.length - done, PAGE - (va % PAGE));
+          this.ram.write(physical(va, 'write'), bytes.subarray(done, done + chunk));
+          done += chunk;
+        }
+      },
+    };
+  }
+}
+
+async function runProgram(elf: string, args: readonly string[]): Promise<{ stdout: string; status: number; process: UserProcess }> {
+  const memory = new GuestMemory();
+  const file = readProgram(elf);
+  const loaded = await loadProgram(memory, {
+    image: readExecutable(file, USER_TOP), file, argv: [elf, ...args], envp: ['PATH=/bin'], executablePath: elf, random: new Uint8Array(16).fill(7),
+  });
+  const record = new ProcessRecord(1, 0, memory.user(loaded.space), loaded.brk, USER_TOP - STACK_LIMIT);
+  let stdout = '';
+  const decoder = new TextDecoder();
+  const services: ProcessServices = {
+    console: { write: async (bytes) => { stdout += decoder.decode(bytes, { stream: true }); }, read: async () => new Uint8Array(0) },
+    regions: { reserve: (va, length, permissions) => memory.reserveRegion(loaded.space, va, length, permissions), release: async () => {} },
+    clock: { realtimeNanoseconds: () => 1_700_000_000_000_000_000n, monotonicNanoseconds: () => 1_000n },
+    system: { sysname: 'baton', nodename: 'baton', release: '0.1.0', version: '#1', machine: 'riscv32' },
+  };
+  const timer = new SteppingTimer();
+  let pending: Promise<void> = Promise.resolve();
+  let ended: { status: number } | undefined;
+  const port: TrapPort = {
+    systemCall: (process, call) => {
+      pending = serveSystemCall(record, call, services).then((outcome) => {
+        if (outcome.kind === 'exit') scheduler.exit(process.pid, outcome.status);
+        else scheduler.reply(process.pid, outcome.value);
+      });
+    },
+    pageFault: (process, address) => { scheduler.faultHandled(process.pid, memory.demandZero(loaded.space, address)); },
+    exited: (process) => { ended = { status: process.exitStatus! }; },
+  };
+  const table = new UserProcessTable(4);
+  const scheduler = new Scheduler(table, timer, port, { sliceTicks: 8 });
+  const process = table.create({ ppid: 0, commandLine: [elf, ...args], entry: loaded.entry, stackPointer: loaded.stack.stackPointer, satp: makeSatp(memory.roots.get(loaded.space)!, 1) }, 0)!;
+  scheduler.admit(process);
+  const hart = new Hart(memory.ram, { hartId: 0, interrupts: timer });
+  for (let steps = 0; !ended; steps++) {
+    if (steps > 1_000_000) throw new Error(`${elf} did not end: ${process.state}, pc 0x${process.register(33).toString(16)}`);
+    if (scheduler.step(hart) === 'idle') await pending;
+  }
+  return { stdout, status: ended.status, process };
+}
+
+const PROGRAMS: ReadonlyArray<{ name: string; args: string[]; status?: number }> = [
+  { name: 'primes', args: ['3000'] },
+  { name: 'sha256', args: ['4'] },
+  { name: 'sort', args: ['5000'] },
+  { name: 'edges', args: [], status: 7 },
+  { name: 'segfault', args: [], status: 139 },
+];
+
+describe.skipIf(!canBuild)('programs exec-loaded and scheduled', () => {
+  for (const { name, args, status } of PROGRAMS) {
+    it.skipIf(!canCompare)(`${name} ${args.join(' ')} gives qemu-riscv32's output and exit status`, async () => {
+      const elf = buildFixture(name);
+      const expected = runUnderQemu(elf, args);
+      if (status !== undefined) expect(expected.status).toBe(status);
+      const actual = await runProgram(elf, args);
+      expect({ stdout: actual.stdout, status: actual.status }).toEqual({ stdout: expected.stdout, status: expected.status });
+      expect(actual.process.instructions).toBeGreaterThan(100);
+      expect(actual.process.state).toBe('exited');
+    });
+  }
+});
+if (!canBuild) console.warn('servers/process/run_program.test.ts: the cross toolchain is missing, so no real program was exec-loaded');
