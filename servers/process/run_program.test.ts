@@ -104,7 +104,9 @@ async function runProgram(elf: string, args: readonly string[]): Promise<{ stdou
   const record = new ProcessRecord(1, 0, memory.user(loaded.space), loaded.brk, USER_TOP - STACK_LIMIT);
   let stdout = '';
   const decoder = new TextDecoder();
+  const noFile = async (): Promise<never> => { throw Object.assign(new Error('no files in this test'), { code: 'ENOENT' }); };
   const services: ProcessServices = {
+    files: { open: noFile, read: noFile, write: noFile, lseek: noFile, close: noFile, fstat: noFile, stat: noFile, lstat: noFile },
     console: { write: async (bytes) => { stdout += decoder.decode(bytes, { stream: true }); }, read: async () => new Uint8Array(0) },
     regions: { reserve: (va, length, permissions) => memory.reserveRegion(loaded.space, va, length, permissions), release: async () => {} },
     clock: { realtimeNanoseconds: () => 1_700_000_000_000_000_000n, monotonicNanoseconds: () => 1_000n },

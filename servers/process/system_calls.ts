@@ -4,19 +4,42 @@
 // server) and reaches the console and the memory server through ProcessServices. A number
 // without a handler answers -ENOSYS and is reported (onUnknown; the server logs each number once).
 //
-// Here: read/write on the console descriptors (0, 1, 2), brk, mmap2/munmap of anonymous
+// Here: read/write on the console descriptors (0, 1, 2) and on files, openat, close, llseek
+// and statx (fstat is statx with AT_EMPTY_PATH on rv32) over the VFS's open-file descriptions
+// (fs.ts: one reference per descriptor, so fork can dup them), brk, mmap2/munmap of anonymous
 // private memory, exit, exit_group, getpid, getppid, clock_gettime64 (realtime, monotonic),
-// uname. Files through the VFS (openat, close, lseek, fstat on fs.ts open-file descriptions)
-// are the next step; their descriptors will sit in the same table.
+// uname.
 
+import type { Stat } from '../../ipc/interfaces/fs.js';
+import { ERRNO_NUMBERS } from '../../ipc/interfaces/errno.js';
 import type { SystemCall } from '../../microkernel/scheduler.js';
 
 export const SystemCallNumber = {
-  read: 63, write: 64, exit: 93, exit_group: 94, uname: 160, getpid: 172, getppid: 173,
-  brk: 214, munmap: 215, mmap2: 222, clock_gettime64: 403,
+  openat: 56, close: 57, llseek: 62, read: 63, write: 64, exit: 93, exit_group: 94, uname: 160, getpid: 172, getppid: 173,
+  brk: 214, munmap: 215, mmap2: 222, statx: 291, clock_gettime64: 403,
 } as const;
 
-export const Errno = { EBADF: 9, ENOMEM: 12, EFAULT: 14, EINVAL: 22, ENOSYS: 38 } as const;
+export const Errno = { ENOENT: 2, EBADF: 9, ENOMEM: 12, EFAULT: 14, EINVAL: 22, EMFILE: 24, ESPIPE: 29, ENAMETOOLONG: 36, ENOSYS: 38 } as const;
+
+const AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_EMPTY_PATH = 0x1000;
+const O_ACCMODE = 3, O_WRONLY = 1, O_RDWR = 2;
+const PATH_MAX = 4096;
+/** Descriptors per process (RLIMIT_NOFILE's usual soft limit). */
+export const DESCRIPTOR_LIMIT = 1024;
+const STATX_BASIC_STATS = 0x7ff;
+const S_IFCHR = 0o020000;
+
+/** The part of the VFS's fs interface the file calls use (an fs client has this shape). */
+export interface FileService {
+  open(args: { path: string; at?: number; flags: number; permissions?: number }): Promise<{ description: number; stat: Stat }>;
+  read(args: { description: number; length: number }): Promise<{ data: Uint8Array }>;
+  write(args: { description: number; data: Uint8Array }): Promise<{ written: number }>;
+  lseek(args: { description: number; offset: number; whence: number }): Promise<{ offset: number }>;
+  close(args: { description: number }): Promise<unknown>;
+  fstat(args: { description: number }): Promise<Stat>;
+  stat(args: { path: string; at?: number }): Promise<Stat>;
+  lstat(args: { path: string; at?: number }): Promise<Stat>;
+}
 
 const PAGE = 4096;
 const MAP_PRIVATE = 0x02, MAP_ANONYMOUS = 0x20, MAP_FIXED = 0x10;
@@ -41,6 +64,7 @@ export interface UserMemory {
 }
 
 export interface ProcessServices {
+  readonly files: FileService;
   readonly console: { write(bytes: Uint8Array): Promise<void>; read(maximum: number): Promise<Uint8Array> };
   /** Demand-zero regions in the caller's space (memoryInterface.reserveRegion / unreserveRegion). */
   readonly regions: { reserve(va: number, length: number, permissions: string): Promise<void>; release(va: number): Promise<void> };
@@ -48,7 +72,9 @@ export interface ProcessServices {
   readonly system: { readonly sysname: string; readonly nodename: string; readonly release: string; readonly version: string; readonly machine: string };
 }
 
-export type DescriptorEntry = { readonly kind: 'console'; readonly readable: boolean; readonly writable: boolean };
+export type DescriptorEntry =
+  | { readonly kind: 'console'; readonly readable: boolean; readonly writable: boolean }
+  | { readonly kind: 'file'; readonly description: number; readonly readable: boolean; readonly writable: boolean };
 
 /** What the process server keeps of one process for its system calls. */
 export class ProcessRecord {
@@ -92,16 +118,67 @@ const handlers: Readonly<Record<number, Handler>> = {
     if (!entry?.writable) return error(Errno.EBADF);
     const length = Math.min(count, TRANSFER_LIMIT);
     if (length === 0) return reply(0);
-    await services.console.write(await process.memory.read(buffer, length));
+    const data = await process.memory.read(buffer, length);
+    if (entry.kind === 'file') return reply((await services.files.write({ description: entry.description, data })).written);
+    await services.console.write(data);
     return reply(length);
   },
   [SystemCallNumber.read]: async (process, [fd, buffer, count], services) => {
     const entry = process.descriptors.get(signed(fd));
     if (!entry?.readable) return error(Errno.EBADF);
     if (count === 0) return reply(0);
-    const bytes = await services.console.read(Math.min(count, TRANSFER_LIMIT));
+    const length = Math.min(count, TRANSFER_LIMIT);
+    const bytes = entry.kind === 'file' ? (await services.files.read({ description: entry.description, length })).data : await services.console.read(length);
     await process.memory.write(buffer, bytes);
     return reply(bytes.length);
+  },
+  [SystemCallNumber.openat]: async (process, [directory, pathPointer, flags, mode], services) => {
+    const at = atDescription(process, directory);
+    if (at === null) return error(Errno.EBADF);
+    const path = await readPath(process.memory, pathPointer);
+    if (path === '') return error(Errno.ENOENT);
+    const fd = lowestFree(process);
+    if (fd < 0) return error(Errno.EMFILE);
+    const { description } = await services.files.open({ path, ...(at === undefined ? {} : { at }), flags, permissions: mode & 0o7777 });
+    const access = flags & O_ACCMODE;
+    process.descriptors.set(fd, { kind: 'file', description, readable: access !== O_WRONLY, writable: access === O_WRONLY || access === O_RDWR });
+    return reply(fd);
+  },
+  [SystemCallNumber.close]: async (process, [fd], services) => {
+    const entry = process.descriptors.get(signed(fd));
+    if (!entry) return error(Errno.EBADF);
+    process.descriptors.delete(signed(fd));
+    if (entry.kind === 'file') await services.files.close({ description: entry.description });
+    return reply(0);
+  },
+  [SystemCallNumber.llseek]: async (process, [fd, high, low, resultPointer, whence], services) => {
+    const entry = process.descriptors.get(signed(fd));
+    if (!entry) return error(Errno.EBADF);
+    if (entry.kind !== 'file') return error(Errno.ESPIPE);
+    const offset = signed(high) * 2 ** 32 + low;
+    if (!Number.isSafeInteger(offset) || whence > 2) return error(Errno.EINVAL);
+    const moved = await services.files.lseek({ description: entry.description, offset, whence });
+    const bytes = new Uint8Array(8);
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(moved.offset), true);
+    await process.memory.write(resultPointer, bytes);
+    return reply(0);
+  },
+  [SystemCallNumber.statx]: async (process, [directory, pathPointer, flags, _mask, buffer], services) => {
+    const path = await readPath(process.memory, pathPointer);
+    let stat: Stat;
+    if (path === '' && (flags & AT_EMPTY_PATH) !== 0) {
+      const entry = process.descriptors.get(signed(directory));
+      if (!entry) return error(Errno.EBADF);
+      stat = entry.kind === 'file' ? await services.files.fstat({ description: entry.description }) : CONSOLE_STAT;
+    } else {
+      if (path === '') return error(Errno.ENOENT);
+      const at = atDescription(process, directory);
+      if (at === null) return error(Errno.EBADF);
+      const args = { path, ...(at === undefined ? {} : { at }) };
+      stat = (flags & AT_SYMLINK_NOFOLLOW) !== 0 ? await services.files.lstat(args) : await services.files.stat(args);
+    }
+    await process.memory.write(buffer, encodeStatx(stat));
+    return reply(0);
   },
   [SystemCallNumber.exit]: async (_process, [status]) => ({ kind: 'exit', status: status & 0xff }),
   [SystemCallNumber.exit_group]: async (_process, [status]) => ({ kind: 'exit', status: status & 0xff }),
@@ -170,6 +247,69 @@ const handlers: Readonly<Record<number, Handler>> = {
   },
 };
 
+/** The character device the console descriptors are, for statx. */
+const CONSOLE_STAT: Stat = {
+  device: 1, inode: 1, mode: S_IFCHR | 0o620, links: 1, uid: 0, gid: 0, size: 0, blockBytes: 1024, sectors: 0, accessTime: 0, modifyTime: 0, changeTime: 0,
+};
+
+/** openat's dirfd as fs.ts's `at`: undefined for AT_FDCWD (the working directory is / until chdir comes), null when not a file descriptor. */
+function atDescription(process: ProcessRecord, directory: number): number | undefined | null {
+  if (signed(directory) === AT_FDCWD) return undefined;
+  const entry = process.descriptors.get(signed(directory));
+  return entry?.kind === 'file' ? entry.description : null;
+}
+
+function lowestFree(process: ProcessRecord): number {
+  for (let fd = 0; fd < DESCRIPTOR_LIMIT; fd++) if (!process.descriptors.has(fd)) return fd;
+  return -1;
+}
+
+class PathTooLongError extends Error {}
+
+/** A NUL-terminated path from user memory, read a page piece at a time (ENAMETOOLONG past PATH_MAX). */
+async function readPath(memory: UserMemory, address: number): Promise<string> {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for (let at = address; length < PATH_MAX;) {
+    const chunk = await memory.read(at, Math.min(PAGE - (at % PAGE), PATH_MAX - length));
+    const end = chunk.indexOf(0);
+    parts.push(end < 0 ? chunk : chunk.subarray(0, end));
+    length += end < 0 ? chunk.length : end;
+    if (end >= 0) return new TextDecoder().decode(concatenate(parts, length));
+    at += chunk.length;
+  }
+  throw new PathTooLongError();
+}
+
+function concatenate(parts: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) { out.set(part, at); at += part.length; }
+  return out;
+}
+
+/** struct statx (256 bytes, include/uapi/linux/stat.h) from the VFS's Stat. */
+export function encodeStatx(stat: Stat): Uint8Array {
+  const bytes = new Uint8Array(256);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(0, STATX_BASIC_STATS, true);
+  view.setUint32(4, stat.blockBytes, true);
+  view.setUint32(16, stat.links, true);
+  view.setUint32(20, stat.uid, true);
+  view.setUint32(24, stat.gid, true);
+  view.setUint16(28, stat.mode & 0xffff, true);
+  view.setBigUint64(32, BigInt(stat.inode), true);
+  view.setBigUint64(40, BigInt(stat.size), true);
+  view.setBigUint64(48, BigInt(stat.sectors), true);
+  const time = (offset: number, seconds: number) => view.setBigInt64(offset, BigInt(seconds), true);
+  time(64, stat.accessTime);
+  time(96, stat.changeTime);
+  time(112, stat.modifyTime);
+  view.setUint32(136, 0, true);
+  view.setUint32(140, stat.device, true);
+  return bytes;
+}
+
 /**
  * Serves one system call of `process`. Never throws for anything the program did: a bad
  * pointer is -EFAULT, an unknown number -ENOSYS (onUnknown told its number).
@@ -184,6 +324,10 @@ export async function serveSystemCall(process: ProcessRecord, call: SystemCall, 
     return await handler(process, call.args, services);
   } catch (caught) {
     if (caught instanceof UserFaultError) return error(Errno.EFAULT);
+    if (caught instanceof PathTooLongError) return error(Errno.ENAMETOOLONG);
+    // The VFS's refusals are errno names (fs.ts): the program gets the number.
+    const code = (caught as { code?: unknown }).code;
+    if (typeof code === 'string' && code in ERRNO_NUMBERS) return error(ERRNO_NUMBERS[code as keyof typeof ERRNO_NUMBERS]);
     throw caught;
   }
 }
