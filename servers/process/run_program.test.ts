@@ -10,6 +10,8 @@ import type { PhysAddr } from '../../hal/address.js';
 import { Ram } from '../../hal/ram.js';
 import { Hart, type InterruptSource } from '../../hal/riscv/hart.js';
 import { makeSatp } from '../../hal/riscv/sv32.js';
+import { temporaryDirectory } from '../../test/harness/host.js';
+import type { Stat } from '../../ipc/interfaces/fs.js';
 import { buildFixture, hasCompiler, hasQemu, readProgram, runUnderQemu } from '../../hal/riscv/testing/toolchain.js';
 import { TIMER_PENDING } from '../../hal/timer.js';
 import { Scheduler, type SliceTimer, type TrapPort } from '../../microkernel/scheduler.js';
@@ -17,7 +19,51 @@ import { UserProcessTable, type UserProcess } from '../../microkernel/user_proce
 import { map as mapPte, permissions as permissionBits, protect as protectPte, translate } from '../memory/sv32.js';
 import { readExecutable } from './elf.js';
 import { loadProgram, STACK_LIMIT, USER_TOP, type LoaderMemory } from './loader.js';
-import { ProcessRecord, UserFaultError, serveSystemCall, type ProcessServices, type UserMemory } from './system_calls.js';
+import { ProcessRecord, UserFaultError, serveSystemCall, type FileService, type ProcessServices, type UserMemory } from './system_calls.js';
+
+/** This folder's C test programs (built with hal/riscv's start file and system interface). */
+const OWN_FIXTURES = decodeURIComponent(new URL('./fixtures/', import.meta.url).pathname).replace('/build/servers/', '/servers/');
+
+/** Files as the VFS would keep them: a map of paths, one offset per open-file description, errno codes. */
+class MapFiles implements FileService {
+  readonly contents = new Map<string, Uint8Array>();
+  private readonly descriptions = new Map<number, { path: string; offset: number }>();
+  private next = 1;
+  private refuse(code: string): never { throw Object.assign(new Error(code), { code }); }
+  private entry(description: number) { return this.descriptions.get(description) ?? this.refuse('EBADF'); }
+  private status(path: string): Stat {
+    const data = this.contents.get(path) ?? this.refuse('ENOENT');
+    return { device: 1, inode: 2, mode: 0o100644, links: 1, uid: 0, gid: 0, size: data.length, blockBytes: 4096, sectors: 0, accessTime: 0, modifyTime: 0, changeTime: 0 };
+  }
+  async open({ path, flags }: { path: string; flags: number }) {
+    if (!this.contents.has(path)) { if (flags & 0o100) this.contents.set(path, new Uint8Array(0)); else this.refuse('ENOENT'); }
+    const description = this.next++;
+    this.descriptions.set(description, { path, offset: 0 });
+    return { description, stat: this.status(path) };
+  }
+  async read({ description, length }: { description: number; length: number }) {
+    const entry = this.entry(description), data = this.contents.get(entry.path)!.slice(entry.offset, entry.offset + length);
+    entry.offset += data.length;
+    return { data };
+  }
+  async write({ description, data }: { description: number; data: Uint8Array }) {
+    const entry = this.entry(description), old = this.contents.get(entry.path)!;
+    const grown = new Uint8Array(Math.max(old.length, entry.offset + data.length));
+    grown.set(old); grown.set(data, entry.offset);
+    this.contents.set(entry.path, grown);
+    entry.offset += data.length;
+    return { written: data.length };
+  }
+  async lseek({ description, offset, whence }: { description: number; offset: number; whence: number }) {
+    const entry = this.entry(description);
+    entry.offset = (whence === 0 ? 0 : whence === 1 ? entry.offset : this.contents.get(entry.path)!.length) + offset;
+    return { offset: entry.offset };
+  }
+  async close({ description }: { description: number }) { this.entry(description); this.descriptions.delete(description); return {}; }
+  async fstat({ description }: { description: number }) { return this.status(this.entry(description).path); }
+  async stat({ path }: { path: string }) { return this.status(path); }
+  async lstat({ path }: { path: string }) { return this.status(path); }
+}
 
 const PAGE = 4096;
 const canBuild = hasCompiler();
@@ -95,7 +141,7 @@ class GuestMemory implements LoaderMemory {
   }
 }
 
-async function runProgram(elf: string, args: readonly string[]): Promise<{ stdout: string; status: number; process: UserProcess }> {
+async function runProgram(elf: string, args: readonly string[], files: FileService = new MapFiles()): Promise<{ stdout: string; status: number; process: UserProcess }> {
   const memory = new GuestMemory();
   const file = readProgram(elf);
   const loaded = await loadProgram(memory, {
@@ -104,9 +150,8 @@ async function runProgram(elf: string, args: readonly string[]): Promise<{ stdou
   const record = new ProcessRecord(1, 0, memory.user(loaded.space), loaded.brk, USER_TOP - STACK_LIMIT);
   let stdout = '';
   const decoder = new TextDecoder();
-  const noFile = async (): Promise<never> => { throw Object.assign(new Error('no files in this test'), { code: 'ENOENT' }); };
   const services: ProcessServices = {
-    files: { open: noFile, read: noFile, write: noFile, lseek: noFile, close: noFile, fstat: noFile, stat: noFile, lstat: noFile },
+    files,
     console: { write: async (bytes) => { stdout += decoder.decode(bytes, { stream: true }); }, read: async () => new Uint8Array(0) },
     regions: { reserve: (va, length, permissions) => memory.reserveRegion(loaded.space, va, length, permissions), release: async () => {} },
     clock: { realtimeNanoseconds: () => 1_700_000_000_000_000_000n, monotonicNanoseconds: () => 1_000n },
@@ -157,5 +202,29 @@ describe.skipIf(!canBuild)('programs exec-loaded and scheduled', () => {
       expect(actual.process.state).toBe('exited');
     });
   }
+
+  it.skipIf(!canCompare)('a program sees its arguments and auxiliary vector as under qemu-riscv32, and exits with argc', async () => {
+    const elf = buildFixture('arguments', OWN_FIXTURES);
+    const args = ['hello', 'wörld', '', 'with space'];
+    const expected = runUnderQemu(elf, args);
+    expect(expected.status).toBe(5);
+    const actual = await runProgram(elf, args);
+    expect({ stdout: actual.stdout, status: actual.status }).toEqual({ stdout: expected.stdout, status: expected.status });
+  });
+
+  it.skipIf(!canCompare)('a program creating, writing, seeking, reading and stating a file prints what it prints under qemu-riscv32', async () => {
+    const elf = buildFixture('files', OWN_FIXTURES);
+    const host = temporaryDirectory('process-files');
+    try {
+      const expected = runUnderQemu(elf, [host.path]);
+      const files = new MapFiles();
+      const actual = await runProgram(elf, ['/tmp'], files);
+      expect({ stdout: actual.stdout, status: actual.status }).toEqual({ stdout: expected.stdout, status: expected.status });
+      expect(expected.stdout).toContain('read -> 13: writes files\n');
+      expect(new TextDecoder().decode(files.contents.get('/tmp/notes.txt'))).toBe('baton writes files\n');
+    } finally {
+      host.remove();
+    }
+  });
 });
 if (!canBuild) console.warn('servers/process/run_program.test.ts: the cross toolchain is missing, so no real program was exec-loaded');

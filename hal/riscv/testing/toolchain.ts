@@ -53,18 +53,22 @@ export function hasQemu(): boolean {
   return qemuState;
 }
 
-/** Compiles fixtures/NAME.c into a static ELF; returns its path (cached). Throws with gcc's message on failure. */
-export function buildFixture(name: string): string {
-  const sources = [`${name}.c`, 'sys.c', 'start.S'].map((file) => join(FIXTURES, file));
+/**
+ * Compiles NAME.c (from fixtures/, or from `directory`: another folder's test programs) with
+ * fixtures' start file, system interface and linker script into a static ELF; returns its
+ * path (cached). Throws with gcc's message on failure.
+ */
+export function buildFixture(name: string, directory = FIXTURES): string {
+  const sources = [join(directory, `${name}.c`), ...['sys.c', 'start.S'].map((file) => join(FIXTURES, file))];
   const script = join(FIXTURES, 'link.ld');
   const flags = [`-march=${MARCH}`, '-mabi=ilp32', '-O2', '-static', '-nostdlib', '-ffreestanding', '-fno-builtin-printf',
     '-isystem', `${PICOLIBC}/include`, '-ftls-model=local-exec', '-T', script];
   const hash = createHash('sha256');
   for (const file of [...sources, script]) hash.update(readFileSync(file));
   hash.update(flags.join(' '));
-  const directory = join(process.env['TMPDIR'] ?? tmpdir(), 'baton-hart-fixtures');
-  mkdirSync(directory, { recursive: true });
-  const output = join(directory, `${name}-${hash.digest('hex').slice(0, 16)}.elf`);
+  const cache = join(process.env['TMPDIR'] ?? tmpdir(), 'baton-hart-fixtures');
+  mkdirSync(cache, { recursive: true });
+  const output = join(cache, `${name}-${hash.digest('hex').slice(0, 16)}.elf`);
   if (existsSync(output)) return output;
   const partial = `${output}.${process.pid}.partial`;
   const result = spawnSync(GCC, [...flags, ...sources, `${PICOLIBC}/lib/rv32imac/ilp32/libc.a`, libgcc(), '-o', partial], { encoding: 'utf8' });
