@@ -5,6 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { readExecutable, NotExecutableError } from './elf.js';
 import { AuxType, ArgumentsTooLongError, HWCAP_RV32IMAC, buildInitialStack } from './initial_stack.js';
+import { ExecError, execute } from './exec.js';
+import type { FileService } from './system_calls.js';
 import { loadProgram, STACK_LIMIT, USER_TOP, type LoaderMemory } from './loader.js';
 
 const PAGE = 4096;
@@ -255,3 +257,43 @@ describe('loadProgram', () => {
     expect(fresh.spaces.size).toBe(0);
   });
 });
+
+describe('execute', () => {
+  /** Files at paths with a mode; every open counted and every close checked. */
+  function files(entries: Record<string, { mode: number; data: Uint8Array }>) {
+    const open = new Map<number, { data: Uint8Array; offset: number }>();
+    let next = 1;
+    const refuse = (code: string): never => { throw Object.assign(new Error(`${code} (fake)`), { code }); };
+    const stat = (entry: { mode: number; data: Uint8Array }) => ({ device: 1, inode: 2, mode: entry.mode, links: 1, uid: 0, gid: 0, size: entry.data.length, blockBytes: 4096, sectors: 0, accessTime: 0, modifyTime: 0, changeTime: 0 });
+    const service: FileService = {
+      open: async ({ path }) => { const entry = entries[path] ?? refuse('ENOENT'); open.set(next, { data: entry.data, offset: 0 }); return { description: next++, stat: stat(entry) }; },
+      read: async ({ description, length }) => { const o = open.get(description)!; const data = o.data.slice(o.offset, o.offset + Math.min(length, 100)); o.offset += data.length; return { data }; },
+      write: async () => refuse('EBADF'), lseek: async () => refuse('EBADF'), fstat: async () => refuse('EBADF'), stat: async () => refuse('EBADF'), lstat: async () => refuse('EBADF'),
+      close: async ({ description }) => { open.delete(description); return {}; },
+    };
+    return { service, open };
+  }
+  const elf = sharedPageElf();
+  const request = { argv: ['/bin/t'], envp: [], random: new Uint8Array(16) };
+
+  it('reads the program through the file service in pieces, loads it and closes the file', async () => {
+    const { service, open } = files({ '/bin/t': { mode: 0o100755, data: elf } });
+    const memory = new FakeMemory();
+    const loaded = await execute(service, memory, { ...request, path: '/bin/t' });
+    expect(memory.read(loaded.space, 0x10000, 0x300)).toEqual(elf.subarray(0, 0x300));
+    expect(open.size).toBe(0);
+  });
+
+  it('answers ENOENT, EACCES, ENOEXEC and E2BIG with the path and reason, closing what it opened and building no space', async () => {
+    const { service, open } = files({ '/dir': { mode: 0o040755, data: new Uint8Array(0) }, '/text': { mode: 0o100644, data: new TextEncoder().encode('#!/bin/sh\n') }, '/bin/t': { mode: 0o100755, data: elf } });
+    const memory = new FakeMemory();
+    const refusal = (path: string, argv: string[] = ['x']) => execute(service, memory, { ...request, argv, path }).then(() => undefined, (error: ExecError) => [error.errno, error.message]);
+    expect(await refusal('/none')).toEqual(['ENOENT', '/none: ENOENT (fake)']);
+    expect(await refusal('/dir')).toEqual(['EACCES', '/dir: not a regular file']);
+    expect(await refusal('/text')).toEqual(['ENOEXEC', '/text: not a static RV32 executable: no ELF magic']);
+    expect((await refusal('/bin/t', ['y'.repeat(200_000)]))?.[0]).toBe('E2BIG');
+    expect(open.size).toBe(0);
+    expect(memory.spaces.size).toBe(0);
+  });
+});
+

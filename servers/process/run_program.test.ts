@@ -1,5 +1,5 @@
 // exec's pieces end to end without threads: real picolibc programs (hal/riscv's C fixtures)
-// read by readExecutable, loaded by loadProgram into real Sv32 tables (servers/memory/sv32.ts)
+// exec'd (read through a map of files shaped as the VFS, checked by readExecutable, loaded by loadProgram) into real Sv32 tables (servers/memory/sv32.ts)
 // in guest RAM, scheduled by the kernel's Scheduler on a Hart with a timer that ticks per
 // interrupt check, their system calls served by serveSystemCall and their page faults by a
 // demand-zero pager over the reserved regions: the same stdout and exit status as the same
@@ -17,8 +17,8 @@ import { TIMER_PENDING } from '../../hal/timer.js';
 import { Scheduler, type SliceTimer, type TrapPort } from '../../microkernel/scheduler.js';
 import { UserProcessTable, type UserProcess } from '../../microkernel/user_processes.js';
 import { map as mapPte, permissions as permissionBits, protect as protectPte, translate } from '../memory/sv32.js';
-import { readExecutable } from './elf.js';
-import { loadProgram, STACK_LIMIT, USER_TOP, type LoaderMemory } from './loader.js';
+import { execute } from './exec.js';
+import { STACK_LIMIT, USER_TOP, type LoaderMemory } from './loader.js';
 import { ProcessRecord, UserFaultError, serveSystemCall, type FileService, type ProcessServices, type UserMemory } from './system_calls.js';
 
 /** This folder's C test programs (built with hal/riscv's start file and system interface). */
@@ -141,12 +141,12 @@ class GuestMemory implements LoaderMemory {
   }
 }
 
-async function runProgram(elf: string, args: readonly string[], files: FileService = new MapFiles()): Promise<{ stdout: string; status: number; process: UserProcess }> {
+async function runProgram(elf: string, args: readonly string[], files: MapFiles = new MapFiles()): Promise<{ stdout: string; status: number; process: UserProcess }> {
   const memory = new GuestMemory();
-  const file = readProgram(elf);
-  const loaded = await loadProgram(memory, {
-    image: readExecutable(file, USER_TOP), file, argv: [elf, ...args], envp: ['PATH=/bin'], executablePath: elf, random: new Uint8Array(16).fill(7),
-  });
+  // exec reads the program through the files, as the process server reads it through the VFS.
+  const path = '/bin/program';
+  files.contents.set(path, readProgram(elf));
+  const loaded = await execute(files, memory, { path, argv: [path, ...args], envp: ['PATH=/bin'], random: new Uint8Array(16).fill(7) });
   const record = new ProcessRecord(1, 0, memory.user(loaded.space), loaded.brk, USER_TOP - STACK_LIMIT);
   let stdout = '';
   const decoder = new TextDecoder();
@@ -172,7 +172,7 @@ async function runProgram(elf: string, args: readonly string[], files: FileServi
   };
   const table = new UserProcessTable(4);
   const scheduler = new Scheduler(table, timer, port, { sliceTicks: 8 });
-  const process = table.create({ ppid: 0, commandLine: [elf, ...args], entry: loaded.entry, stackPointer: loaded.stack.stackPointer, satp: makeSatp(memory.roots.get(loaded.space)!, 1) }, 0)!;
+  const process = table.create({ ppid: 0, commandLine: [path, ...args], entry: loaded.entry, stackPointer: loaded.stack.stackPointer, satp: makeSatp(memory.roots.get(loaded.space)!, 1) }, 0)!;
   scheduler.admit(process);
   const hart = new Hart(memory.ram, { hartId: 0, interrupts: timer });
   for (let steps = 0; !ended; steps++) {
