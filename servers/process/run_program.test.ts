@@ -71,10 +71,11 @@ const canCompare = canBuild && hasQemu();
 
 class SteppingTimer implements SliceTimer, InterruptSource {
   ticks = 0;
-  compare = Number.POSITIVE_INFINITY;
+  readonly compare: number[];
+  constructor(harts: number) { this.compare = Array.from({ length: harts }, () => Number.POSITIVE_INFINITY); }
   mtime(): number { return this.ticks; }
-  pendingInterrupts(): number { return ++this.ticks >= this.compare ? TIMER_PENDING : 0; }
-  setCompare(_hart: number, ticks: number): void { this.compare = ticks; }
+  pendingInterrupts(hart: number): number { return ++this.ticks >= this.compare[hart]! ? TIMER_PENDING : 0; }
+  setCompare(hart: number, ticks: number): void { this.compare[hart] = ticks; }
   setSoftware(): void {}
   wake(): void {}
 }
@@ -141,45 +142,60 @@ class GuestMemory implements LoaderMemory {
   }
 }
 
-async function runProgram(elf: string, args: readonly string[], files: MapFiles = new MapFiles()): Promise<{ stdout: string; status: number; process: UserProcess }> {
+interface Ran { readonly stdout: string; readonly status: number; readonly process: UserProcess; readonly preemptions: number }
+
+/** Execs each program (its own space and ASID) and runs them all on `harts` harts taking turns, until every one has ended. */
+async function runPrograms(programs: ReadonlyArray<{ elf: string; args: readonly string[] }>, harts = 1, files: MapFiles = new MapFiles()): Promise<Ran[]> {
   const memory = new GuestMemory();
-  // exec reads the program through the files, as the process server reads it through the VFS.
-  const path = '/bin/program';
-  files.contents.set(path, readProgram(elf));
-  const loaded = await execute(files, memory, { path, argv: [path, ...args], envp: ['PATH=/bin'], random: new Uint8Array(16).fill(7) });
-  const record = new ProcessRecord(1, 0, memory.user(loaded.space), loaded.brk, USER_TOP - STACK_LIMIT);
-  let stdout = '';
-  const decoder = new TextDecoder();
-  const services: ProcessServices = {
-    files,
-    console: { write: async (bytes) => { stdout += decoder.decode(bytes, { stream: true }); }, read: async () => new Uint8Array(0) },
-    regions: { reserve: (va, length, permissions) => memory.reserveRegion(loaded.space, va, length, permissions), release: async () => {} },
-    clock: { realtimeNanoseconds: () => 1_700_000_000_000_000_000n, monotonicNanoseconds: () => 1_000n },
-    system: { sysname: 'baton', nodename: 'baton', release: '0.1.0', version: '#1', machine: 'riscv32' },
-  };
-  const timer = new SteppingTimer();
-  let pending: Promise<void> = Promise.resolve();
-  let ended: { status: number } | undefined;
+  const timer = new SteppingTimer(harts);
+  const pending = new Set<Promise<void>>();
+  const table = new UserProcessTable(8);
+  const byPid = new Map<number, { record: ProcessRecord; services: ProcessServices; space: number; output: { text: string }; ended?: number }>();
   const port: TrapPort = {
     systemCall: (process, call) => {
-      pending = serveSystemCall(record, call, services).then((outcome) => {
+      const own = byPid.get(process.pid)!;
+      const served: Promise<void> = serveSystemCall(own.record, call, own.services).then((outcome) => {
+        pending.delete(served);
         if (outcome.kind === 'exit') scheduler.exit(process.pid, outcome.status);
         else scheduler.reply(process.pid, outcome.value);
       });
+      pending.add(served);
     },
-    pageFault: (process, address) => { scheduler.faultHandled(process.pid, memory.demandZero(loaded.space, address)); },
-    exited: (process) => { ended = { status: process.exitStatus! }; },
+    pageFault: (process, address) => { scheduler.faultHandled(process.pid, memory.demandZero(byPid.get(process.pid)!.space, address)); },
+    exited: (process) => { byPid.get(process.pid)!.ended = process.exitStatus!; },
   };
-  const table = new UserProcessTable(4);
   const scheduler = new Scheduler(table, timer, port, { sliceTicks: 8 });
-  const process = table.create({ ppid: 0, commandLine: [path, ...args], entry: loaded.entry, stackPointer: loaded.stack.stackPointer, satp: makeSatp(memory.roots.get(loaded.space)!, 1) }, 0)!;
-  scheduler.admit(process);
-  const hart = new Hart(memory.ram, { hartId: 0, interrupts: timer });
-  for (let steps = 0; !ended; steps++) {
-    if (steps > 1_000_000) throw new Error(`${elf} did not end: ${process.state}, pc 0x${process.register(33).toString(16)}`);
-    if (scheduler.step(hart) === 'idle') await pending;
+  const processes: UserProcess[] = [];
+  for (const [index, { elf, args }] of programs.entries()) {
+    // exec reads the program through the files, as the process server reads it through the VFS.
+    const path = `/bin/program${index}`;
+    files.contents.set(path, readProgram(elf));
+    const loaded = await execute(files, memory, { path, argv: [path, ...args], envp: ['PATH=/bin'], random: new Uint8Array(16).fill(7) });
+    const output = { text: '' };
+    const decoder = new TextDecoder();
+    const services: ProcessServices = {
+      files,
+      console: { write: async (bytes) => { output.text += decoder.decode(bytes, { stream: true }); }, read: async () => new Uint8Array(0) },
+      regions: { reserve: (va, length, permissions) => memory.reserveRegion(loaded.space, va, length, permissions), release: async () => {} },
+      clock: { realtimeNanoseconds: () => 1_700_000_000_000_000_000n, monotonicNanoseconds: () => 1_000n },
+      system: { sysname: 'baton', nodename: 'baton', release: '0.1.0', version: '#1', machine: 'riscv32' },
+    };
+    const process = table.create({ ppid: 0, commandLine: [path, ...args], entry: loaded.entry, stackPointer: loaded.stack.stackPointer, satp: makeSatp(memory.roots.get(loaded.space)!, index + 1) }, 0)!;
+    byPid.set(process.pid, { record: new ProcessRecord(process.pid, 0, memory.user(loaded.space), loaded.brk, USER_TOP - STACK_LIMIT), services, space: loaded.space, output });
+    scheduler.admit(process);
+    processes.push(process);
   }
-  return { stdout, status: ended.status, process };
+  const hartList = Array.from({ length: harts }, (_, hartId) => new Hart(memory.ram, { hartId, interrupts: timer }));
+  for (let steps = 0; processes.some((process) => process.state !== 'exited'); steps++) {
+    if (steps > 1_000_000) throw new Error(`did not end: ${processes.map((p) => `${p.pid} ${p.state} pc 0x${p.register(33).toString(16)}`).join(', ')}`);
+    const results = hartList.map((hart) => scheduler.step(hart));
+    if (results.every((result) => result === 'idle') && pending.size > 0) await Promise.race(pending);
+  }
+  return processes.map((process) => ({ stdout: byPid.get(process.pid)!.output.text, status: byPid.get(process.pid)!.ended!, process, preemptions: scheduler.preemptions }));
+}
+
+async function runProgram(elf: string, args: readonly string[], files: MapFiles = new MapFiles()): Promise<Ran> {
+  return (await runPrograms([{ elf, args }], 1, files))[0]!;
 }
 
 const PROGRAMS: ReadonlyArray<{ name: string; args: string[]; status?: number }> = [
@@ -202,6 +218,16 @@ describe.skipIf(!canBuild)('programs exec-loaded and scheduled', () => {
       expect(actual.process.state).toBe('exited');
     });
   }
+
+  it.skipIf(!canCompare)('four programs at once in their own address spaces, preempted on two harts, each give qemu-riscv32\'s output', async () => {
+    const chosen = [PROGRAMS[0]!, PROGRAMS[1]!, PROGRAMS[2]!, PROGRAMS[4]!];
+    const elves = chosen.map(({ name, args }) => ({ elf: buildFixture(name), args }));
+    const expected = elves.map(({ elf, args }) => runUnderQemu(elf, args));
+    const actual = await runPrograms(elves, 2);
+    expect(actual.map(({ stdout, status }) => ({ stdout, status }))).toEqual(expected.map(({ stdout, status }) => ({ stdout, status })));
+    expect(new Set(actual.map(({ process }) => process.pid)).size).toBe(4);
+    expect(actual[0]!.preemptions).toBeGreaterThan(4);
+  });
 
   it.skipIf(!canCompare)('a program sees its arguments and auxiliary vector as under qemu-riscv32, and exits with argc', async () => {
     const elf = buildFixture('arguments', OWN_FIXTURES);
