@@ -166,6 +166,24 @@ describe('Scheduler', () => {
   });
 });
 
+describe('Scheduler kill of a running process', () => {
+  it('ends it at its next trap, which the software interrupt forces, and clears the interrupt', () => {
+    const { scheduler, timer, port, harts, processes: [victim, other] } = rig(1, [SPIN, SPIN], 1_000);
+    // The kill comes while the hart runs, as from another thread: at the timer's third look.
+    const look = timer.pendingInterrupts.bind(timer);
+    let looks = 0;
+    timer.pendingInterrupts = (hart: number) => {
+      if (++looks === 3) scheduler.kill(victim!.pid, Signal.SIGKILL);
+      return look(hart);
+    };
+    expect(scheduler.step(harts[0]!)).toBe('ran');
+    expect(port.exits).toEqual([{ pid: victim!.pid, status: 137, signal: Signal.SIGKILL }]);
+    expect(timer.software).toEqual([false]);
+    expect(scheduler.runnable).toEqual([other]);
+    expect(scheduler.preemptions).toBe(0);
+  });
+});
+
 describe('UserProcessTable', () => {
   it('numbers processes from 1, refuses past its limit, keeps an exited process until reaped', () => {
     const table = new UserProcessTable(2);
