@@ -136,8 +136,8 @@ export const memoryInterface = defineInterface({
       errors: ['INVALID_ARGUMENT'],
       doc: 'Whether `accessor` (default: the caller) owns or was lent [pa, pa + length) for the access. In checked mode a refusal is logged and kept for `mem`.' },
 
-    createSpace: { id: 10, kind: 'call', args: Type.Object({ onBehalfOf: OnBehalfOf }), reply: Type.Object({ space: SpaceId }),
-      errors: ALLOCATION_ERRORS, doc: 'A new, empty Sv32 address space (its root table charged to the caller).' },
+    createSpace: { id: 10, kind: 'call', args: Type.Object({ onBehalfOf: OnBehalfOf }), reply: Type.Object({ space: SpaceId, root: Address }),
+      errors: ALLOCATION_ERRORS, doc: 'A new, empty Sv32 address space (its root table charged to the caller); `root` is the root table\'s physical address, for satp.' },
     destroySpace: { id: 11, kind: 'call', args: Type.Object({ space: SpaceId, onBehalfOf: OnBehalfOf }), reply: Empty, errors: SPACE_ERRORS },
     map: { id: 12, kind: 'call',
       args: Type.Object({ space: SpaceId, va: VirtualAddress, pa: Address, permissions: Permissions, megapage: Type.Optional(Type.Boolean()), onBehalfOf: OnBehalfOf }),

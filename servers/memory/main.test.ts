@@ -19,6 +19,7 @@ import { PageFrameAllocator } from '../../microkernel/kho/page_allocator.js';
 import { DEFAULT_SCRATCH_CONFIG, placeScratchAreas, scratchSizes } from '../../microkernel/kho/scratch.js';
 import { fakePeer, ServerHarness } from '../../test/harness/server_harness.js';
 import type { MemoryServerConfig } from './config.js';
+import { translate as walkTables } from './sv32.js';
 import { memoryStateBytes } from '../../ipc/interfaces/memory_state.js';
 
 const MiB = 1024 * 1024;
@@ -232,11 +233,13 @@ describe('memory server', () => {
 
   it('memory address spaces: map, translate, protect, demand-zero and copy-on-write over IPC', async () => {
     const { memory, harness } = await startMemory();
-    const { space } = await memory.createSpace({});
+    const { space, root } = await memory.createSpace({});
     const { pa } = await memory.allocate({ order: 0, zeroed: true });
     harness.ram.writeU32(pa + 16, 0xfeed_beef);
     await memory.map({ space, va: 0x4000, pa, permissions: 'rwu' });
     expect(await memory.translate({ space, va: 0x4010, access: 'read' })).toEqual({ pa: pa + 16 });
+    // The root the reply names is the table a hart walks (satp's PPN).
+    expect(walkTables(harness.ram, root, 0x4010, 'read', 'user')).toBe(pa + 16);
     await memory.protect({ space, va: 0x4000, permissions: 'ru' });
     expect((await memory.translate({ space, va: 0x4010, access: 'write' })).fault).toMatchObject({ cause: 15, reason: 'permission' });
     await expect(memory.map({ space, va: 0x4000, pa, permissions: 'ru' })).rejects.toMatchObject({ code: 'MAPPING_EXISTS' });

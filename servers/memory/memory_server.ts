@@ -264,6 +264,11 @@ export class MemoryServer {
     return id;
   }
 
+  /** The physical address of space `id`'s root table (for satp: the kernel runs the space's processes on it). */
+  spaceRoot(owner: number, id: number): number {
+    return this.#space(owner, id).root;
+  }
+
   destroySpace(owner: number, id: number): void {
     this.#space(owner, id).destroy();
     this.#spaces.delete(id);

@@ -222,7 +222,10 @@ export class MemoryService {
         return { allowed: false, owner: violation.owner < 0 ? 'nobody' : this.owners.nameOf(violation.owner), reason: violation.reason, description };
       },
 
-      createSpace: ({ onBehalfOf }, call) => ({ space: memory.createSpace(this.#actor(call, onBehalfOf)) }),
+      createSpace: ({ onBehalfOf }, call) => {
+        const owner = this.#actor(call, onBehalfOf), space = memory.createSpace(owner);
+        return { space, root: memory.spaceRoot(owner, space) };
+      },
       destroySpace: ({ space, onBehalfOf }, call) => {
         memory.destroySpace(this.#actor(call, onBehalfOf), space);
         return {};
