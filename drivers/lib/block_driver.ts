@@ -72,6 +72,8 @@ export interface BlockDriverDefinition {
   submit(disk: BlockDevice, request: BlockRequest): boolean;
   /** The device raised its interrupt: complete what it finished. */
   interrupt?(disk: BlockDevice): void;
+  /** Checks the device's queues are intact (DriverDefinition.audit). */
+  audit?(disk: BlockDevice): void;
   /** A clean stop, after the requests in flight finished (or STOP_DRAIN_MS passed). */
   stop?(disk: BlockDevice): void | Promise<void>;
 }
@@ -208,6 +210,9 @@ export function defineBlockDriver(definition: BlockDriverDefinition): ServerDefi
     },
     interrupt() {
       if (disk) definition.interrupt?.(disk);
+    },
+    audit() {
+      if (disk) definition.audit?.(disk);
     },
     async stop() {
       if (!disk) return;

@@ -34,6 +34,8 @@ export interface CharDriverDefinition {
   /** The reader caught up after `received` answered false: take input from the device again. */
   resumeInput?(device: CharDevice): void;
   interrupt?(device: CharDevice): void;
+  /** Checks the device's queues are intact (DriverDefinition.audit). */
+  audit?(device: CharDevice): void;
   stop?(device: CharDevice): void | Promise<void>;
 }
 
@@ -192,6 +194,9 @@ export function defineCharDriver(definition: CharDriverDefinition): ServerDefini
     },
     interrupt: () => {
       if (device) definition.interrupt?.(device);
+    },
+    audit: () => {
+      if (device) definition.audit?.(device);
     },
     stop: async () => {
       if (device) await definition.stop?.(device);

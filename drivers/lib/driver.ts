@@ -55,6 +55,13 @@ export interface DriverDefinition<S extends TSchema = typeof NO_CONFIG> {
   init(driver: DriverContext<Static<S>>): void | Promise<void>;
   /** The device raised its interrupt. */
   interrupt?(driver: DriverContext<Static<S>>): void;
+  /**
+   * Checks that the device's queues in RAM are as this generation left them (throws a
+   * VirtioQueueError QUEUE_FAULT if not; e.g. VirtioDriverTransport.audit). Run every
+   * AUDIT_INTERVAL_MS once init resolved: an overwritten queue may never raise an
+   * interrupt again, so a fault must not wait for one to be found.
+   */
+  audit?(driver: DriverContext<Static<S>>): void;
   /** A clean stop: quiesce the device. */
   stop?(driver: DriverContext<Static<S>>): void | Promise<void>;
 }
@@ -65,6 +72,9 @@ export interface DriverDefinition<S extends TSchema = typeof NO_CONFIG> {
  * check failed and ends the generation as a crash; the supervisor starts the next, whose
  * init resets the device and builds its queues in fresh DMA memory.
  */
+/** How often a driver's `audit` runs. */
+export const AUDIT_INTERVAL_MS = 1000;
+
 function endGeneration(driver: DriverContext<unknown>, fault: VirtioQueueError): void {
   driver.log.error({ device: driver.device.path, check: fault.check }, `${driver.name}: ${fault.message}; ending generation ${driver.generation} so the next resets the device`);
   // Thrown outside the wake handler (which would log and go on): an uncaught error ends the thread.
@@ -85,6 +95,7 @@ function endGeneration(driver: DriverContext<unknown>, fault: VirtioQueueError):
  */
 export function defineDriver<S extends TSchema = typeof NO_CONFIG>(definition: DriverDefinition<S>): ServerDefinition<S> {
   let driver: DriverContext<Static<S>> | undefined;
+  let auditTimer: ReturnType<typeof setInterval> | undefined;
   return defineServer<S>({
     ...(definition.config ? { config: definition.config } : {}),
     async init(server) {
@@ -102,23 +113,25 @@ export function defineDriver<S extends TSchema = typeof NO_CONFIG>(definition: D
         server,
       };
       const bound = driver;
-      if (definition.interrupt) {
-        let faulted = false;
-        server.onInterrupt(() => {
-          if (faulted) return; // the generation is ending: its queues are not touched again
-          try {
-            definition.interrupt!(bound);
-          } catch (error) {
-            if (!(error instanceof VirtioQueueError && error.code === 'QUEUE_FAULT')) throw error;
-            faulted = true;
-            endGeneration(bound, error);
-          }
-        });
-      }
+      let faulted = false;
+      /** Runs a handler that touches the queues; a queue fault ends the generation. */
+      const guarded = (handler: (driver: DriverContext<Static<S>>) => void) => {
+        if (faulted) return; // the generation is ending: its queues are not touched again
+        try {
+          handler(bound);
+        } catch (error) {
+          if (!(error instanceof VirtioQueueError && error.code === 'QUEUE_FAULT')) throw error;
+          faulted = true;
+          endGeneration(bound, error);
+        }
+      };
+      if (definition.interrupt) server.onInterrupt(() => guarded(definition.interrupt!));
       await definition.init(bound);
+      if (definition.audit) auditTimer = setInterval(() => guarded(definition.audit!), AUDIT_INTERVAL_MS);
       server.log.info({ device: device.path, start: server.start }, `${server.name} bound to ${device.path}`);
     },
     async stop() {
+      if (auditTimer !== undefined) clearInterval(auditTimer);
       if (driver) await definition.stop?.(driver);
     },
   });

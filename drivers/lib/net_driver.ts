@@ -34,6 +34,8 @@ export interface NetDriverDefinition {
   /** Sends one frame; resolves when the device has taken it. Never called again before it resolves. */
   send(device: NetDevice, frame: Uint8Array): void | Promise<void>;
   interrupt?(device: NetDevice): void;
+  /** Checks the device's queues are intact (DriverDefinition.audit). */
+  audit?(device: NetDevice): void;
   stop?(device: NetDevice): void | Promise<void>;
 }
 
@@ -123,6 +125,9 @@ export function defineNetDriver(definition: NetDriverDefinition): ServerDefiniti
     },
     interrupt: () => {
       if (device) definition.interrupt?.(device);
+    },
+    audit: () => {
+      if (device) definition.audit?.(device);
     },
     stop: async () => {
       if (device) await definition.stop?.(device);

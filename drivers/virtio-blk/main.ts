@@ -101,6 +101,10 @@ export default defineBlockDriver({
     }
   },
 
+  audit() {
+    transport?.audit();
+  },
+
   stop() {
     transport?.reset();
   },

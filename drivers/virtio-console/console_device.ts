@@ -109,6 +109,11 @@ export class ConsoleDevice {
     control.kick();
   }
 
+  /** Throws a queue fault if the queues in RAM are not as this driver left them. */
+  audit(): void {
+    this.transport.audit();
+  }
+
   reset(): void {
     this.transport.reset();
   }

@@ -140,4 +140,17 @@ describe('virtio-console driver', () => {
     expect(passed).toMatchObject({ ended: true, at: last.next, next: last.next });
     expect(passed.data).toHaveLength(0);
   });
+
+  it('queues zeroed under it before any input, so no interrupt would come: its audit finds them, logs the check and ends the generation', async () => {
+    const { harness, model } = await startDriver();
+    // Zeroed, the receive queue's available index equals what the device last took (0):
+    // to the device no buffer is posted, and the input below would wait for ever.
+    rig!.ram.fill(rig!.ram.base, rig!.ram.size, 0);
+    model.pushInput(new TextEncoder().encode('lost line\n'));
+    const record = await harness.logged((entry) => /queue fault \(available-ring-overwritten\)/.test(entry.msg));
+    expect(record.msg).toMatch(/^virtio-console: queue fault \(available-ring-overwritten\): queue 0: the available index reads 0, but this driver last published 16; ending generation 1 so the next resets the device$/);
+    expect(record.fields).toMatchObject({ check: 'available-ring-overwritten' });
+    await harness.exited;
+    expect(harness.crashes.map((error) => error.message)).toEqual([expect.stringMatching(/^queue fault \(available-ring-overwritten\)/)]);
+  });
 });

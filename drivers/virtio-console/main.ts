@@ -19,5 +19,6 @@ export default defineCharDriver({
   write: (_, data) => device!.write(data),
   resumeInput: () => device?.resumeInput(),
   interrupt: () => device?.service(),
+  audit: () => device?.audit(),
   stop: () => device?.reset(),
 });

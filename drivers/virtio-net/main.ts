@@ -18,5 +18,6 @@ export default defineNetDriver({
   },
   send: (_, frame) => device!.send(frame),
   interrupt: () => device?.service(),
+  audit: () => device?.audit(),
   stop: () => device?.reset(),
 });

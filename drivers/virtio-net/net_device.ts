@@ -95,6 +95,11 @@ export class VirtioNetDevice {
     this.transmit.service();
   }
 
+  /** Throws a queue fault if the queues in RAM are not as this driver left them. */
+  audit(): void {
+    this.transport.audit();
+  }
+
   reset(): void {
     this.transmit.stop();
     this.transport.reset();

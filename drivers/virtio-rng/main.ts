@@ -41,6 +41,9 @@ export default defineDriver({
       },
     });
   },
+  audit() {
+    device?.audit();
+  },
   interrupt() {
     device?.takeInterrupt();
     requests?.service();

@@ -86,7 +86,8 @@ export class ServerHarness {
   /** What the server asked the kernel to remember. */
   remembered = 0;
   private readonly channelPeers = new Map<number, FakePeer>();
-  private readonly exited: Promise<number>;
+  /** Resolves with the thread's exit code once it ended. */
+  readonly exited: Promise<number>;
   private readyResolve!: () => void;
   private readyReject!: (error: Error) => void;
   readonly ready: Promise<void>;

@@ -41,6 +41,8 @@ export type QueueCheck =
   | 'used-index-jumped' // the used index moved past more entries than chains are in flight
   | 'descriptor-not-in-flight' // a used entry names a descriptor that is not the head of a chain in flight
   | 'length-out-of-range' // a used entry says more bytes were written than the chain's writable buffers hold
+  | 'available-ring-overwritten' // audit(): the available index or a ring slot is not what this driver wrote
+  | 'descriptor-overwritten' // audit(): a descriptor of a chain in flight is not what this driver wrote
   | 'device-needs-reset'; // the device found a queue malformed (its available ring or descriptors) and stopped
 
 export class VirtioQueueError extends Error {

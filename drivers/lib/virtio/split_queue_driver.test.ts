@@ -161,6 +161,50 @@ describe('SplitQueueDriver', () => {
     expect(() => long.driver.takeUsed()).toThrow(VirtioQueueError);
   });
 
+  it('SplitQueueDriver.audit finds driver-written parts of the queue overwritten, which no interrupt would ever show', () => {
+    const fault = (check: string) => expect.objectContaining({ code: 'QUEUE_FAULT', check, message: expect.stringContaining(`queue fault (${check})`) });
+    const posted = () => {
+      const queue = pair();
+      const buffer = queue.dma.allocate(64, 8);
+      for (let i = 0; i < 3; i++) queue.driver.add([{ address: buffer + 16 * i, length: 16, writable: true }], `r${i}`);
+      return queue;
+    };
+
+    // Intact queues, also after chains were taken and returned, pass.
+    const intact = posted();
+    intact.driver.audit();
+    const chain = intact.device.nextChain()!;
+    intact.device.pushUsed(chain.head, 4);
+    intact.driver.audit();
+    expect(intact.driver.takeUsed()).toHaveLength(1);
+    intact.driver.audit();
+
+    // The available index zeroed to what the device last took (here 0): to the device, nothing is posted.
+    const zeroedIndex = posted();
+    zeroedIndex.ram.writeU16(zeroedIndex.addresses.availableRing + 2, 0);
+    expect(zeroedIndex.device.hasAvailable()).toBe(false);
+    expect(() => zeroedIndex.driver.audit()).toThrow(fault('available-ring-overwritten'));
+
+    // A ring slot it filled.
+    const slot = posted();
+    slot.ram.writeU16(slot.addresses.availableRing + 4 + 2, 7);
+    expect(() => slot.driver.audit()).toThrow(fault('available-ring-overwritten'));
+
+    // A descriptor of a chain in flight: zeroed, its buffer would be address 0, length 0.
+    const descriptor = posted();
+    descriptor.ram.fill(descriptor.addresses.descriptorTable, 16 * 8, 0);
+    expect(() => descriptor.driver.audit()).toThrow(fault('descriptor-overwritten'));
+
+    // A used index moved past the chains in flight.
+    const used = posted();
+    used.ram.writeU16(used.addresses.usedRing + 2, 9);
+    expect(() => used.driver.audit()).toThrow(fault('used-index-jumped'));
+
+    // A stopped queue is the driver's memory again: nothing to audit.
+    zeroedIndex.driver.stop();
+    zeroedIndex.driver.audit();
+  });
+
   it('SplitQueueDriver.add throws QUEUE_STOPPED after stop()', () => {
     const { dma, driver } = pair();
     driver.stop();

@@ -58,6 +58,10 @@ export class SplitQueueDriver<Token = unknown> {
   private readonly tokens: (Token | undefined)[];
   /** Bytes the device may write into each chain in flight (its writable buffers), by head. */
   private readonly writable: number[];
+  /** What add() wrote into each descriptor (address, length, flags, next), for audit(). */
+  private readonly written: Array<readonly [number, number, number, number] | undefined>;
+  /** What add() wrote into each available ring slot, for audit(); undefined until written. */
+  private readonly availableSlots: (number | undefined)[];
   private nextAvailable = 0;
   private lastKicked = 0;
   private nextUsed = 0;
@@ -73,6 +77,8 @@ export class SplitQueueDriver<Token = unknown> {
     this.chains = new Array<number[] | undefined>(options.size);
     this.tokens = new Array<Token | undefined>(options.size);
     this.writable = new Array<number>(options.size).fill(0);
+    this.written = new Array<readonly [number, number, number, number] | undefined>(options.size);
+    this.availableSlots = new Array<number | undefined>(options.size);
   }
 
   /** Descriptors not in any chain. */
@@ -111,10 +117,13 @@ export class SplitQueueDriver<Token = unknown> {
     buffers.forEach((buffer, position) => {
       const at = this.options.descriptorTable + DESCRIPTOR.size * descriptors[position]!;
       const last = position === buffers.length - 1;
+      const flags = (buffer.writable ? DescriptorFlag.WRITE : 0) | (last ? 0 : DescriptorFlag.NEXT);
+      const next = last ? 0 : descriptors[position + 1]!;
       DESCRIPTOR.write(ram, at, 'address', buffer.address);
       DESCRIPTOR.write(ram, at, 'length', buffer.length);
-      DESCRIPTOR.write(ram, at, 'flags', (buffer.writable ? DescriptorFlag.WRITE : 0) | (last ? 0 : DescriptorFlag.NEXT));
-      DESCRIPTOR.write(ram, at, 'next', last ? 0 : descriptors[position + 1]!);
+      DESCRIPTOR.write(ram, at, 'flags', flags);
+      DESCRIPTOR.write(ram, at, 'next', next);
+      this.written[descriptors[position]!] = [buffer.address, buffer.length, flags, next];
     });
     const head = descriptors[0]!;
     this.chains[head] = descriptors;
@@ -122,6 +131,7 @@ export class SplitQueueDriver<Token = unknown> {
     this.writable[head] = buffers.reduce((sum, buffer) => sum + (buffer.writable ? buffer.length : 0), 0);
     this.chainsInFlight++;
     ram.writeU16(availableSlotAddress(this.options, this.nextAvailable), head);
+    this.availableSlots[this.nextAvailable % this.size] = head;
     this.nextAvailable = (this.nextAvailable + 1) & 0xffff;
     storeRingIndex(ram, this.options.availableRing + AVAILABLE_HEADER.offsetOf('index'), this.nextAvailable);
     return head;
@@ -178,7 +188,10 @@ export class SplitQueueDriver<Token = unknown> {
         this.nextUsed = (this.nextUsed + 1) & 0xffff;
         this.chains[head] = undefined;
         this.chainsInFlight--;
-        for (let position = chain.length - 1; position >= 0; position--) this.free.push(chain[position]!);
+        for (let position = chain.length - 1; position >= 0; position--) {
+          this.written[chain[position]!] = undefined;
+          this.free.push(chain[position]!);
+        }
         const token = this.tokens[head];
         this.tokens[head] = undefined;
         taken.push({ head, length, token });
@@ -187,6 +200,46 @@ export class SplitQueueDriver<Token = unknown> {
       // Ask for an interrupt at the next entry, then look again: one may have raced past.
       storeRingIndex(ram, usedEventAddress(this.options), this.nextUsed);
       if (loadRingIndex(ram, this.usedIndexAddress()) === this.nextUsed) return taken;
+    }
+  }
+
+  /**
+   * Checks that the parts of the queue only this driver writes are still as it left them:
+   * the available index, every available ring slot it filled, and every descriptor of a
+   * chain in flight; and that the used index is not past more entries than chains are in
+   * flight. Throws VirtioQueueError QUEUE_FAULT (queueFault) naming the first check that
+   * fails. A queue overwritten this way may never raise an interrupt again (an available
+   * index zeroed to what the device last took looks like "nothing posted"), so drivers
+   * run this from time to time rather than only when the device answers.
+   */
+  audit(): void {
+    if (this.stopped) return;
+    const { ram } = this.options;
+    const available = loadRingIndex(ram, this.options.availableRing + AVAILABLE_HEADER.offsetOf('index'));
+    if (available !== this.nextAvailable) {
+      throw queueFault('available-ring-overwritten', `queue ${this.index}: the available index reads ${available}, but this driver last published ${this.nextAvailable}`);
+    }
+    for (let slot = 0; slot < this.size; slot++) {
+      const head = this.availableSlots[slot];
+      if (head === undefined) continue;
+      const found = ram.readU16(availableSlotAddress(this.options, slot));
+      if (found !== head) {
+        throw queueFault('available-ring-overwritten', `queue ${this.index}: available ring slot ${slot} reads descriptor ${found}, but this driver wrote ${head}`);
+      }
+    }
+    for (let descriptor = 0; descriptor < this.size; descriptor++) {
+      const expected = this.written[descriptor];
+      if (expected === undefined) continue;
+      const at = this.options.descriptorTable + DESCRIPTOR.size * descriptor;
+      const found = [DESCRIPTOR.read(ram, at, 'address'), DESCRIPTOR.read(ram, at, 'length'), DESCRIPTOR.read(ram, at, 'flags'), DESCRIPTOR.read(ram, at, 'next')];
+      if (found.some((value, field) => value !== expected[field])) {
+        throw queueFault('descriptor-overwritten', `queue ${this.index}: descriptor ${descriptor} of a chain in flight reads [${found.join(', ')}] (address, length, flags, next), but this driver wrote [${expected.join(', ')}]`);
+      }
+    }
+    const published = loadRingIndex(ram, this.usedIndexAddress());
+    const returned = (published - this.nextUsed) & 0xffff;
+    if (returned > this.chainsInFlight) {
+      throw queueFault('used-index-jumped', `queue ${this.index}: the used index went from ${this.nextUsed} to ${published}, ${returned} entries, with ${this.chainsInFlight} chains in flight`);
     }
   }
 

@@ -91,6 +91,15 @@ export class VirtioDriverTransport {
     return bits;
   }
 
+  /**
+   * Checks every queue's driver-written parts are as this driver left them, and that the
+   * device has not set DEVICE_NEEDS_RESET; throws a queue fault (SplitQueueDriver.audit).
+   */
+  audit(): void {
+    if (this.needsReset()) throw queueFault('device-needs-reset', 'the device set DEVICE_NEEDS_RESET: it found a queue in RAM malformed');
+    for (const queue of this.queues) queue.audit();
+  }
+
   /** The device status register (§2.1). */
   status(): number {
     return this.window.read32(MmioRegister.Status);
