@@ -12,7 +12,7 @@
 
 import type { Hart } from '../hal/riscv/hart.js';
 import { Exception, INTERRUPT_FLAG, Interrupt, type TrapRecord } from '../hal/riscv/trap.js';
-import { Word } from '../hal/riscv/state.js';
+import { Word, type HartState } from '../hal/riscv/state.js';
 import type { UserProcess, UserProcessTable } from './user_processes.js';
 
 /** What the scheduler needs of the board's timer (MachineTimer has it). */
@@ -51,6 +51,13 @@ export interface SchedulerOptions {
 }
 
 export type StepResult = 'ran' | 'idle';
+
+/** What stepThread needs of a hart on its own thread (HartThread has it). */
+export interface ThreadedHart {
+  readonly hartId: number;
+  readonly state: HartState;
+  run(budget: number): Promise<TrapRecord>;
+}
 
 const FAULT_ACCESS: Readonly<Record<number, FaultAccess>> = {
   [Exception.LoadPageFault]: 'load', [Exception.StorePageFault]: 'store', [Exception.InstructionPageFault]: 'fetch',
@@ -105,24 +112,54 @@ export class Scheduler {
    * park until whenRunnable() resolves or the timer wakes it).
    */
   step(hart: Hart): StepResult {
-    const process = this.queue.shift();
-    if (!process) {
-      this.idle.add(hart.hartId);
-      this.timer.setCompare(hart.hartId, Number.POSITIVE_INFINITY);
-      return 'idle';
-    }
-    this.idle.delete(hart.hartId);
-    process.state = 'running';
-    process.hart = hart.hartId;
+    const process = this.dispatch(hart.hartId);
+    if (!process) return 'idle';
     hart.restoreContext(process.context);
-    const started = this.timer.mtime();
-    this.timer.setCompare(hart.hartId, started + this.sliceTicks);
+    const started = this.armSlice(hart.hartId);
     const trap = hart.run(this.budget);
     process.context.set(hart.state.words);
+    this.complete(hart.hartId, process, started, trap);
+    return 'ran';
+  }
+
+  /**
+   * step() for a hart on its own thread (hal/riscv/hart_thread.ts): the same turn, the slice
+   * run on the thread while the kernel's thread serves messages. One turn at a time per hart.
+   */
+  async stepThread(hart: ThreadedHart): Promise<StepResult> {
+    const process = this.dispatch(hart.hartId);
+    if (!process) return 'idle';
+    hart.state.restore(process.context);
+    const started = this.armSlice(hart.hartId);
+    const trap = await hart.run(this.budget);
+    process.context.set(hart.state.words);
+    this.complete(hart.hartId, process, started, trap);
+    return 'ran';
+  }
+
+  private dispatch(hartId: number): UserProcess | undefined {
+    const process = this.queue.shift();
+    if (!process) {
+      this.idle.add(hartId);
+      this.timer.setCompare(hartId, Number.POSITIVE_INFINITY);
+      return undefined;
+    }
+    this.idle.delete(hartId);
+    process.state = 'running';
+    process.hart = hartId;
+    return process;
+  }
+
+  private armSlice(hartId: number): number {
+    const started = this.timer.mtime();
+    this.timer.setCompare(hartId, started + this.sliceTicks);
+    return started;
+  }
+
+  private complete(hartId: number, process: UserProcess, started: number, trap: TrapRecord): void {
     process.cpuTicks += Math.max(0, this.timer.mtime() - started);
     process.hart = undefined;
-    this.handle(hart.hartId, process, trap);
-    return 'ran';
+    this.handle(hartId, process, trap);
   }
 
   /** The answer to a system call: a0 = result (a -errno is an error), the process resumes after the ecall. */
