@@ -58,6 +58,11 @@ export const processInterface = defineInterface({
       doc: 'Every process, by pid.' },
     kill: { id: 4, kind: 'call', args: Type.Object({ pid: Pid, signal: Type.Integer({ minimum: 1, maximum: 64 }) }), reply: Type.Object({}), errors: ['ESRCH'],
       doc: 'Ends PID with SIGNAL (status 128 + SIGNAL); signal handlers are a later slice.' },
+    output: { id: 5, kind: 'call', idempotent: true,
+      args: Type.Object({ pid: Pid, from: Type.Integer({ minimum: 0 }) }),
+      reply: Type.Object({ data: Type.Uint8Array({ maxByteLength: 1024 * 1024 }), next: Type.Integer({ minimum: 0 }), ended: Type.Boolean() }),
+      errors: ['ESRCH', 'ECHILD'],
+      doc: 'What PID (one the caller exec\'d) wrote to descriptors 1 and 2 from byte FROM on, as it comes: resolves once there is some or the process has ended (ended: nothing more will come); NEXT is the FROM of the next call. The bytes stay until wait.' },
     systemCall: { id: 10, kind: 'call',
       args: Type.Object({ pid: Pid, number: Word, args: Type.Array(Word, { minItems: 6, maxItems: 6 }) }),
       reply: Type.Union([
