@@ -9,6 +9,8 @@ import type { Scheduler, ThreadedHart } from './scheduler.js';
 export class HartLoops {
   private readonly scheduler: Scheduler;
   private readonly harts: readonly ThreadedHart[];
+  /** Per hart, what it must do before its next turn (code invalidation, fences), in order. */
+  private readonly maintenance = new Map<number, Array<(hart: ThreadedHart) => Promise<void>>>();
   private running = false;
   private readonly loops: Promise<void>[] = [];
   private readonly parked = new Set<number>();
@@ -22,6 +24,19 @@ export class HartLoops {
     this.scheduler = scheduler;
     this.harts = harts;
     this.stopped = new Promise((resolve) => { this.stopWaker = resolve; });
+  }
+
+  /**
+   * Runs `action` on every hart before that hart's next turn: a hart thread serves one request
+   * at a time, so a fence or code invalidation waits for its slice. Queue it before admitting
+   * the process that needs it and no hart runs that process first.
+   */
+  beforeNextTurn(action: (hart: ThreadedHart) => Promise<void>): void {
+    for (const hart of this.harts) {
+      const queue = this.maintenance.get(hart.hartId) ?? [];
+      queue.push(action);
+      this.maintenance.set(hart.hartId, queue);
+    }
   }
 
   start(): void {
@@ -51,6 +66,8 @@ export class HartLoops {
   private async loop(hart: ThreadedHart): Promise<void> {
     try {
       while (this.running) {
+        const queued = this.maintenance.get(hart.hartId);
+        while (queued && queued.length > 0) await queued.shift()!(hart);
         if ((await this.scheduler.stepThread(hart)) === 'ran') continue;
         this.parked.add(hart.hartId);
         if (this.idle) for (const resolve of this.idleWaiters.splice(0)) resolve();

@@ -57,6 +57,10 @@ export interface ThreadedHart {
   readonly hartId: number;
   readonly state: HartState;
   run(budget: number): Promise<TrapRecord>;
+  /** sfence.vma (undefined: x0). */
+  fence(va?: number, asid?: number): Promise<void>;
+  /** Drops decoded code of a physical range written by another thread (a loaded program). */
+  invalidateCode(address: number, length: number): Promise<void>;
 }
 
 const FAULT_ACCESS: Readonly<Record<number, FaultAccess>> = {
