@@ -36,6 +36,10 @@ import { filesystemInterface } from '../ipc/interfaces/filesystem.js';
 import { fsInterface } from '../ipc/interfaces/fs.js';
 import type { MountPlan } from './disk_servers.js';
 import { driversInterface } from '../ipc/interfaces/drivers.js';
+import { processInterface } from '../ipc/interfaces/process.js';
+import { schedulingInterface } from '../ipc/interfaces/scheduling.js';
+import { MachineTimer } from '../hal/timer.js';
+import { UserCpus } from './user_cpus.js';
 import type { DmaPool } from './dma_pool.js';
 import { planBootMemory, type BootMemory } from './boot_memory.js';
 import { poolMemory, serverMemory, type PhysicalMemory } from './physical_memory.js';
@@ -191,7 +195,7 @@ export class Kernel {
       doorbells: this.doorbells,
       kernelSlot: KERNEL_SLOT,
       find: (name) => this.supervisor.find(name) ?? this.drivers.provider(name),
-      kernelServices: [driversInterface.name],
+      kernelServices: [driversInterface.name, schedulingInterface.name],
       attach: (server, channel, clientName) => this.attach(server, channel, clientName),
       warn: (message, fields) => this.log.warn(fields, message),
     });
@@ -271,6 +275,8 @@ export class Kernel {
       diskServers: () => ({ rows: this.diskServers.rows() }),
       startDiskServer: ({ disk, server }) => this.diskServers.startFor(disk, server),
     });
+    const userCpus = this.createUserCpus();
+    if (userCpus) this.endpoint.serve(schedulingInterface, userCpus.handlers());
     this.endpoint.start();
 
     this.createProcesses(manifest);
@@ -519,6 +525,23 @@ export class Kernel {
     this.console.print(action.kind === 'poweroff' ? `power off (status ${action.status})` : 'reset');
     if (action.kind === 'poweroff') this.firmware.powerOff(action.status);
     else this.firmware.reset();
+  }
+
+  /**
+   * The harts user processes run on (a board with a CLINT): the scheduling service for the
+   * process server; their system calls go to it, their page faults to the memory server.
+   */
+  private createUserCpus(): UserCpus | undefined {
+    if (!this.entry.timer) return undefined;
+    const lookup = () => this.names.lookup('kernel', 'process', processInterface.name);
+    return new UserCpus({
+      ram: this.entry.ram,
+      timer: MachineTimer.attach(this.entry.timer),
+      processes: this.endpoint.client(processInterface, { connect: lookup, reconnect: lookup }),
+      memory: { translate: (args) => (this.memoryClient ? this.memoryClient.translate(args) : Promise.reject(new Error('no memory service'))) },
+      log: this.log,
+      processServer: 'process',
+    });
   }
 
   /** A client of the filesystem server `name`. */
