@@ -334,9 +334,7 @@ export class DriverManager {
 
   /** Takes a stopped instance out of the system: its device is reset and unbound, its slot reused. */
   private release(process: Process): void {
-    const processes = this.host.supervisor.processes;
-    const index = processes.indexOf(process);
-    if (index >= 0) processes.splice(index, 1);
+    this.host.supervisor.remove(process);
     const node = this.nodes.find((candidate) => candidate.process === process);
     if (node) {
       node.process = undefined;

@@ -102,6 +102,7 @@ export function kernelHandlers(host: KernelServiceHost): HandlersOf<typeof kerne
     proceed: () => (host.proceed(), {}),
     traffic: () => ({ rows: host.traffic() }),
     initramfs: () => host.initramfs(),
+    changes: async ({ after, waitMs }) => ({ epoch: await supervisor.epochAfter(after, waitMs ?? 20_000) }),
     waitForBoot: async () => ({ bootMs: await host.bootFinished() }),
   };
 }

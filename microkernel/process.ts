@@ -14,8 +14,21 @@ export class Process {
   disk: string | undefined;
   /** Doorbell slot, kept across generations. */
   readonly slot: number;
-  state: ProcessState = 'stopped';
+  private current: ProcessState = 'stopped';
+  /** Called after every change of state (the supervisor counts them: kernel.changes). */
+  onStateSet: (() => void) | undefined;
   generation = 0;
+
+  get state(): ProcessState {
+    return this.current;
+  }
+
+  set state(state: ProcessState) {
+    if (state === this.current) return;
+    this.current = state;
+    this.onStateSet?.();
+  }
+
   restarts = 0;
   quickFailures = 0;
   startedAtMs = 0;

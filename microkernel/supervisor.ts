@@ -58,6 +58,8 @@ export class Supervisor {
   private watchdog: ReturnType<typeof setInterval> | undefined;
   private shuttingDown = false;
   private readonly listeners: Array<(process: Process, why?: string) => void> = [];
+  private changes = 0;
+  private readonly epochWaiters = new Set<() => void>();
 
   constructor(host: SupervisorHost) {
     this.host = host;
@@ -74,6 +76,48 @@ export class Supervisor {
 
   add(process: Process): void {
     this.processes.push(process);
+    process.onStateSet = () => this.bump();
+    this.bump();
+  }
+
+  /** Takes `process` out of the list (an unloaded driver instance). */
+  remove(process: Process): void {
+    const index = this.processes.indexOf(process);
+    if (index < 0) return;
+    this.processes.splice(index, 1);
+    process.onStateSet = undefined;
+    this.bump();
+  }
+
+  /**
+   * Counts changes of the list: a program added or removed, or any program's state set
+   * (its generation and restarts change only with its state). Messages and uptime do not count.
+   */
+  get epoch(): number {
+    return this.changes;
+  }
+
+  /** Resolves with the epoch once it is past `after`, or after `waitMs` with the epoch as it is. */
+  epochAfter(after: number, waitMs: number): Promise<number> {
+    if (this.changes > after) return Promise.resolve(this.changes);
+    return new Promise((resolve) => {
+      const waiter = (): void => {
+        clearTimeout(timer);
+        resolve(this.changes);
+      };
+      const timer = setTimeout(() => {
+        this.epochWaiters.delete(waiter);
+        resolve(this.changes);
+      }, waitMs);
+      this.epochWaiters.add(waiter);
+    });
+  }
+
+  private bump(): void {
+    this.changes++;
+    const waiters = [...this.epochWaiters];
+    this.epochWaiters.clear();
+    for (const waiter of waiters) waiter();
   }
 
   find(name: string): Process | undefined {

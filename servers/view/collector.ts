@@ -1,8 +1,11 @@
-// What the view server asks the system while a page looks, and how often: `ps` (kernel
-// list) every `intervalMs`; IPC traffic, devices, memory usage and page map, and KHO every
-// `slowIntervalMs`. Each
-// round's panels go through PublishedPanels, so only what changed is sent. Nothing is
-// asked while no page looks: an idle system with no page open costs nothing here.
+// What the view server asks the system while a page looks, and how often: everything
+// (`ps`, IPC traffic, devices, memory usage and page map, KHO) every `slowIntervalMs`, and
+// `ps` at once when the kernel says the program list changed (kernel.changes, a call that
+// answers on change): a restart shows without waiting, and an idle system is asked once a
+// second. Rounds are at least `intervalMs` apart (changes arriving in between are coalesced
+// into the next round). Each round's panels go through PublishedPanels, so only what
+// changed is sent. Nothing is asked while no page looks: an idle system with no page open
+// costs nothing here.
 
 import type { ClientOf } from '../../ipc/define.js';
 import type { driversInterface } from '../../ipc/interfaces/drivers.js';
@@ -12,6 +15,9 @@ import type { MemoryUsage, memoryInterface } from '../../ipc/interfaces/memory.j
 import { devicesPanel, IpcRates, khoPanel, memoryPanel, serversComparable, serversPanel } from './panels.js';
 import { PublishedPanels } from './published_panels.js';
 
+/** How long one kernel.changes call waits for a change before answering anyway. */
+const CHANGES_WAIT_MS = 20_000;
+
 export interface CollectorPeers {
   readonly kernel: ClientOf<typeof kernelInterface>;
   readonly drivers: ClientOf<typeof driversInterface>;
@@ -20,7 +26,9 @@ export interface CollectorPeers {
 }
 
 export interface CollectorOptions {
+  /** Rounds are at least this far apart (100: at most 10 updates a second). */
   readonly intervalMs: number;
+  /** Every panel is asked at least this often (message counts, memory, traffic). */
   readonly slowIntervalMs: number;
   /** Sends the changed panels. */
   publish(panels: Record<string, unknown>): Promise<void>;
@@ -38,6 +46,11 @@ export class Collector {
   private lastSlowMs = -Infinity;
   private usage: MemoryUsage | undefined;
   private readonly ipc = new IpcRates();
+  /** The kernel's change count as of the last `ps` asked (-1: ask now). */
+  private seenEpoch = -1;
+  private epoch = 0;
+  private lastRoundMs = -Infinity;
+  private watching = false;
 
   constructor(peers: CollectorPeers, options: CollectorOptions) {
     this.peers = peers;
@@ -53,6 +66,7 @@ export class Collector {
       this.published.forget();
       this.lastSlowMs = -Infinity;
       this.schedule(0);
+      void this.followChanges();
     }
     if (viewers === 0) {
       clearTimeout(this.timer);
@@ -60,11 +74,33 @@ export class Collector {
     }
   }
 
-  /** Collects a round now (after a control, so its effect shows at once). */
+  /** Collects a round soon (after a control, so its effect shows at once): at once, or once `intervalMs` has passed since the last. */
   soon(): void {
     if (this.viewers === 0) return;
     clearTimeout(this.timer);
-    this.schedule(0);
+    this.schedule(Math.max(0, this.lastRoundMs + this.options.intervalMs - performance.now()));
+  }
+
+  /** While a page looks: waits on kernel.changes and asks for a round when the list changed. */
+  private async followChanges(): Promise<void> {
+    if (this.watching) return;
+    this.watching = true;
+    try {
+      while (this.viewers > 0) {
+        try {
+          const { epoch } = await this.peers.kernel.changes({ after: this.epoch, waitMs: CHANGES_WAIT_MS }, { timeoutMs: CHANGES_WAIT_MS * 2 });
+          if (epoch === this.epoch) continue;
+          this.epoch = epoch;
+          if (!this.running) this.soon();
+        } catch (error) {
+          this.options.failed('changes', error as Error);
+          // The kernel answers at once unless nothing changed; an error means a round a second does the work.
+          await new Promise((resolve) => setTimeout(resolve, this.options.slowIntervalMs));
+        }
+      }
+    } finally {
+      this.watching = false;
+    }
   }
 
   stop(): void {
@@ -84,7 +120,8 @@ export class Collector {
     try {
       const panels: Record<string, unknown> = {};
       const now = performance.now();
-      if (now - this.lastSlowMs >= this.options.slowIntervalMs) {
+      const slow = now - this.lastSlowMs >= this.options.slowIntervalMs;
+      if (slow) {
         this.lastSlowMs = now;
         await Promise.all([
           this.ask('memory', async () => {
@@ -97,12 +134,23 @@ export class Collector {
           this.ask('kho', async () => (panels.kho = khoPanel(await this.peers.kho.state({})))),
         ]);
       }
-      await this.ask('ps', async () => (panels.servers = serversPanel((await this.peers.kernel.list({})).rows, this.usage)));
+      if (slow || this.epoch !== this.seenEpoch) {
+        const epoch = this.epoch;
+        await this.ask('ps', async () => {
+          panels.servers = serversPanel((await this.peers.kernel.list({})).rows, this.usage);
+          this.seenEpoch = epoch;
+        });
+      }
+      this.lastRoundMs = performance.now();
       const changed = this.published.changed(panels);
       if (Object.keys(changed).length > 0) await this.options.publish(changed);
     } finally {
       this.running = false;
-      if (this.viewers > 0 && this.timer === undefined) this.schedule(this.options.intervalMs);
+      if (this.viewers > 0 && this.timer === undefined) {
+        // A change that came during the round gets a round of its own; otherwise the next slow one.
+        const next = this.epoch !== this.seenEpoch ? this.options.intervalMs : Math.max(this.options.intervalMs, this.lastSlowMs + this.options.slowIntervalMs - performance.now());
+        this.schedule(next);
+      }
     }
   }
 

@@ -15,26 +15,43 @@ afterEach(async () => {
 });
 
 /** The view server against a fake kernel, memory, drivers, KHO, log and view console; `board` plays the board's end of the console. */
-async function startView() {
+async function startView(slowIntervalMs = 100) {
   const written: string[] = [];
   const toRead: Uint8Array[] = [];
   let position = 0;
   let wakeReader: (() => void) | undefined;
   const generations = new Map([['log', 1], ['console', 1]]);
   const asked: string[] = [];
+  // The kernel's change count and the kernel.changes calls waiting on it.
+  let epoch = 0;
+  const waiting: Array<() => void> = [];
+  const changed = () => {
+    epoch++;
+    for (const wake of waiting.splice(0)) wake();
+  };
+  /** A program's next generation, as the supervisor would start it on its own (a crash, say). */
+  const nextGeneration = (name: string) => {
+    generations.set(name, generations.get(name)! + 1);
+    changed();
+  };
   const notFound = (name: string) => new NotFoundError(`no server or driver named "${name}" (see ps)`);
   const row = (name: string) => ({ name, kind: 'server' as const, generation: generations.get(name)!, state: 'running', restarts: generations.get(name)! - 1, uptimeMs: 5, messages: 1, bulk: 0, heapBytes: 1 << 20 });
   harness = await ServerHarness.start({
     module: 'servers/view/main',
     name: 'view',
-    config: { device: 'virtio-console.3', intervalMs: 50, slowIntervalMs: 100 },
+    config: { device: 'virtio-console.3', intervalMs: 50, slowIntervalMs },
     peers: [
       fakePeer('kernel', kernelInterface, {
         list: () => (asked.push('list'), { rows: [...generations.keys()].map(row) }),
+        changes: ({ after, waitMs }: { after: number; waitMs: number }) => epoch > after ? { epoch }
+          : new Promise((resolve) => {
+            const timer = setTimeout(() => resolve({ epoch }), waitMs);
+            waiting.push(() => (clearTimeout(timer), resolve({ epoch })));
+          }),
         traffic: () => ({ rows: [{ client: 'console', server: 'kernel', interface: 'kernel', calls: 3, replies: 3 }] }),
         restart: ({ name }: { name: string }) => {
           if (!generations.has(name)) throw notFound(name);
-          generations.set(name, generations.get(name)! + 1);
+          nextGeneration(name);
           return { message: `${name}: generation ${generations.get(name)} running` };
         },
       } as never),
@@ -66,7 +83,7 @@ async function startView() {
     toRead.push(new TextEncoder().encode(JSON.stringify(message) + '\n'));
     wakeReader?.();
   };
-  return { messages, board, asked };
+  return { messages, board, asked, nextGeneration };
 }
 
 describe('view server', () => {
@@ -85,6 +102,21 @@ describe('view server', () => {
     expect(first.panels.kho).toMatchObject({ outgoing: { blocksByOrder: [2], subtrees: ['log at 0x80200000'] } });
     expect(first.panels.memory).toMatchObject({ freePages: 40, map: { cellPages: 8, owners: ['free', 'unavailable', 'log'], cells: [2, 0, 0, 0, 0, 0, 0, 1] } });
     expect(first.panels.ipc).toMatchObject({ edges: [{ client: 'console', server: 'kernel', messages: 3 }] });
+  });
+
+  it('asks ps when the kernel says the program list changed, not on a timer', async () => {
+    // Every panel is asked once in ten minutes here: what comes after the first round is pushed by kernel.changes.
+    const { messages, board, asked, nextGeneration } = await startView(600_000);
+    board({ t: 'watch', viewers: 1 });
+    const servers = () => messages().filter((message) => message.t === 'panels' && (message.panels as Record<string, unknown>).servers);
+    await expect.poll(() => servers().length).toBe(1);
+    expect(asked.filter((call) => call === 'list')).toEqual(['list']);
+    nextGeneration('log');
+    await expect.poll(() => servers().length).toBe(2);
+    const second = servers()[1]!.panels as { servers: Array<{ name: string; generation: number }> };
+    expect(second.servers.find((row) => row.name === 'log')?.generation).toBe(2);
+    // Only ps was asked again: the slow panels wait their ten minutes.
+    expect(asked).toEqual(['usage', 'list', 'list']);
   });
 
   it('turns a control into a kernel call and answers with its result; a refusal is a result too', async () => {

@@ -24,9 +24,9 @@ import { ViewLink } from './view_link.js';
 const viewConfig = Type.Object({
   /** The chardev instance whose host side is the board's live view. */
   device: Type.String({ minLength: 1, default: 'virtio-console.3' }),
-  /** How often `ps` is asked while a page looks. */
-  intervalMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 250 }),
-  /** How often devices, memory and KHO are asked while a page looks. */
+  /** Rounds of asking are at least this far apart: at most 10 updates a second. `ps` is asked when the kernel says the program list changed (kernel.changes) and with the slow round. */
+  intervalMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 100 }),
+  /** How often every panel (message counts, devices, memory, KHO, traffic) is asked while a page looks. */
   slowIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 1000 }),
 }, { additionalProperties: false });
 
