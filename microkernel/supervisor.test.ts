@@ -79,6 +79,26 @@ describe('Supervisor', () => {
     expect(victim.restarts).toBe(1);
   });
 
+  it('Supervisor counts changes of the program list: a waiting epochAfter answers on a state change, an add or a remove, and after its wait otherwise', async () => {
+    const target = system();
+    const victim = new Process('victim', program('crash-at-init', 1), 2);
+    const before = target.epoch;
+    target.add(victim);
+    expect(await target.epochAfter(before, 60_000)).toBe(before + 1);
+    // Nothing changes: the wait ends with the epoch as it was.
+    expect(await target.epochAfter(before + 1, 10)).toBe(before + 1);
+    const started = target.epochAfter(before + 1, 60_000);
+    const failed = until(target, (process) => process === victim && process.state === 'failed');
+    void target.start(victim, 'fresh');
+    expect(await started).toBeGreaterThan(before + 1);
+    await failed;
+    const settled = target.epoch;
+    const removed = target.epochAfter(settled, 60_000);
+    target.remove(victim);
+    expect(await removed).toBe(settled + 1);
+    expect(target.find('victim')).toBeUndefined();
+  });
+
   it('Supervisor marks a program failed after too many quick failures and stays up', async () => {
     const target = system();
     const victim = new Process('victim', program('crash-at-init', 2), 2);
