@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TerminalSessions } from './terminal_sessions.js';
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString();
@@ -16,6 +16,10 @@ function sessions() {
   const console = (output: string) => terminals.output(Buffer.from(output));
   return { terminals, typed, sink, peer, console };
 }
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 describe('TerminalSessions', () => {
   it('gives each new session a prompt of its own, one at a time', () => {
@@ -73,6 +77,47 @@ describe('TerminalSessions', () => {
     b.input(Buffer.from('x'));
     console('\r\nbaton> ');
     expect(second.screen.join('')).toBe('\r\nbaton> ');
+  });
+
+  it('sets aside a session that leaves a line half typed while another waits, and types its line again when its turn comes', () => {
+    vi.useFakeTimers();
+    const { terminals, typed, peer, console } = sessions();
+    console('baton> ');
+    const first = peer(), second = peer();
+    const a = terminals.attach(first);
+    console('\r\nbaton> ');
+    a.input(Buffer.from('re'));
+    terminals.attach(second);
+    a.input(Buffer.from('st'));
+    console('rest');
+    expect(typed).toEqual(['\r', 're', 'st']);
+    // a types nothing more while b waits for its first prompt: a is set aside with Ctrl-C.
+    vi.advanceTimersByTime(2000);
+    expect(typed.at(-1)).toBe('\x03');
+    a.input(Buffer.from('art'));
+    console('^C\r\nbaton> ');
+    expect(first.screen.join('')).toBe('\r\nbaton> rest^C\r\nbaton> ');
+    // b has the floor: its first line is sent, and its prompt goes to it alone.
+    expect(typed.at(-1)).toBe('\r');
+    console('\r\nbaton> ');
+    expect(second.screen.join('')).toBe('\r\nbaton> ');
+    // a's turn again: its unfinished line, then what it typed meanwhile.
+    expect(typed.slice(-3)).toEqual(['re', 'st', 'art']);
+    console('restart');
+    expect(first.screen.at(-1)).toBe('restart');
+    a.input(Buffer.from(' log\r'));
+    expect(typed.at(-1)).toBe(' log\r');
+  });
+
+  it('does not set aside a session mid-line while nobody else waits', () => {
+    vi.useFakeTimers();
+    const { terminals, typed, peer, console } = sessions();
+    console('baton> ');
+    const a = terminals.attach(peer());
+    console('\r\nbaton> ');
+    a.input(Buffer.from('re'));
+    vi.advanceTimersByTime(60_000);
+    expect(typed).toEqual(['\r', 're']);
   });
 
   it('does not pass the floor while the console has not read everything typed', () => {
