@@ -290,8 +290,8 @@ function drawIpc() {
   for (const edge of ipc.edges) {
     const from = positions.get(edge.client), to = positions.get(edge.server);
     const line = document.createElementNS(ns, 'line');
-    line.setAttribute('x1', from.x); line.setAttribute('y1', from.y);
-    line.setAttribute('x2', to.x); line.setAttribute('y2', to.y);
+    line.setAttribute('x1', String(from.x)); line.setAttribute('y1', String(from.y));
+    line.setAttribute('x2', String(to.x)); line.setAttribute('y2', String(to.y));
     line.setAttribute('stroke', edge.perSecond > 0 ? '#4d7cfe' : '#d5d9e0');
     line.setAttribute('stroke-width', String(1 + (5 * edge.perSecond) / maximum));
     const title = document.createElementNS(ns, 'title');
@@ -300,7 +300,7 @@ function drawIpc() {
     svg.append(line);
     if (edge.perSecond > 0) {
       const label = document.createElementNS(ns, 'text');
-      label.setAttribute('x', (from.x + 2 * to.x) / 3); label.setAttribute('y', (from.y + 2 * to.y) / 3);
+      label.setAttribute('x', String((from.x + 2 * to.x) / 3)); label.setAttribute('y', String((from.y + 2 * to.y) / 3));
       label.setAttribute('font-size', '10'); label.setAttribute('fill', '#1d2430');
       label.textContent = `${edge.perSecond.toFixed(1)}/s`;
       svg.append(label);
@@ -308,9 +308,9 @@ function drawIpc() {
   }
   for (const [name, { x, y }] of positions) {
     const circle = document.createElementNS(ns, 'circle');
-    circle.setAttribute('cx', x); circle.setAttribute('cy', y); circle.setAttribute('r', '5'); circle.setAttribute('fill', '#1d2430');
+    circle.setAttribute('cx', String(x)); circle.setAttribute('cy', String(y)); circle.setAttribute('r', '5'); circle.setAttribute('fill', '#1d2430');
     const label = document.createElementNS(ns, 'text');
-    label.setAttribute('x', x + 7); label.setAttribute('y', y + 4); label.setAttribute('font-size', '11');
+    label.setAttribute('x', String(x + 7)); label.setAttribute('y', String(y + 4)); label.setAttribute('font-size', '11');
     label.textContent = name;
     svg.append(circle, label);
   }
@@ -386,7 +386,7 @@ $('#log-server').onchange = drawLog;
 // Uptimes advance on the page between updates (the server sends ps only when something else changed).
 setInterval(() => {
   const elapsed = performance.now() - state.receivedAtMs;
-  for (const row of document.querySelectorAll('#servers tbody tr')) {
+  for (const row of /** @type {NodeListOf<HTMLTableRowElement>} */ (document.querySelectorAll('#servers tbody tr'))) {
     const server = (state.panels.servers ?? []).find((candidate) => candidate.name === row.dataset.name);
     if (server) row.querySelector('.uptime').textContent = formatUptime(server.state === 'running' ? server.uptimeMs + elapsed : 0);
   }
