@@ -43,7 +43,7 @@ describe('resolveBootManifest', () => {
   it('reads each server from its folder manifest, in the order the boot manifest lists them', () => {
     const manifest = resolveBootManifest('default', checkout);
     const servers = manifest.programs.filter((program) => program.kind === 'server');
-    expect(servers.map((server) => server.name)).toEqual(['memory', 'log', 'kho', 'net', 'tmpfs', 'tmpfs-tmp', 'vfs', 'console', 'ext2', 'view']);
+    expect(servers.map((server) => server.name)).toEqual(['memory', 'log', 'kho', 'net', 'tmpfs', 'tmpfs-tmp', 'vfs', 'console', 'httpd', 'ext2', 'view']);
     const log = servers[1]!;
     expect(log.entry).toBe(pathToFileURL(join(checkout, 'build', 'servers', 'log', 'main.js')).href);
     expect(log.config).toEqual({ capacity: 10000, logDevice: 'virtio-console.2' });
@@ -52,7 +52,7 @@ describe('resolveBootManifest', () => {
 
   it('a manifest that extends another adds its servers after the base\'s', () => {
     const names = resolveBootManifest('kho-test', checkout).programs.filter((program) => program.kind === 'server').map((server) => server.name);
-    expect(names).toEqual(['memory', 'log', 'kho', 'net', 'tmpfs', 'tmpfs-tmp', 'vfs', 'console', 'ext2', 'view', 'kho-test']);
+    expect(names).toEqual(['memory', 'log', 'kho', 'net', 'tmpfs', 'tmpfs-tmp', 'vfs', 'console', 'httpd', 'ext2', 'view', 'kho-test']);
   });
 
   it('fills in the schema\'s defaults for what a server folder leaves out', () => {
