@@ -16,6 +16,7 @@ import { driverCommands, type DriverCommandServices } from './driver_commands.js
 import { DiskCommandError, diskCommands } from './disk_commands.js';
 import { FileCommandError, fileCommands, type FileCommandServices } from './file_commands.js';
 import { netCommands, type NetCommandServices } from './net_commands.js';
+import { FetchError, fetchCommands } from './fetch_command.js';
 import { diskNames, type NameServices } from './names.js';
 import { formatProcessTable } from './process_table.js';
 import type { History } from './history.js';
@@ -109,6 +110,7 @@ export const commands: Record<string, Command> = {
   ...diskCommands,
   ...fileCommands,
   ...netCommands,
+  ...fetchCommands,
   reboot: {
     forms: [{ parameters: [] }],
     summary: 'stop everything and reset the board',
@@ -139,7 +141,7 @@ export async function runCommand(line: string, services: CommandServices): Promi
     return await command.run(args, services);
   } catch (error) {
     if (error instanceof UsageError) return { output: `error: ${error.message}\nusage: ${error.usage}` };
-    if (error instanceof CommandError || error instanceof DiskCommandError || error instanceof FileCommandError) return { output: `error: ${error.message}` };
+    if (error instanceof CommandError || error instanceof DiskCommandError || error instanceof FileCommandError || error instanceof FetchError) return { output: `error: ${error.message}` };
     if (error instanceof IpcError) return { output: `error: ${error.message}` };
     return { output: `error: ${error instanceof Error ? error.message : String(error)}` };
   }

@@ -56,7 +56,7 @@ export function systemPath(path: string): string {
 }
 
 /** Runs `operation`, turning an errno error into `COMMAND PATH: ERRNO (text)`. */
-async function onPath<T>(command: string, path: string, operation: () => Promise<T>): Promise<T> {
+export async function onPath<T>(command: string, path: string, operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {

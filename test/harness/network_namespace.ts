@@ -23,7 +23,7 @@ export class NetworkNamespace {
 
   /** Runs a command inside the namespace; throws with its output when it fails. */
   run(command: readonly string[], options: { input?: string; encoding?: 'utf8' } = {}): string {
-    const result = spawnSync('ip', ['netns', 'exec', this.name, ...command], { encoding: 'utf8', input: options.input, timeout: 60_000 });
+    const result = spawnSync('ip', ['netns', 'exec', this.name, ...command], { encoding: 'utf8', input: options.input, timeout: 150_000 });
     if (result.status !== 0) throw new Error(`${command.join(' ')} failed (${result.status ?? result.signal}): ${result.stdout}${result.stderr}${result.error?.message ?? ''}`);
     return result.stdout;
   }

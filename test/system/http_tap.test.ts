@@ -6,6 +6,10 @@
 // (sha256); HEAD gives the length and no body; a missing file is 404, POST is 405 with
 // Allow, a malformed request 400, each with a body saying why; two requests in one curl run
 // share one connection (keep-alive). The dump decodes in tshark with nothing malformed.
+//
+// The other way: baton's `fetch` gets a 1.5 MiB file from python3's http.server bound inside
+// the namespace into /tmp, byte-exact (sha256sum at the console), prints a small one, and
+// names the status of a missing one.
 
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -109,6 +113,65 @@ describe('the HTTP server with the Linux host as the client', () => {
       const responses = captureFields(dump, ['http.response.code']).map(([code]) => code).filter((code) => code !== '');
       expect(responses).toEqual(expect.arrayContaining(['200', '404', '405', '400']));
       expect(checkCapture(dump)).toEqual([]);
+    });
+  }, 240_000);
+
+  it('--net tap: fetch gets files from python3 -m http.server in the namespace byte-exact, prints a small one, and names a 404', async () => {
+    if (spawnSync('python3', ['--version']).status !== 0) {
+      console.warn('skipped, python3 is not installed: the fetch test against http.server');
+      return;
+    }
+    namespace = new NetworkNamespace('fetch');
+    const reason = namespace.create();
+    if (reason !== undefined) {
+      console.warn(`skipped, ${reason}: the fetch test against http.server`);
+      return;
+    }
+    work = temporaryDirectory('baton-fetch-');
+    const served = join(work.path, 'served');
+    const big = new Uint8Array(randomBytes(1.5 * MiB));
+    writeTree(served, [
+      { kind: 'file', path: 'big.bin', content: big },
+      { kind: 'file', path: 'hello.txt', content: new TextEncoder().encode('hello from Linux\n') },
+    ]);
+    const dump = join(work.path, 'fetch.pcap');
+    system = await RunningSystem.boot(['--net', `tap:${TAP}`, '--net-dump', dump, '--bootargs', `net.ip=${BATON}/24`],
+      undefined, { prefix: ['ip', 'netns', 'exec', namespace.name] });
+    namespace.run(['ip', 'addr', 'add', '10.0.2.2/24', 'dev', TAP]);
+    namespace.run(['ip', 'link', 'set', TAP, 'up']);
+    const server = namespace.start(['python3', '-u', '-m', 'http.server', '8000', '--bind', '10.0.2.2', '--directory', served]);
+    await new Promise<void>((resolve, reject) => {
+      let said = '';
+      const timer = setTimeout(() => reject(new Error(`python3 -m http.server did not start within 30 s: ${said}`)), 30_000);
+      const hear = (chunk: Buffer) => {
+        said += chunk.toString();
+        if (said.includes('Serving HTTP')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      server.stdout!.on('data', hear);
+      server.stderr!.on('data', hear);
+      server.on('exit', (code) => reject(new Error(`python3 -m http.server ended (${code}): ${said}`)));
+    });
+    await system.commandUntil('ping 10.0.2.2 -c 1', (output) => / 1 received/.test(output), 'a reply from Linux');
+
+    expect(await system.command('fetch http://10.0.2.2:8000/hello.txt')).toBe('hello from Linux');
+    expect(await system.command('fetch http://10.0.2.2:8000/big.bin /tmp/big.bin')).toBe(`${big.length} bytes to /tmp/big.bin (HTTP 200 OK)`);
+    expect(await system.command('sha256sum /tmp/big.bin')).toBe(`${sha256(big)}  /tmp/big.bin`);
+    expect(await system.command('fetch http://10.0.2.2:8000/missing /tmp/missing')).toMatch(/^error: fetch: HTTP 404 File not found/);
+    expect(await system.command('ls /tmp')).not.toContain('missing');
+    expect(await system.command('fetch http://10.0.2.2:8001/')).toMatch(/^error: .*ECONNREFUSED|refused/i);
+
+    expect(await system.shutdown()).toBe(0);
+    await whenTshark('the fetch dump decodes in tshark', () => {
+      const requests = captureFields(dump, ['http.request.uri']).map(([uri]) => uri).filter((uri) => uri !== '');
+      expect(requests).toEqual(['/hello.txt', '/big.bin', '/missing']);
+      // Linux's RST refusing port 8001 is meant (tshark's expert info warns of every RST); nothing else may be flagged.
+      const refusals = captureFields(dump, ['frame.number', 'tcp.srcport', 'tcp.flags.reset'])
+        .filter(([, port, reset]) => port === '8001' && (reset === '1' || reset === 'True')).map(([frame]) => `frame ${frame}:`);
+      expect(refusals.length).toBeGreaterThan(0);
+      expect(checkCapture(dump).filter((problem) => !(refusals.some((frame) => problem.startsWith(frame)) && problem.includes('Connection reset (RST)')))).toEqual([]);
     });
   }, 240_000);
 });
