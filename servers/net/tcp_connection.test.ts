@@ -125,6 +125,26 @@ describe('TcpConnection', () => {
     expect(rig.connection.counts.retransmissions).toBe(1);
   });
 
+  it('after an RTO each partial ACK resends the next hole at once, not one backed-off RTO per lost segment', () => {
+    const rig = established();
+    rig.connection.write(new Uint8Array(4000).fill(3));
+    expect(rig.take()).toHaveLength(4);
+    // The whole flight is lost: the RTO resends the first segment.
+    rig.timers.advance(1000);
+    expect(rig.take().map((segment) => [segment.sequence, segment.data.length])).toEqual([[1001, 1000]]);
+    // Its ACK is short of what was sent: the next hole goes out now, with no timer advanced.
+    rig.peer({ acknowledgement: 2001, flags: TcpFlag.ACK });
+    expect(rig.take().map((segment) => [segment.sequence, segment.data.length])).toEqual([[2001, 1000]]);
+    rig.peer({ acknowledgement: 3001, flags: TcpFlag.ACK });
+    expect(rig.take().map((segment) => [segment.sequence, segment.data.length])).toEqual([[3001, 1000]]);
+    rig.peer({ acknowledgement: 4001, flags: TcpFlag.ACK });
+    expect(rig.take().map((segment) => [segment.sequence, segment.data.length])).toEqual([[4001, 1000]]);
+    // The ACK of everything ends the recovery: nothing more is resent.
+    rig.peer({ acknowledgement: 5001, flags: TcpFlag.ACK });
+    expect(rig.take()).toEqual([]);
+    expect(rig.connection.counts.retransmissions).toBe(1);
+  });
+
   it('three duplicate ACKs retransmit the lost segment before the RTO', () => {
     const rig = established();
     rig.connection.write(new Uint8Array(4000).fill(2));

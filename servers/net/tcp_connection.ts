@@ -99,6 +99,12 @@ export class TcpConnection {
   private cancelRetransmit: (() => void) | undefined;
   private cancelTimeWait: (() => void) | undefined;
   private retransmissions = 0;
+  /**
+   * SND.NXT when a retransmission (RTO or fast retransmit) began, until an ACK reaches it: each
+   * ACK short of it shows the next hole, which is resent at once (RFC 6582's partial
+   * acknowledgement) rather than after an RTO backed off once per lost segment.
+   */
+  private recoveryPoint: number | undefined;
   private rttSample: { sequence: number; sentAt: number } | undefined;
   private duplicateAcks = 0;
   private closeReported = false;
@@ -315,12 +321,17 @@ export class TcpConnection {
       this.retransmissions = 0;
       this.takeRttSample(ack);
       this.stopRetransmitTimer();
-      if (before(this.sndUna, this.sndNxt)) this.startRetransmitTimer();
+      if (this.recoveryPoint !== undefined && before(ack, this.recoveryPoint)) this.retransmitFirst();
+      else {
+        this.recoveryPoint = undefined;
+        if (before(this.sndUna, this.sndNxt)) this.startRetransmitTimer();
+      }
     } else if (ack === this.sndUna && segment.data.length === 0 && (segment.flags & (TcpFlag.SYN | TcpFlag.FIN)) === 0
       && (segment.window << this.sendScale) === this.sndWnd && before(this.sndUna, this.sndNxt)) {
       // A duplicate ACK (RFC 5681 §2): the third makes a fast retransmit.
       if (++this.duplicateAcks === 3) {
         this.counts.fastRetransmissions++;
+        this.recoveryPoint = this.sndNxt;
         this.retransmitFirst();
       }
     }
@@ -510,6 +521,7 @@ export class TcpConnection {
     this.counts.retransmissions++;
     this.rto.expired();
     this.rttSample = undefined;
+    if (this.synchronized()) this.recoveryPoint = this.sndNxt;
     this.retransmitFirst();
   }
 
