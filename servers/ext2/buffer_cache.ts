@@ -46,6 +46,22 @@ export class BufferCache {
     return bytes;
   }
 
+  /**
+   * `count` consecutive blocks from `first`, for file data: read from the device in one
+   * request, not kept (file data is the VFS page cache's to keep, and would push metadata
+   * out of this one), with any block this cache holds — perhaps changed, not yet written —
+   * taken from the cache instead.
+   */
+  async readRun(first: number, count: number): Promise<Uint8Array> {
+    if (count === 1) return (await this.get(first)).slice();
+    const data = await this.store.read(first * this.blockBytes, count * this.blockBytes);
+    for (let index = 0; index < count; index++) {
+      const cached = this.blocks.get(first + index);
+      if (cached) data.set(cached, index * this.blockBytes);
+    }
+    return data;
+  }
+
   /** Keeps `block` cached for good: the superblock and descriptors are views into their blocks. */
   async pin(block: number): Promise<Uint8Array> {
     const bytes = await this.get(block);

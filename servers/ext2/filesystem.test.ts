@@ -238,6 +238,35 @@ describe.skipIf(e2fsprogsMissing)(title('Ext2Filesystem writes images e2fsck pas
     expect(checkImage(store.image).status).toBe(0);
   });
 
+  it('reads file data in runs of consecutive blocks, unsynced changes and holes included, in as many device reads as runs', async () => {
+    const store = new MemoryBlockStore(base.slice());
+    let deviceReads = 0;
+    const read = store.read.bind(store);
+    store.read = (offset, length) => { deviceReads++; return read(offset, length); };
+    const filesystem = await Ext2Filesystem.mount(store, { access: 'read-write' });
+    const file = await filesystem.create(filesystem.rootInode, 'runs.bin', 0o644, owner);
+    const expected = new Uint8Array(700 * 1024);
+    expected.set(pseudoRandomBytes(300 * 1024, 11));
+    expected.set(pseudoRandomBytes(200 * 1024, 12), 500 * 1024); // 300 KiB..500 KiB stays a hole
+    await filesystem.write(file, 0, expected.subarray(0, 300 * 1024));
+    await filesystem.write(file, 500 * 1024, expected.subarray(500 * 1024));
+    await filesystem.sync();
+    // Changed after the sync: only in the buffer cache, and what a read must return.
+    const patch = pseudoRandomBytes(3000, 13);
+    expected.set(patch, 100_000);
+    await filesystem.write(file, 100_000, patch);
+    expect(sha256(await filesystem.read(file, 0, expected.length))).toBe(sha256(expected));
+    expect(sha256(await filesystem.read(file, 299_000, 210 * 1024))).toBe(sha256(expected.subarray(299_000, 299_000 + 210 * 1024)));
+    await filesystem.sync();
+    const again = await Ext2Filesystem.mount(store, { access: 'read-only' });
+    const inode = await again.lookup(again.rootInode, 'runs.bin');
+    await again.read(inode, 0, 1); // inode table and indirect blocks now cached
+    deviceReads = 0;
+    expect(sha256(await again.read(inode, 0, expected.length))).toBe(sha256(expected));
+    // 500 KiB of data in 1 KiB blocks takes far fewer device reads than blocks (one per run).
+    expect(deviceReads).toBeLessThan(20);
+  });
+
   it('resolves the parent of a path', async () => {
     const filesystem = await Ext2Filesystem.mount(new MemoryBlockStore(base.slice()), { access: 'read-only' });
     const { directory, name } = await resolveParent(filesystem, '/lost+found/x');

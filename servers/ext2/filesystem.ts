@@ -67,6 +67,8 @@ export interface MountOptions {
 
 /** Links a directory or file may have (EXT2_LINK_MAX). */
 const LINK_MAXIMUM = 32000;
+/** Most blocks of file data one read asks the device for at once. */
+const READ_RUN_BLOCKS = 256;
 /** Fast symlinks keep targets shorter than i_block's 60 bytes in the inode itself. */
 const FAST_SYMLINK_BYTES = 60;
 const encoder = new TextEncoder();
@@ -192,16 +194,21 @@ export class Ext2Filesystem {
       if (end <= offset) return new Uint8Array(0);
       const result = new Uint8Array(end - offset);
       const blockBytes = this.superblock.blockBytes;
-      for (let position = offset; position < end;) {
-        const logical = Math.floor(position / blockBytes);
-        const within = position % blockBytes;
-        const take = Math.min(blockBytes - within, end - position);
+      const firstLogical = Math.floor(offset / blockBytes);
+      const lastLogical = Math.floor((end - 1) / blockBytes);
+      // Consecutive logical blocks on consecutive disk blocks are read as one request.
+      for (let logical = firstLogical; logical <= lastLogical;) {
         const physical = await this.blocks.lookup(file, logical);
+        let count = 1;
         if (physical !== 0) {
-          const block = await this.cache.get(physical);
-          result.set(block.subarray(within, within + take), position - offset);
+          while (logical + count <= lastLogical && count < READ_RUN_BLOCKS && await this.blocks.lookup(file, logical + count) === physical + count) count++;
+          const run = await this.cache.readRun(physical, count);
+          const runStart = logical * blockBytes;
+          const from = Math.max(offset, runStart);
+          const to = Math.min(end, runStart + count * blockBytes);
+          result.set(run.subarray(from - runStart, to - runStart), from - offset);
         }
-        position += take;
+        logical += count;
       }
       return result;
     });
