@@ -382,7 +382,11 @@ export class Kernel {
       // The VFS's own mounts (/tmp) first, then the disks'; a root disk replaces the initramfs.
       const own = Array.isArray(process.spec.config.mounts) ? process.spec.config.mounts : [];
       config.mounts = [...own, ...this.vfsMounts.mounts];
-      if (this.vfsMounts.root !== undefined) config.root = this.vfsMounts.root;
+      if (this.vfsMounts.root !== undefined) {
+        // The disk's own files are the root: the initramfs is not unpacked over them.
+        config.root = this.vfsMounts.root;
+        config.initramfs = false;
+      }
     }
     if (process.spec.serves.includes('kho')) {
       config.scratch = this.memory.scratch;

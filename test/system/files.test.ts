@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkImage, debugfs, dumpTree, e2fsprogsMissing, makeImage, sha256, temporaryDirectory, writeTree, type DumpedEntry, type TreeEntry } from '../harness/ext2_tools.js';
+import { checkImage, debugfs, dumpFile, dumpTree, e2fsprogsMissing, makeImage, sha256, temporaryDirectory, writeTree, type DumpedEntry, type TreeEntry } from '../harness/ext2_tools.js';
 import { resolveBootManifest } from '../../tools/boot_image.js';
 import { RunningSystem } from '../harness/system.js';
 
@@ -275,6 +275,28 @@ describe.skipIf(vfsMissing !== undefined)(vfsMissing ? `files through the VFS (s
     expect(await system.command('cat /mnt/one/nothing-here')).toBe('error: cat /mnt/one/nothing-here: ENOENT (no such file or directory)');
     expect(await system.shutdown()).toBe(0);
   }, 180_000);
+
+  it('--root DISK makes the disk the root, its own files at / with no initramfs unpacked over them; a write there is on the disk after shutdown', async () => {
+    const work = folder('baton-files-');
+    const source = join(work, 'tree');
+    writeTree(source, [{ kind: 'file', path: 'home/readme', content: new TextEncoder().encode('on the disk\n') }]);
+    const disk = join(work, 'root.img');
+    writeFileSync(disk, makeImage({ source, bytes: 16 * MiB, blockBytes: 1024, label: 'root' }));
+    system = await RunningSystem.boot(['--disk', disk, '--root', disk]);
+    await system.waitFor((text) => text.includes('root=virtio-blk: ext2 mounted at /'), 'the root disk mounted at /');
+    expect(await system.commandUntil('mount', (output) => /^ext2 on \/ type ext2 \(rw\)$/m.test(output), 'ext2 at /')).toMatch(/^tmpfs-tmp on \/tmp type tmpfs/m);
+    expect(await system.command('cat /home/readme')).toBe('on the disk');
+    // sysroot/'s files and the boot manifest belong to the initramfs, not to this disk.
+    expect(await system.command('ls /boot')).toBe('error: ls /boot: ENOENT (no such file or directory)');
+    expect(await system.command('ls /etc')).toBe('error: ls /etc: ENOENT (no such file or directory)');
+    expect(await system.command('write /home/note made at the root')).toBe('');
+    expect(await system.shutdown()).toBe(0);
+    const image = new Uint8Array(readFileSync(disk));
+    const check = checkImage(image);
+    expect(check.status, check.output).toBe(0);
+    expect(new TextDecoder().decode(dumpFile(image, '/home/note'))).toBe('made at the root\n');
+    expect(debugfs(image, 'ls /')).not.toMatch(/\bboot\b|\betc\b/);
+  }, 120_000);
 
   it('a random workload of creates, writes, truncating writes, renames, unlinks, mkdirs and symlinks: after shutdown e2fsck -fn is clean and debugfs reads back the model', async () => {
     const work = folder('baton-files-');
