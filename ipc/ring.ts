@@ -122,8 +122,10 @@ export class Ring {
       this.copyIn(source, 0, start, firstPart);
       if (firstPart < length) this.copyIn(source, firstPart, 0, length - firstPart);
     }
+    // The frame count is a plain store: the head's Atomics.store below publishes it with the
+    // frame, so a write costs one atomic store, not two (readers use framesWritten's Atomics.load).
+    this.header[FRAMES_WORD] = (this.header[FRAMES_WORD]! + 1) >>> 0;
     Atomics.store(this.header, HEAD_WORD, (head + needed) >>> 0);
-    Atomics.store(this.header, FRAMES_WORD, (this.header[FRAMES_WORD]! + 1) >>> 0);
     return true;
   }
 
