@@ -314,13 +314,25 @@ export class Endpoint {
     return { ...this.waitCounters };
   }
 
-  /** Current spin budgets in µs (for benchmarks and diagnostics). */
-  get spinBudgets(): { replies: number; requests: number; repliesAfterWake: number; requestsAfterWake: number } {
+  /**
+   * Current spin budgets in µs, and the expired spins left in each one's cooling after a futile
+   * spin (`cooling`, in waits; 0 when not cooling), for benchmarks and diagnostics.
+   */
+  get spinBudgets(): {
+    replies: number;
+    requests: number;
+    repliesAfterWake: number;
+    requestsAfterWake: number;
+    cooling: { replies: number; requests: number; repliesAfterWake: number; requestsAfterWake: number };
+  } {
+    const replies = this.replySpin.coolingWaitsLeft;
+    const requests = this.requestSpin.coolingWaitsLeft;
     return {
       replies: this.replySpin.budgetMicros,
       requests: this.requestSpin.budgetMicros,
       repliesAfterWake: this.replySpin.wakeBudgetMicros,
       requestsAfterWake: this.requestSpin.wakeBudgetMicros,
+      cooling: { replies: replies.ordinary, requests: requests.ordinary, repliesAfterWake: replies.wake, requestsAfterWake: requests.wake },
     };
   }
 

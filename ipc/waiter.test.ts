@@ -50,9 +50,13 @@ describe('SpinPolicy', () => {
   it('SpinPolicy ignores near misses for a while after a futile spin, unless a spin succeeds', () => {
     const policy = new SpinPolicy({ initialMicros: 50, minMicros: 2, maxMicros: 50 });
     miss(policy, 10);
+    const cooling = policy.coolingWaitsLeft.ordinary;
+    expect(cooling).toBeGreaterThan(4);
     for (let i = 0; i < 4; i++) miss(policy, 10);
     expect(policy.budgetMicros).toBe(2);
+    expect(policy.coolingWaitsLeft).toEqual({ ordinary: cooling - 4, wake: 0 });
     hit(policy, 1);
+    expect(policy.coolingWaitsLeft.ordinary).toBe(0);
     miss(policy, 10);
     expect(policy.budgetMicros).toBeGreaterThan(4);
   });

@@ -78,6 +78,11 @@ export class SpinBudget {
     return this.budget;
   }
 
+  /** Expired spins left in the cooling after a futile spin (0 when not cooling), for diagnostics. */
+  get coolingWaitsLeft(): number {
+    return this.coolingWaits;
+  }
+
   /** A spin of this budget saw the ring `waitedMicros` after the wait began. */
   hit(waitedMicros: number): void {
     this.expiredAt = -1;
@@ -158,6 +163,11 @@ export class SpinPolicy {
   /** Microseconds a spin lasts after waking a parked peer. */
   get wakeBudgetMicros(): number {
     return this.wake.micros;
+  }
+
+  /** Expired spins left in each budget's cooling (0 when not cooling), for diagnostics. */
+  get coolingWaitsLeft(): { ordinary: number; wake: number } {
+    return { ordinary: this.ordinary.coolingWaitsLeft, wake: this.wake.coolingWaitsLeft };
   }
 
   /** Plans the next wait: microseconds to spin before parking, 0 to park at once. */

@@ -364,7 +364,7 @@ async function runIpc(): Promise<Figure[]> {
       }
       figures.push(figure(`ipc.call.${suffix}.parks`, 'per call', summarize(waitsPerSample.map((waits) => waits.parks))));
       figures.push(figure(`ipc.call.${suffix}.spin`, 'us', summarize(waitsPerSample.map((waits) => waits.spinMicros))));
-      process.stderr.write(`ipc.call.${suffix}: spin budgets at the end (µs) ${JSON.stringify((await endpoint.waits()).budgets, (_, value: unknown) => typeof value === 'number' ? Math.round(value) : value)}\n`);
+      process.stderr.write(`ipc.call.${suffix}: spin budgets at the end (µs; cooling: expired spins left in each cooling) ${JSON.stringify((await endpoint.waits()).budgets, (_, value: unknown) => typeof value === 'number' ? Math.round(value) : value)}\n`);
     } finally {
       for (const mechanism of opened) await mechanism.close();
     }
