@@ -12,7 +12,7 @@
 // wall time, so unlike the latency figures this one holds up on a loaded machine.
 // Linux only: elsewhere the benchmark fails with a clear message.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +21,7 @@ import { figure, summarize, type Benchmark, type Figure } from './measure.js';
 import { within } from './startup.js';
 
 const PROMPT = 'baton> ';
-const BOOT_TIMEOUT_MS = 60_000;
+export const BOOT_TIMEOUT_MS = 60_000;
 const SETTLE_MS = 3000;
 const WINDOW_MS = 2000;
 const WINDOWS = 5;
@@ -76,11 +76,31 @@ async function idleNode(): Promise<number[]> {
   }
 }
 
-async function idleSystem(): Promise<number[]> {
-  const runDirectory = mkdtempSync(join(tmpdir(), 'baton-bench-idle-'));
+/** A system `baton start` booted in a fresh run directory, at its first prompt. */
+export interface BenchSystem {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Resolves with the exit status once the process has closed. */
+  readonly closed: Promise<number | null>;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  /** Ends the process if it still runs and removes its run directory. */
+  remove(): Promise<void>;
+}
+
+/** Boots a system (run directory named after `name`) and waits for its prompt; on failure stops it and throws. */
+export async function bootSystem(name: string): Promise<BenchSystem> {
+  const runDirectory = mkdtempSync(join(tmpdir(), `baton-bench-${name}-`));
   const child = spawn(process.execPath, [launcher, 'start', '--run-dir', runDirectory], { cwd: projectRoot, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
   let output = '';
+  const system: BenchSystem = {
+    child, closed,
+    output: () => output,
+    remove: async () => {
+      await stop(child, closed);
+      rmSync(runDirectory, { recursive: true, force: true });
+    },
+  };
   try {
     await within(new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
@@ -90,15 +110,24 @@ async function idleSystem(): Promise<number[]> {
       child.stderr.on('data', (chunk: Buffer) => void (output += chunk.toString()));
       void closed.then((status) => reject(new Error(`baton start exited (${status}) before its prompt:\n${output}`)));
     }), BOOT_TIMEOUT_MS, 'baton start');
+    return system;
+  } catch (error) {
+    await system.remove();
+    throw error;
+  }
+}
+
+async function idleSystem(): Promise<number[]> {
+  const system = await bootSystem('idle');
+  try {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-    const windows = await cpuPerSecond(child.pid!);
-    child.stdin.write('shutdown\n');
-    const status = await within(closed, BOOT_TIMEOUT_MS, 'baton shutdown');
-    if (status !== 0) throw new Error(`baton exited with status ${status} after shutdown:\n${output}`);
+    const windows = await cpuPerSecond(system.child.pid!);
+    system.child.stdin.write('shutdown\n');
+    const status = await within(system.closed, BOOT_TIMEOUT_MS, 'baton shutdown');
+    if (status !== 0) throw new Error(`baton exited with status ${status} after shutdown:\n${system.output()}`);
     return windows;
   } finally {
-    await stop(child, closed);
-    rmSync(runDirectory, { recursive: true, force: true });
+    await system.remove();
   }
 }
 

@@ -13,21 +13,13 @@
 // CPU time is read as idle.ts reads it (per-thread schedstat), WINDOW_MS windows one after the
 // other, medians; Linux only.
 
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { projectRoot } from '../paths.js';
-import { cpuPerSecond, stop } from './idle.js';
+import { BOOT_TIMEOUT_MS, bootSystem, cpuPerSecond } from './idle.js';
 import { figure, summarize, type Benchmark, type Figure } from './measure.js';
 import { within } from './startup.js';
 
-const PROMPT = 'baton> ';
-const BOOT_TIMEOUT_MS = 60_000;
 const SETTLE_MS = 3000;
 const RESTARTS = 9;
-const launcher = join(projectRoot, 'tools', 'bin', 'baton.mjs');
 
 interface PageMessage {
   readonly t: string;
@@ -80,20 +72,11 @@ class PageSocket {
 const logGeneration = (message: PageMessage) => message.panels?.servers?.find((row) => row.name === 'log')?.generation;
 
 async function runView(): Promise<Figure[]> {
-  const runDirectory = mkdtempSync(join(tmpdir(), 'baton-bench-view-'));
-  const child = spawn(process.execPath, [launcher, 'start', '--run-dir', runDirectory], { cwd: projectRoot, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const system = await bootSystem('view');
+  const { child, closed } = system;
   const sockets: Array<{ close(): void }> = [];
-  let output = '';
   try {
-    await within(new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes(PROMPT)) resolve();
-      });
-      child.stderr.on('data', (chunk: Buffer) => void (output += chunk.toString()));
-      void closed.then((status) => reject(new Error(`baton start exited (${status}) before its prompt:\n${output}`)));
-    }), BOOT_TIMEOUT_MS, 'baton start');
+    const output = system.output();
     const address = /live view at (http:\/\/\S+)/.exec(output)?.[1];
     if (!address) throw new Error(`baton start printed no live view URL:\n${output}`);
     const url = new URL(address);
@@ -137,8 +120,7 @@ async function runView(): Promise<Figure[]> {
     ];
   } finally {
     for (const socket of sockets) socket.close();
-    await stop(child, closed);
-    rmSync(runDirectory, { recursive: true, force: true });
+    await system.remove();
   }
 }
 
